@@ -1,0 +1,102 @@
+extension Engine {
+    /// `dkms autoinstall`: install, for one kernel, the newest version of
+    /// every module whose dkms.conf says AUTOINSTALL=yes, dependencies first.
+    public mutating func autoinstall() throws {
+        if context.invocation.all { throw DKMSError(5, "The action autoinstall does not support the --all parameter.") }
+        let targets = context.targets()
+        guard targets.count == 1 else {
+            throw DKMSError(4, "The action autoinstall does not support multiple kernel version parameters on the command line.")
+        }
+        let target = targets[0]
+        let k = target.version, a = target.arch
+        if FS.exists(context.configDir + "/no-autoinstall") {
+            out.line("Automatic installation of modules has been disabled.")
+            return
+        }
+        var installed: [String] = []
+        var queue: [(m: String, v: String, deps: [String])] = []
+        for m in GlobOrder.sorted(tree.modules()) {
+            let versions = GlobOrder.sorted(FS.list(tree.moduleDir(m)))
+            var latest: String? = nil
+            for v in versions {
+                if isBroken(m, v) {
+                    out.errorLine("")
+                    out.error(DKMSError(0, "\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
+                                        "Manual intervention is required!"))
+                    continue
+                }
+                guard tree.isAdded(m, v) else { continue }
+                if latest == nil || VersionOrder.less(latest!, v) { latest = v }
+            }
+            guard let v = latest else { continue }
+            if tree.isInstalled(m, v, k, a) { installed.append(m); continue }
+            guard let conf = try? readConf(m, v, target), conf.autoinstall else { continue }
+            queue.append((m, v, conf.buildDepends))
+        }
+        guard !queue.isEmpty else { return }
+
+        let plan = try DependencyOrder.plan(queue.map { ($0.m, $0.deps) }, alreadyInstalled: Set(installed))
+        var succeeded = installed, skipped: [String] = [], failed: [String] = []
+        var done = Set(installed)
+        for m in plan.order {
+            let entry = queue.first { $0.m == m }!
+            let blocked = entry.deps.filter { dep in queue.contains { $0.m == dep } && !done.contains(dep) }
+            if !blocked.isEmpty {
+                out.line("\(m)/\(entry.v) autoinstall failed due to missing dependencies: \(blocked.joined(separator: " ")).")
+                failed.append("\(m)(13)")
+                continue
+            }
+            out.line("Autoinstall of module \(m)/\(entry.v) for kernel \(k) (\(a))")
+            do {
+                try maybeInstall(m, entry.v, target)
+                succeeded.append(m); done.insert(m)
+            } catch let e as DKMSError {
+                if e.exitCode == DKMSError.buildExclusiveSkip { skipped.append(m) }
+                else { if !e.lines.isEmpty { out.errorLine(""); out.error(e) }; failed.append("\(m)(\(e.exitCode))") }
+            }
+            out.line("")
+        }
+        for cycle in plan.cycles {
+            out.line("\(cycle.joined(separator: " ")) autoinstall failed due to a dependency cycle: \(cycle.joined(separator: " -> ")) -> \(cycle[0]).")
+            failed += cycle.map { "\($0)(13)" }
+        }
+        if !succeeded.isEmpty { out.line("Autoinstall on \(k) succeeded for module(s) \(succeeded.joined(separator: " ")).") }
+        if !skipped.isEmpty { out.line("Autoinstall on \(k) was skipped for module(s) \(skipped.joined(separator: " ")).") }
+        if !failed.isEmpty {
+            out.line("Autoinstall on \(k) failed for module(s) \(failed.joined(separator: " ")).")
+            throw DKMSError(11, "One or more modules failed to install during autoinstall.", "Refer to previous errors for more information.")
+        }
+    }
+}
+
+/// Orders modules so that each comes after its BUILD_DEPENDS, and names the
+/// cycles that make an order impossible.
+public enum DependencyOrder {
+    public struct Plan: Equatable {
+        public var order: [String]
+        public var cycles: [[String]]
+    }
+
+    public static func plan(_ modules: [(String, [String])], alreadyInstalled: Set<String>) throws -> Plan {
+        let names = modules.map(\.0)
+        let deps = Dictionary(modules.map { ($0.0, $0.1.filter { !alreadyInstalled.contains($0) }) }, uniquingKeysWith: { a, _ in a })
+        var order: [String] = []
+        var state: [String: Int] = [:]   // 1 visiting, 2 done
+        var cycles: [[String]] = []
+        var inCycle = Set<String>()
+        func visit(_ m: String, _ path: [String]) {
+            if state[m] == 2 { return }
+            if state[m] == 1 {
+                let cycle = Array(path[path.firstIndex(of: m)!...])
+                cycles.append(cycle); inCycle.formUnion(cycle)
+                return
+            }
+            state[m] = 1
+            for d in deps[m] ?? [] where deps[d] != nil { visit(d, path + [m]) }
+            state[m] = 2
+            if !inCycle.contains(m) { order.append(m) }
+        }
+        for m in names { visit(m, []) }
+        return Plan(order: order.filter { !inCycle.contains($0) }, cycles: cycles)
+    }
+}

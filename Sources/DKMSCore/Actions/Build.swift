@@ -1,0 +1,137 @@
+import Glibc
+import Foundation
+
+extension Engine {
+    /// `dkms build`: for each kernel, skip what is built (unless --force),
+    /// otherwise build.
+    public mutating func build() throws {
+        if context.invocation.all { throw DKMSError(5, "The action build does not support the --all parameter.") }
+        if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
+        let (m, v) = try requireModuleArgs("build")
+        if isBroken(m, v) { try requireAdded(m, v) }
+        for target in context.targets() {
+            try maybeBuild(m, v, target)
+        }
+    }
+
+    mutating func maybeBuild(_ m: String, _ v: String, _ target: KernelTarget) throws {
+        if tree.isBuilt(m, v, target.version, target.arch) {
+            if context.invocation.force {
+                try unbuildOne(m, v, target, uninstallFirst: false)
+            } else {
+                out.line("Module \(m)/\(v) already built for kernel \(target.version) (\(target.arch)), skip. You may override by specifying --force.")
+                return
+            }
+        }
+        try buildOne(m, v, target)
+    }
+
+    /// One build, in dkms 3.2's order, with its messages and exit codes.
+    mutating func buildOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
+        if !tree.isAdded(m, v) {
+            try addModule(m, v)
+            out.line("")
+        }
+        let k = target.version, a = target.arch
+        let base = tree.baseDir(m, v, k, a)
+        if FS.exists(base) {
+            throw DKMSError(3, "This module/version has already been built on: \(k)",
+                            "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
+        }
+        let conf = try readConf(m, v, target)
+        if conf.buildExclusion != nil {
+            out.warn("The \(base)/dkms.conf\nfor module \(m)/\(v) includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.")
+            throw DKMSError(exitCode: DKMSError.buildExclusiveSkip, lines: [])
+        }
+        let source = tree.sourceLink(m, v)
+        if FS.list(source).count < 2 {
+            throw DKMSError(8, "The directory \(source) does not appear to have module source located within it.", "Build halted.")
+        }
+        guard target.hasHeaders else {
+            throw DKMSError(21, "Your kernel headers for kernel \(k) cannot be found at \(tree.installTree)/\(k)/build or \(tree.installTree)/\(k)/source.",
+                            "Please install the linux-headers-\(k) package or use the --kernelsourcedir option to tell DKMS where it's located.")
+        }
+        try checkBuildDepends(m, v, conf, target)
+        out.line("")
+
+        let buildDir = tree.buildDir(m, v)
+        try environment.prepare(sourceDir: source, buildDir: buildDir)
+        let logPath = buildDir + "/make.log"
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard log >= 0 else { throw DKMSError(1, "Cannot write \(logPath): \(FS.errnoText())") }
+        defer { close(log) }
+        let logger = BuildLog(fd: log)
+        logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
+        let env = buildEnvironmentVariables(m, v, target)
+
+        for p in conf.patches {
+            if p.contains("/../") || p.hasPrefix("../") || p == ".." {
+                throw DKMSError(5, "Patch \(p) as specified in dkms.conf contains '..' path component.")
+            }
+            guard FS.isRegularFile(environment.hostPath(forBuildPath: "\(buildDir)/patches/\(p)")) || FS.isRegularFile("\(source)/patches/\(p)") else {
+                throw DKMSError(5, "Patch \(p) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
+            }
+            try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellQuote(p))", cwd: buildDir, env: env, logger: logger) { r in
+                DKMSError(6, "Application of patch \(p) failed\(self.reasonSuffix(r)).", "Consult \(logPath) for more information.")
+            }
+        }
+        try runScript(.preBuild, conf.preBuild, m, v, target, log: log)
+
+        let make = makeCommandLine(conf.makeCommand, kernel: k)
+        try logged("Building module(s)", make, cwd: buildDir, env: env, logger: logger) { r in
+            DKMSError(10, "Bad return status for module build on kernel: \(k) (\(a))\(self.reasonSuffix(r))",
+                      "Consult \(logPath) for more information.")
+        }
+
+        try collect(m, v, target, conf, env: env, logger: logger, logPath: logPath)
+        try runScript(.postBuild, conf.postBuild, m, v, target, log: log)
+        try Files.makeDirectories(tree.logDir(m, v, k, a))
+        _ = rename(logPath, tree.logDir(m, v, k, a) + "/make.log")
+        environment.teardown(buildDir: buildDir)
+        try Files.makeDirectories(buildDir)
+    }
+
+    /// `make` at the start of the command becomes `make -jN KERNELRELEASE=K`.
+    func makeCommandLine(_ command: String, kernel: String) -> String {
+        guard command == "make" || command.hasPrefix("make ") else { return command }
+        let jobs = context.jobs == 0 ? "-j" : "-j\(context.jobs)"
+        return "make \(jobs) KERNELRELEASE=\(kernel)" + command.dropFirst(4)
+    }
+
+    /// Runs one logged step with dkms 3.2's "<what>... done." progress text.
+    func logged(_ what: String, _ command: String, cwd: String, env: [String], logger: BuildLog,
+                failure: (StepOutcome) -> DKMSError) throws {
+        out.text(context.invocation.verbose ? command + "\n" : "\(what)...")
+        let started = Date()
+        logger.begin(what, command: command)
+        let r = environment.run(command, cwd: cwd, environment: env, log: logger.fd)
+        logger.end(r, elapsed: Date().timeIntervalSince(started))
+        if r.succeeded {
+            out.line(context.invocation.verbose ? "" : " done.")
+            return
+        }
+        out.line("(bad exit status: \(r.exitStatus))")
+        if !context.invocation.verbose { out.line("Failed command:"); out.line(command) }
+        if case .killed(let why, _) = r { out.errorLine("sandbox: \(why)") }
+        BuildLog.showTail(of: logger.fd, out: out)
+        throw failure(r)
+    }
+
+    func checkBuildDepends(_ m: String, _ v: String, _ conf: ModuleConfig, _ target: KernelTarget) throws {
+        let missing = conf.buildDepends.filter { dep in
+            !tree.versions(dep).contains { tree.isInstalled(dep, $0, target.version, target.arch) }
+        }
+        guard !missing.isEmpty else { return }
+        let list = missing.map { " " + $0 }.joined()
+        if context.invocation.force {
+            out.warn("Trying to build module \(m)/\(v) for kernel \(target.version) (\(target.arch)) despite of missing BUILD_DEPENDS:\(list).")
+        } else {
+            throw DKMSError(13, "Aborting build of module \(m)/\(v) for kernel \(target.version) (\(target.arch)) due to missing BUILD_DEPENDS:\(list).",
+                            "You may override by specifying --force.")
+        }
+    }
+}
+
+public enum DKMSVersion {
+    public static let string = "dkms-3.2.1+swift0.1"
+}

@@ -1,0 +1,83 @@
+import Glibc
+
+extension Engine {
+    /// Takes the built modules out of the build area into
+    /// <m>/<v>/<k>/<a>/module: stripped inside the build environment, then
+    /// checked and copied byte by byte into a staging directory that is
+    /// renamed into place only when complete (dkms 3.2's .tmp_<arch>_XXXXXX).
+    func collect(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
+                 env: [String], logger: BuildLog, logPath: String) throws {
+        let k = target.version, a = target.arch
+        let buildDir = tree.buildDir(m, v)
+        for spec in conf.modules {
+            let buildPath = "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko"
+            guard FS.exists(environment.hostPath(forBuildPath: buildPath)) else {
+                throw DKMSError(7, "Build of \(spec.builtLocation)\(spec.builtName).ko failed for: \(k) (\(a))",
+                                "Make sure the name and location of the generated module are correct,",
+                                "or consult \(logPath) for more information.")
+            }
+        }
+        // strip parses untrusted ELF, so it runs where the build ran.
+        let toStrip = conf.modules.filter(\.strip).map { shellQuote("\(buildDir)/\($0.builtLocation)\($0.builtName).ko") }
+        if !toStrip.isEmpty {
+            logger.begin("Stripping modules", command: "strip -g " + toStrip.joined(separator: " "))
+            let r = environment.run("strip -g " + toStrip.joined(separator: " "), cwd: buildDir, environment: env, log: logger.fd)
+            logger.end(r, elapsed: 0)
+            if !r.succeeded { throw DKMSError(7, "Stripping the built modules failed for: \(k) (\(a))", "Consult \(logPath) for more information.") }
+        }
+
+        try Files.makeDirectories(tree.kernelDir(m, v, k))
+        let staging = try Staging.makeDirectory(in: tree.kernelDir(m, v, k), prefix: ".tmp_\(a)_")
+        var committed = false
+        defer { if !committed { try? Files.removeTree(staging) } }
+        try Files.makeDirectories(staging + "/module")
+        try Files.makeDirectories(staging + "/log")
+        var manifest = BuildManifest(modules: [])
+        for spec in conf.modules {
+            let hostPath = environment.hostPath(forBuildPath: "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko")
+            let bytes = try ModuleCheck.read(hostPath, kernel: k, arch: a)
+            try Staging.writeFile(staging + "/module/\(spec.destName).ko", bytes)
+            manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
+        }
+        let symvers = environment.hostPath(forBuildPath: buildDir + "/Module.symvers")
+        if FS.isRegularFile(symvers), !FS.isSymlink(symvers), let data = FS.readFile(symvers) {
+            try Staging.writeFile(staging + "/module/Module.symvers", data)
+        }
+        try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
+        chmod(staging, 0o755)
+        guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
+            throw DKMSError(7, "do_build: final mv failed (\(errno))")
+        }
+        committed = true
+    }
+}
+
+/// Staging files and directories: written under a temporary name, synced,
+/// then renamed, so a crash never leaves a half-written file under its real name.
+public enum Staging {
+    public static func makeDirectory(in dir: String, prefix: String) throws -> String {
+        var template = Array("\(dir)/\(prefix)XXXXXX".utf8CString)
+        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw DKMSError(1, "Cannot create a temporary directory in \(dir): \(FS.errnoText())")
+        }
+        return String(cString: p)
+    }
+
+    public static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw DKMSError(1, "Cannot create \(path): \(FS.errnoText())") }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                let e = errno
+                close(fd); unlink(path)
+                throw DKMSError(1, "Cannot write \(path): \(FS.errnoText(e))")
+            }
+            off += n
+        }
+        if fsync(fd) != 0 { let e = errno; close(fd); unlink(path); throw DKMSError(1, "Cannot write \(path): \(FS.errnoText(e))") }
+        close(fd)
+    }
+}

@@ -1,0 +1,92 @@
+import Glibc
+
+/// Everything an action needs, resolved once from the command line,
+/// framework.conf and the host: passed down explicitly, never global.
+public struct Context {
+    public var invocation: Invocation
+    public var framework: FrameworkConfig
+    public var tree: DKMSTree
+    public var output: Output
+    public var jobs: Int
+    /// "/updates/dkms" on Debian, Ubuntu and Arch (dkms overrides
+    /// DEST_MODULE_LOCATION there); nil elsewhere.
+    public var destOverride: String?
+    public var hostArch: String
+    public var runningKernel: String
+    public var configDir: String
+
+    public init(invocation: Invocation, configDir: String, output: Output) {
+        self.invocation = invocation
+        self.configDir = configDir
+        self.framework = FrameworkConfig.load(dir: configDir)
+        self.output = output
+        let dkmsTree = invocation.dkmsTree ?? framework["dkms_tree"] ?? "/var/lib/dkms"
+        let sourceTree = invocation.sourceTree ?? framework["source_tree"] ?? "/usr/src"
+        let installTree = invocation.installTree ?? framework["install_tree"] ?? "/lib/modules"
+        self.tree = DKMSTree(root: Context.normalize(dkmsTree), sourceTree: Context.normalize(sourceTree),
+                             installTree: Context.normalize(installTree))
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let configured = framework["parallel_jobs"].flatMap(Int.init)
+        self.jobs = invocation.jobs ?? configured ?? max(cpus, 1)
+        var u = utsname()
+        uname(&u)
+        self.hostArch = Context.field(&u.machine)
+        self.runningKernel = Context.field(&u.release)
+        self.destOverride = Context.distributionOverride()
+    }
+
+    static func normalize(_ p: String) -> String {
+        var s = p
+        while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
+        return s
+    }
+
+    static func field<T>(_ t: inout T) -> String {
+        withUnsafePointer(to: &t) { $0.withMemoryRebound(to: CChar.self, capacity: MemoryLayout<T>.size) { String(cString: $0) } }
+    }
+
+    /// dkms's override_dest_module_location, keyed on /etc/os-release.
+    static func distributionOverride() -> String? {
+        guard let text = FS.readText("/etc/os-release") else { return nil }
+        var id = "", like = ""
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("ID=") { id = String(line.dropFirst(3)).trimmingCharacters(in: "\"'") }
+            if line.hasPrefix("ID_LIKE=") { like = String(line.dropFirst(8)).trimmingCharacters(in: "\"'") }
+        }
+        let distro = id == "ubuntu" ? id : (like.split(separator: " ").first.map(String.init) ?? id)
+        switch distro {
+        case let d where d.hasPrefix("debian") || d.hasPrefix("ubuntu") || d.hasPrefix("arch"): return "/updates/dkms"
+        case let d where d.hasPrefix("fedora") || d.hasPrefix("rhel") || d.hasPrefix("ovm"): return "/extra"
+        case let d where d.hasPrefix("sles") || d.hasPrefix("suse") || d.hasPrefix("opensuse"): return "/updates"
+        default: return nil
+        }
+    }
+
+    /// The headers a kernel builds against: --kernelsourcedir, else the
+    /// install tree's build link, else /lib/modules/<k>/build.
+    public func kernelSourceDir(for kernel: String) -> String {
+        if let k = invocation.kernelSourceDir { return k }
+        let inTree = "\(tree.installTree)/\(kernel)/build"
+        if FS.exists(inTree) { return inTree }
+        return "/lib/modules/\(kernel)/build"
+    }
+
+    public func target(_ kernel: String, _ arch: String) -> KernelTarget {
+        KernelTarget(version: kernel, arch: arch, sourceDir: kernelSourceDir(for: kernel))
+    }
+
+    /// Kernel/arch pairs named on the command line, defaulting as dkms does
+    /// (running kernel, host arch; one arch applies to every kernel).
+    public func targets() -> [KernelTarget] {
+        let kernels = invocation.kernels.isEmpty ? [runningKernel] : invocation.kernels
+        var arches = invocation.arches
+        if arches.isEmpty { arches = [hostArch] }
+        while arches.count < kernels.count { arches.append(arches[0]) }
+        return zip(kernels, arches).map { target($0, $1) }
+    }
+
+    /// Kernels with a directory in the install tree (for `autoinstall --all` style walks).
+    public func installedKernels() -> [String] {
+        GlobOrder.sorted(FS.list(tree.installTree)).filter { FS.isDirectory("\(tree.installTree)/\($0)") && ModuleFileName.looksLikeKernel($0) }
+    }
+}

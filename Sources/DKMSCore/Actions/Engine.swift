@@ -1,0 +1,82 @@
+/// Carries out dkms actions on one tree. The two seams the sandbox plugs
+/// into are `evaluator` (where dkms.conf is sourced) and `environment`
+/// (where the module's own commands run).
+public struct Engine {
+    public var context: Context
+    public var evaluator: ConfEvaluator
+    public var environment: BuildEnvironment
+    public var hooks: BuildHooks
+
+    public init(context: Context, evaluator: ConfEvaluator, environment: BuildEnvironment, hooks: BuildHooks = BuildHooks()) {
+        self.context = context
+        self.evaluator = evaluator
+        self.environment = environment
+        self.hooks = hooks
+    }
+
+    var tree: DKMSTree { context.tree }
+    var out: Output { context.output }
+
+    // MARK: dkms.conf
+
+    /// Strict read (add/build/install): validation errors are fatal and
+    /// deprecations are reported.
+    public func readConf(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil) throws -> ModuleConfig {
+        let path = confPath ?? context.invocation.conf ?? tree.confPath(m, v)
+        let ctx = ConfEvaluator.Context(kernelVersion: target.version, arch: target.arch, kernelSourceDir: target.sourceDir,
+                                        dkmsTree: tree.root, sourceTree: tree.sourceTree, installTree: tree.installTree,
+                                        module: m, moduleVersion: v)
+        let dir = context.configDir
+        let overrides = m.isEmpty ? [] : ["\(dir)/\(m).conf", "\(dir)/\(m)-\(v).conf", "\(dir)/\(m)-\(v)-\(target.version).conf",
+                                          "\(dir)/\(m)-\(v)-\(target.version)-\(target.arch).conf",
+                                          "\(dir)/\(m)--\(target.version).conf", "\(dir)/\(m)--\(target.version)-\(target.arch).conf"]
+        let cwd = FS.realPath(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])) ?? "/"
+        let evaluated = try evaluator.evaluate(confPath: path, overrides: overrides, context: ctx, cwd: cwd)
+        if !evaluated.diagnostics.isEmpty { out.errorLine(evaluated.diagnostics.trimmingCharacters(in: "\n")) }
+        let builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
+                                          destOverride: context.destOverride, confPath: path)
+        do {
+            return try builder.build(evaluated.raw, warn: { out.deprecated($0) })
+        } catch let e as DKMSError {
+            // dkms prints each directive problem on its own line, then the verdict.
+            for l in e.lines.dropFirst(2) { out.errorLine(l) }
+            throw DKMSError(exitCode: e.exitCode, lines: Array(e.lines.prefix(2)))
+        }
+    }
+
+    func requireModuleArgs(_ action: String) throws -> (String, String) {
+        guard let m = context.invocation.module, !m.isEmpty, let v = context.invocation.moduleVersion, !v.isEmpty else {
+            throw DKMSError(1, "Arguments <module> and <module-version> are not specified.",
+                            "Usage: \(action) <module>/<module-version> or",
+                            "       \(action) -m <module>/<module-version> or",
+                            "       \(action) -m <module> -v <module-version>")
+        }
+        for (what, s) in [("module name", m), ("module version", v)] {
+            if let p = NameRules.problem(inComponent: s) { throw DKMSError(1, "Invalid \(what) '\(s)': \(p).") }
+        }
+        return (m, v)
+    }
+
+    func requireAdded(_ m: String, _ v: String) throws {
+        if isBroken(m, v) {
+            throw DKMSError(4, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+                            "Manual intervention is required!")
+        }
+        guard tree.isAdded(m, v) else {
+            throw DKMSError(3, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
+        }
+    }
+
+    /// dkms 3.1+: the version dir exists but its source link leads nowhere.
+    public func isBroken(_ m: String, _ v: String) -> Bool {
+        guard FS.isDirectory(tree.versionDir(m, v)) else { return false }
+        let link = tree.sourceLink(m, v)
+        if FS.isSymlink(link) { return !FS.isDirectory(link) }
+        return !FS.isDirectory(link) && FS.isDirectory(tree.sourceDir(m, v))
+    }
+}
+
+/// Callbacks around a build, where the cache and the installer attach.
+public struct BuildHooks {
+    public init() {}
+}

@@ -1,0 +1,152 @@
+import Glibc
+
+extension Engine {
+    /// `dkms install`: build when needed, then install each kernel's modules.
+    public mutating func install() throws {
+        if context.invocation.all { throw DKMSError(5, "The action install does not support the --all parameter.") }
+        if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
+        let (m, v) = try requireModuleArgs("install")
+        if isBroken(m, v) { try requireAdded(m, v) }
+        for target in context.targets() {
+            try maybeInstall(m, v, target)
+        }
+    }
+
+    mutating func maybeInstall(_ m: String, _ v: String, _ target: KernelTarget) throws {
+        let k = target.version, a = target.arch
+        if tree.isInstalled(m, v, k, a) {
+            guard context.invocation.force else {
+                out.line("Module \(m)/\(v) already installed on kernel \(k) (\(a)), skip. You may override by specifying --force.")
+                return
+            }
+            try uninstallOne(m, v, target)
+            out.line("")
+        }
+        if !tree.isBuilt(m, v, k, a) { try buildOne(m, v, target) }
+        try installOne(m, v, target)
+    }
+
+    mutating func installOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
+        let k = target.version, a = target.arch
+        let lib = tree.libTree(k)
+        guard FS.isDirectory(lib) else {
+            throw DKMSError(6, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
+        }
+        let conf = try readConf(m, v, target)
+        let builtDir = tree.builtModuleDir(m, v, k, a)
+        var files: [(spec: ModuleSpec, path: String)] = []
+        for spec in conf.modules {
+            guard let f = ModuleFileName.find(in: builtDir, name: spec.destName) else {
+                throw DKMSError(6, "Missing module \(spec.destName) in \(builtDir)")
+            }
+            files.append((spec, f))
+        }
+        if tree.isInstalledLink(m, v, k, a) {
+            throw DKMSError(5, "This module/version combo is already installed for kernel \(k) (\(a)).")
+        }
+        if !(try runScript(.preInstall, conf.preInstall, m, v, target)) && !context.invocation.force {
+            throw DKMSError(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
+        }
+        let markerExists = FS.isSymlink(tree.installedLink(m, k, a))
+        for (spec, file) in files {
+            if !markerExists { try archiveOriginal(m, spec, target) }
+            let destDir = lib + spec.destLocation
+            let name = String(file[file.index(after: file.lastIndex(of: "/")!)...])
+            out.line("Installing \(destDir)/\(name)")
+            try Files.makeDirectories(destDir)
+            guard let bytes = FS.readFile(file) else { throw DKMSError(6, "Copying '\(file)' failed") }
+            try AtomicFile.replace(destDir + "/" + name, with: bytes)
+        }
+        try AtomicFile.symlink(tree.installedLink(m, k, a), target: "\(v)/\(k)/\(a)")
+        try runScript(.postInstall, conf.postInstall, m, v, target)
+        depmod(k)
+    }
+
+    /// Moves a same-named module found in the kernel's tree to
+    /// original_module/<k>/<a>/, with a .origin file naming where it was.
+    func archiveOriginal(_ m: String, _ spec: ModuleSpec, _ target: KernelTarget) throws {
+        let k = target.version, a = target.arch
+        let lib = tree.libTree(k)
+        var candidates = ["\(lib)/extra", "\(lib)/updates", lib + spec.destLocation].compactMap {
+            ModuleFileName.find(in: $0, name: spec.destName)
+        }
+        if candidates.isEmpty { candidates = ModuleLocator.find(in: lib, name: spec.destName) }
+        guard let original = candidates.first else { return }
+        let backup = tree.originalModuleDir(m, k, a)
+        out.line("Found pre-existing \(original), archiving for uninstallation")
+        try Files.makeDirectories(backup)
+        let name = String(original[original.index(after: original.lastIndex(of: "/")!)...])
+        try Staging.writeFile(backup + "/\(name).origin", Array((original + "\n").utf8))
+        guard rename(original, backup + "/" + name) == 0 else {
+            throw DKMSError(6, "Cannot archive \(original): \(FS.errnoText())")
+        }
+    }
+
+    /// depmod for one kernel, on the install tree's base directory.
+    func depmod(_ kernel: String) {
+        out.text("Running depmod...")
+        defer { out.line(" done.") }
+        if context.invocation.noDepmod { return }
+        let modulesDep = "\(tree.libTree(kernel))/modules.dep"
+        guard FS.exists(modulesDep) else { return }
+        var argv = ["depmod", "-a"]
+        if tree.installTree != "/lib/modules" && tree.installTree != "/usr/lib/modules" {
+            guard tree.installTree.hasSuffix("/lib/modules") else { return }
+            argv += ["-b", String(tree.installTree.dropLast("/lib/modules".count))]
+        }
+        argv.append(kernel)
+        let r = Subprocess.run(argv)
+        if !r.succeeded {
+            out.line("(bad exit status: \(r.status))")
+            out.warn("depmod failed for kernel \(kernel): \(r.stderrText.trimmingCharacters(in: "\n"))")
+        }
+    }
+}
+
+/// Finds module files by name anywhere under a kernel's module directory.
+public enum ModuleLocator {
+    public static func find(in root: String, name: String) -> [String] {
+        var found: [String] = []
+        var stack = [root]
+        while let dir = stack.popLast() {
+            for entry in FS.list(dir) {
+                let p = "\(dir)/\(entry)"
+                guard let st = FS.lstatInfo(p) else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR { if entry != "build" && entry != "source" { stack.append(p) } }
+                else if ModuleFileName.isModule(entry) && ModuleFileName.stem(entry) == name { found.append(p) }
+            }
+        }
+        return found.sorted()
+    }
+}
+
+/// Replacing a file or link so that readers see the old or the new one,
+/// never a partial one.
+public enum AtomicFile {
+    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let tmp = path + ".dkms-tmp-\(getpid())"
+        unlink(tmp)
+        try Staging.writeFile(tmp, bytes, mode: mode)
+        guard rename(tmp, path) == 0 else {
+            let e = errno; unlink(tmp)
+            throw DKMSError(6, "Cannot install \(path): \(FS.errnoText(e))")
+        }
+        syncDirectory(of: path)
+    }
+
+    public static func symlink(_ path: String, target: String) throws {
+        let tmp = path + ".dkms-tmp-\(getpid())"
+        unlink(tmp)
+        guard Glibc.symlink(target, tmp) == 0, rename(tmp, path) == 0 else {
+            let e = errno; unlink(tmp)
+            throw DKMSError(6, "Cannot create link \(path): \(FS.errnoText(e))")
+        }
+        syncDirectory(of: path)
+    }
+
+    public static func syncDirectory(of path: String) {
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        let fd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}

@@ -1,0 +1,83 @@
+import Glibc
+import Foundation
+
+/// PRE_BUILD, POST_BUILD, POST_ADD, PRE_INSTALL, POST_INSTALL and
+/// POST_REMOVE: module-supplied programs, run through the build
+/// environment (so, confined) from the directory dkms runs them in.
+public enum ScriptKind: String {
+    case preBuild = "pre_build", postBuild = "post_build", postAdd = "post_add"
+    case preInstall = "pre_install", postInstall = "post_install", postRemove = "post_remove"
+
+    var runsInBuildDir: Bool { self == .preBuild || self == .postBuild }
+}
+
+extension Engine {
+    /// Returns false when the script ran and failed.
+    @discardableResult
+    func runScript(_ kind: ScriptKind, _ script: String, _ m: String, _ v: String, _ target: KernelTarget,
+                   log: Int32? = nil) throws -> Bool {
+        guard !script.isEmpty else { return true }
+        let dir = kind.runsInBuildDir ? tree.buildDir(m, v) : tree.sourceLink(m, v)
+        let program = String(script.split(separator: " ", maxSplits: 1)[0])
+        if let p = NameRules.problem(inLocation: program) {
+            throw DKMSError(8, "The \(kind.rawValue) script '\(program)' \(p).")
+        }
+        let hostProgram = environment.hostPath(forBuildPath: "\(dir)/\(program)")
+        let checkPath = kind.runsInBuildDir ? hostProgram : "\(dir)/\(program)"
+        guard access(checkPath, X_OK) == 0 else {
+            out.line("")
+            out.warn("The \(kind.rawValue) script is not executable.")
+            return true
+        }
+        let env = buildEnvironmentVariables(m, v, target)
+        if kind.runsInBuildDir {
+            out.text("Running the \(kind.rawValue) script...")
+            let r = environment.run("cd \(shellQuote(dir))/ && \(dir)/\(script)", cwd: dir, environment: env, log: log)
+            out.line(r.succeeded ? " done." : "(bad exit status: \(r.exitStatus))")
+            if !r.succeeded {
+                throw DKMSError(exitCode: r.exitStatus == 0 ? 1 : r.exitStatus,
+                                lines: ["The \(kind.rawValue) script failed\(reasonSuffix(r)).",
+                                        "Consult \(tree.buildDir(m, v))/make.log for more information."])
+            }
+            return true
+        }
+        out.line("Running the \(kind.rawValue) script:")
+        let r = environment.run("\(dir)/\(script)", cwd: dir, environment: env, log: nil)
+        if !r.output.isEmpty { out.text(r.output) }
+        if case .killed(let why, _) = r { out.errorLine("\(kind.rawValue): \(why)") }
+        return r.succeeded
+    }
+
+    func reasonSuffix(_ r: StepOutcome) -> String {
+        if case .killed(let why, _) = r { return ": \(why)" }
+        return ""
+    }
+
+    /// The environment every module command sees: fixed, with the variables
+    /// dkms defines and the settings that make builds reproducible.
+    func buildEnvironmentVariables(_ m: String, _ v: String, _ target: KernelTarget) -> [String] {
+        var env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "LANG=C", "TZ=UTC", "HOME=/nonexistent", "TMPDIR=/tmp",
+                   "SOURCE_DATE_EPOCH=0", "KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970",
+                   "KBUILD_BUILD_USER=dkms", "KBUILD_BUILD_HOST=dkms",
+                   "kernelver=\(target.version)", "arch=\(target.arch)", "kernel_source_dir=\(target.sourceDir)",
+                   "dkms_tree=\(tree.root)", "source_tree=\(tree.sourceTree)", "install_tree=\(tree.installTree)",
+                   "module=\(m)", "module_version=\(v)"]
+        // Debug info and build ids must not depend on where the tree lives.
+        let map = "-ffile-prefix-map=\(tree.buildDir(m, v))/="
+        env += ["KCFLAGS=\(map)", "KAFLAGS=\(map)"]
+        if let cc = compilerFromKernelConfig(target) { env += ["CC=\(cc)", "KERNEL_CC=\(cc)"] }
+        return env
+    }
+
+    /// dkms 3.2 exports the compiler named in CONFIG_CC_VERSION_TEXT when it exists.
+    func compilerFromKernelConfig(_ target: KernelTarget) -> String? {
+        guard var text = target.kernelConfig()["CONFIG_CC_VERSION_TEXT"] else { return nil }
+        text = text.trimmingCharacters(in: "\"")
+        guard let first = text.split(separator: " ").first.map(String.init), !first.isEmpty,
+              NameRules.problem(inComponent: first) == nil else { return nil }
+        for dir in ["/usr/bin", "/bin", "/usr/local/bin"] where access("\(dir)/\(first)", X_OK) == 0 { return first }
+        return nil
+    }
+}
+
+func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }

@@ -1,0 +1,24 @@
+extension Engine {
+    public func status() {
+        let inv = context.invocation
+        let report = StatusReport(tree: tree, defaultDestLocation: context.destOverride ?? "/updates/dkms")
+        var kernelFilters: [(String?, String?)] = inv.kernels.isEmpty ? [(nil, inv.arches.first)] : []
+        for (i, k) in inv.kernels.enumerated() {
+            kernelFilters.append((k, i < inv.arches.count ? inv.arches[i] : (inv.arches.count == 1 ? inv.arches[0] : nil)))
+        }
+        for (k, a) in kernelFilters {
+            for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
+                for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
+                    if isBroken(m, v) {
+                        out.line("\(m)/\(v): broken")
+                        out.errorLine("")
+                        out.error(DKMSError(0, "\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",
+                                            "Manual intervention is required!"))
+                        continue
+                    }
+                    for e in report.entries(module: m, version: v, kernel: k, arch: a) { out.line(e.line) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Glibc
+
+extension Engine {
+    /// Targets for uninstall/unbuild/remove: every built kernel with --all.
+    func removalTargets(_ m: String, _ v: String) -> [KernelTarget] {
+        guard context.invocation.all else { return context.targets() }
+        return tree.kernelArches(m, v)
+            .filter { tree.isBuilt(m, v, $0.0, $0.1) }
+            .sorted { VersionOrder.less($0.0 + "/" + $0.1, $1.0 + "/" + $1.1) }
+            .map { context.target($0.0, $0.1) }
+    }
+
+    public mutating func uninstall() throws {
+        let (m, v) = try requireModuleArgs("uninstall")
+        try requireAdded(m, v)
+        for target in removalTargets(m, v) { try maybeUninstall(m, v, target) }
+    }
+
+    public mutating func unbuild() throws {
+        let (m, v) = try requireModuleArgs("unbuild")
+        try requireAdded(m, v)
+        for (i, target) in removalTargets(m, v).enumerated() {
+            if i > 0 { out.line("") }
+            try unbuildOne(m, v, target, uninstallFirst: true)
+        }
+    }
+
+    public mutating func remove() throws {
+        let (m, v) = try requireModuleArgs("remove")
+        try requireAdded(m, v)
+        for target in removalTargets(m, v) {
+            try unbuildOne(m, v, target, uninstallFirst: true)
+            out.line("")
+        }
+        let keep: Set = ["build", "tarball", "driver_disk", "rpm", "deb", "source"]
+        let remaining = FS.list(tree.versionDir(m, v)).filter { !keep.contains($0) && !$0.hasPrefix(".") && FS.isDirectory(tree.versionDir(m, v) + "/" + $0) }
+        if remaining.isEmpty {
+            out.line("Deleting module \(m)/\(v) completely from the DKMS tree.")
+            try Files.removeTree(tree.versionDir(m, v))
+        }
+        if FS.list(tree.moduleDir(m)).isEmpty { rmdir(tree.moduleDir(m)) }
+    }
+
+    func maybeUninstall(_ m: String, _ v: String, _ target: KernelTarget) throws {
+        guard tree.isInstalled(m, v, target.version, target.arch) else {
+            out.line("Module \(m)/\(v) is not installed for kernel \(target.version) (\(target.arch)). Skipping...")
+            return
+        }
+        try uninstallOne(m, v, target)
+    }
+
+    mutating func unbuildOne(_ m: String, _ v: String, _ target: KernelTarget, uninstallFirst: Bool) throws {
+        let k = target.version, a = target.arch
+        if uninstallFirst { try maybeUninstall(m, v, target) }
+        guard tree.isBuilt(m, v, k, a) else {
+            out.line("Module \(m)/\(v) is not built for kernel \(k) (\(a)). Skipping...")
+            return
+        }
+        try Files.removeTree(tree.baseDir(m, v, k, a))
+        if FS.list(tree.kernelDir(m, v, k)).filter({ !$0.hasPrefix(".tmp_") }).isEmpty {
+            try Files.removeTree(tree.kernelDir(m, v, k))
+        }
+    }
+
+    /// Where each module of an installed build lives: the manifest's
+    /// location, or for trees the reference dkms made, the distribution's.
+    func installedEntries(_ m: String, _ v: String, _ k: String, _ a: String) -> [BuildManifest.Entry] {
+        if let manifest = BuildManifest.load(tree.manifestPath(m, v, k, a)) { return manifest.modules }
+        let location = context.destOverride ?? "/updates/dkms"
+        return tree.builtModuleFiles(m, v, k, a).map { .init(destName: ModuleFileName.stem($0), destLocation: location) }
+    }
+
+    func uninstallOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
+        let k = target.version, a = target.arch
+        out.line("Module \(m)/\(v) for kernel \(k) (\(a)):")
+        out.line("Before uninstall, this module version was ACTIVE on this kernel.")
+        let lib = tree.libTree(k)
+        for e in installedEntries(m, v, k, a) {
+            let dir = lib + e.destLocation
+            guard let installed = ModuleFileName.find(in: dir, name: e.destName) else {
+                out.line("Module \(e.destName).ko was not found within \(lib)/")
+                continue
+            }
+            out.line("Deleting \(installed)")
+            for s in ModuleFileName.suffixes { unlink("\(dir)/\(e.destName)\(s)") }
+            AtomicFile.syncDirectory(of: installed)
+            Files.pruneEmpty(dir, stop: lib)
+        }
+        try restoreOriginals(m, k, a)
+        unlink(tree.installedLink(m, k, a))
+        AtomicFile.syncDirectory(of: tree.installedLink(m, k, a))
+        if let conf = try? readConf(m, v, target), !conf.postRemove.isEmpty {
+            try runScript(.postRemove, conf.postRemove, m, v, target)
+        }
+        depmod(k)
+        let backup = tree.originalModuleDir(m, k, a)
+        if FS.isDirectory(backup) {
+            try Files.removeTree(backup)
+            Files.pruneEmpty(tree.root + "/\(m)/original_module/\(k)", stop: tree.moduleDir(m))
+        }
+    }
+
+    /// Puts archived originals back where their .origin file says they came
+    /// from, refusing any recorded path outside this kernel's tree.
+    func restoreOriginals(_ m: String, _ k: String, _ a: String) throws {
+        let backup = tree.originalModuleDir(m, k, a)
+        let lib = tree.libTree(k)
+        for entry in FS.list(backup).sorted() where entry.hasSuffix(".origin") {
+            let file = backup + "/" + String(entry.dropLast(".origin".count))
+            guard FS.isRegularFile(file) else { continue }
+            let dest = (FS.readText(backup + "/" + entry) ?? "").split(separator: "\n").first.map(String.init) ?? ""
+            guard dest.hasPrefix(lib + "/"), NameRules.problem(inLocation: String(dest.dropFirst(lib.count))) == nil else {
+                out.warn("Bad original location '\(dest)' in \(backup)/\(entry)")
+                continue
+            }
+            out.line("Restoring archived original module \(dest)")
+            try Files.makeDirectories(String(dest[..<dest.lastIndex(of: "/")!]))
+            guard rename(file, dest) == 0 else { throw DKMSError(6, "Cannot restore \(dest): \(FS.errnoText())") }
+            unlink(backup + "/" + entry)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Glibc
+
+/// Where a module's own code runs: its PATCH, PRE_BUILD, MAKE, CLEAN and
+/// POST_BUILD commands and the POST_ADD/PRE_INSTALL/POST_INSTALL/POST_REMOVE
+/// scripts. The host implementation does what dkms does (a real copy of the
+/// source at the build path); the sandboxed one mounts an overlay there.
+public protocol BuildEnvironment {
+    /// Makes `buildDir` show a fresh copy of `sourceDir`.
+    func prepare(sourceDir: String, buildDir: String) throws
+    /// Runs `command` with bash in `cwd` (a path inside the build view).
+    /// Output goes to `log` when given, else is captured into the result.
+    func run(_ command: String, cwd: String, environment: [String], log: Int32?) -> StepOutcome
+    /// Where the files the build wrote can be read from on the host.
+    func hostPath(forBuildPath path: String) -> String
+    /// Drops the build area.
+    func teardown(buildDir: String)
+}
+
+/// How a step ended. Sandbox outcomes name the syscall or limit.
+public enum StepOutcome: Equatable {
+    case exited(Int32, output: String)
+    case killed(reason: String, output: String)
+
+    public var succeeded: Bool { if case .exited(0, _) = self { return true }; return false }
+    public var output: String {
+        switch self { case .exited(_, let o), .killed(_, let o): return o }
+    }
+    public var exitStatus: Int32 {
+        switch self { case .exited(let c, _): return c; case .killed: return 137 }
+    }
+}
+
+/// Runs everything on the host, as the reference dkms does. Used only when
+/// the sandbox is explicitly turned off.
+public struct HostBuildEnvironment: BuildEnvironment {
+    public init() {}
+
+    public func prepare(sourceDir: String, buildDir: String) throws {
+        _ = Subprocess.run(["rm", "-rf", buildDir])
+        let parent = String(buildDir[..<(buildDir.lastIndex(of: "/") ?? buildDir.endIndex)])
+        _ = Subprocess.run(["mkdir", "-p", parent])
+        // cp -a of "dir/." copies contents, following the source link itself.
+        let r = Subprocess.run(["cp", "-a", "--", sourceDir + "/.", buildDir])
+        if !r.succeeded {
+            throw DKMSError(8, "Could not copy \(sourceDir) to \(buildDir): \(r.stderrText.trimmingCharacters(in: "\n"))")
+        }
+    }
+
+    public func run(_ command: String, cwd: String, environment: [String], log: Int32?) -> StepOutcome {
+        var p = Subprocess(["/bin/bash", "--noprofile", "--norc", "-c", command], environment: environment, cwd: cwd)
+        if let log { p.stdout = .fd(log); p.stderr = .fd(log) } else { p.stdout = .capture; p.stderr = .capture }
+        let r = p.run()
+        return .exited(r.status, output: r.stdoutText + r.stderrText)
+    }
+
+    public func hostPath(forBuildPath path: String) -> String { path }
+
+    public func teardown(buildDir: String) { _ = Subprocess.run(["rm", "-rf", buildDir]) }
+}

@@ -1,0 +1,91 @@
+import Glibc
+
+/// Checks a file a build produced before it is accepted as a kernel
+/// module: opened without following links, a single-link regular file under
+/// a size cap, an ELF relocatable object for the target machine, whose
+/// `.modinfo` vermagic names the target kernel. The bytes are returned so
+/// that the caller copies what was checked, never the sandbox's inode.
+public enum ModuleCheck {
+    public static let maxSize = 512 * 1024 * 1024
+
+    public static func read(_ path: String, kernel: String, arch: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            let why = errno == ELOOP ? "is a symbolic link" : FS.errnoText()
+            throw DKMSError(7, "Built module \(path) \(why).")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DKMSError(7, "Built module \(path): \(FS.errnoText())") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw DKMSError(7, "Built module \(path) is not a regular file.") }
+        guard st.st_nlink == 1 else { throw DKMSError(7, "Built module \(path) has \(st.st_nlink) hard links.") }
+        guard st.st_size <= maxSize else { throw DKMSError(7, "Built module \(path) is larger than \(maxSize) bytes.") }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + off, $0.count - off, off_t(off)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw DKMSError(7, "Built module \(path): short read") }
+            off += n
+        }
+        if let problem = problem(in: bytes, kernel: kernel, arch: arch) {
+            throw DKMSError(7, "Built module \(path) \(problem).")
+        }
+        return bytes
+    }
+
+    static func machine(for arch: String) -> UInt16? {
+        switch arch {
+        case "x86_64", "amd64", "ia32e": return 62
+        case "aarch64", "arm64": return 183
+        case "i386", "i686", "x86": return 3
+        case "riscv64": return 243
+        case "ppc64le", "ppc64": return 21
+        case "s390x": return 22
+        default: return nil
+        }
+    }
+
+    /// nil when the bytes are an acceptable module for `kernel`/`arch`.
+    public static func problem(in b: [UInt8], kernel: String, arch: String) -> String? {
+        guard b.count >= 64, b[0] == 0x7f, b[1] == 0x45, b[2] == 0x4c, b[3] == 0x46 else { return "is not an ELF file" }
+        guard b[4] == 2, b[5] == 1 else { return "is not a 64-bit little-endian ELF object" }
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
+        guard u16(16) == 1 else { return "is not a relocatable object" }
+        if let want = machine(for: arch), u16(18) != Int(want) { return "is not built for \(arch)" }
+        let shoff = u64(40), shentsize = u16(58), shnum = u16(60), shstrndx = u16(62)
+        guard shentsize == 64, shnum > 0, shstrndx < shnum, shoff > 0, shoff + shnum * 64 <= b.count else {
+            return "has a malformed section table"
+        }
+        func section(_ i: Int) -> (name: Int, off: Int, size: Int) {
+            let o = shoff + i * 64
+            return (u32(o), u64(o + 24), u64(o + 32))
+        }
+        let strtab = section(shstrndx)
+        guard strtab.off + strtab.size <= b.count else { return "has a malformed section table" }
+        func name(_ off: Int) -> String {
+            var e = strtab.off + off
+            guard e < strtab.off + strtab.size else { return "" }
+            let s = e
+            while e < strtab.off + strtab.size && b[e] != 0 { e += 1 }
+            return String(decoding: b[s..<e], as: UTF8.self)
+        }
+        for i in 0..<shnum {
+            let s = section(i)
+            guard name(s.name) == ".modinfo" else { continue }
+            guard s.off + s.size <= b.count else { return "has a malformed .modinfo section" }
+            for entry in b[s.off..<(s.off + s.size)].split(separator: 0) {
+                let text = String(decoding: entry, as: UTF8.self)
+                if text.hasPrefix("vermagic=") {
+                    let magic = text.dropFirst("vermagic=".count)
+                    return magic.hasPrefix(kernel + " ") || magic == kernel ? nil
+                        : "has vermagic '\(magic.trimmingCharacters(in: " "))', not kernel \(kernel)"
+                }
+            }
+            return "has no vermagic in .modinfo"
+        }
+        return "has no .modinfo section"
+    }
+}

@@ -1,0 +1,69 @@
+import Glibc
+
+/// The `dkms` program: parse, pick the environment, run the action, turn
+/// errors into dkms's messages and exit codes.
+public enum CLI {
+    public static func run(_ args: [String], environment: [String: String]) -> Int32 {
+        let configDir = environment["DKMS_CONFIG_DIR"] ?? "/etc/dkms"
+        var inv: Invocation
+        do {
+            inv = try Invocation.parse(args)
+        } catch let e as DKMSError {
+            Output().errorLine("")
+            Output().error(e)
+            if e.exitCode == 2 { Output().line(Invocation.usage) }
+            return e.exitCode
+        } catch { return 1 }
+
+        let output = Output(quiet: inv.quiet, verbose: inv.verbose)
+        if inv.showVersion { output.line(DKMSVersion.string); return 0 }
+        if inv.showHelp { output.line(Invocation.usage); return 0 }
+        for d in inv.deprecations { output.deprecated(d) }
+        for w in inv.warnings { output.warn(w) }
+
+        let context = Context(invocation: inv, configDir: configDir, output: output)
+        var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
+        do {
+            guard let action = inv.action else {
+                output.errorLine("")
+                output.error(DKMSError(0, "Unknown action specified: \"\""))
+                output.line(Invocation.usage)
+                return 0
+            }
+            if action != .status && action != .cache { try checkWritable(action, context) }
+            switch action {
+            case .status: engine.status()
+            case .add: try engine.add()
+            case .build: try engine.build()
+            case .install: try engine.install()
+            case .uninstall: try engine.uninstall()
+            case .unbuild: try engine.unbuild()
+            case .remove: try engine.remove()
+            case .autoinstall: try engine.autoinstall()
+            case .match, .mktarball, .ldtarball, .cache, .verify, .cleanup, .recover:
+                throw DKMSError(1, "The action \(action.rawValue) is not supported by this dkms.")
+            }
+            return 0
+        } catch let e as DKMSError {
+            if !e.lines.isEmpty {
+                output.errorLine("")
+                output.error(e)
+            }
+            return e.exitCode
+        } catch {
+            output.errorLine("")
+            output.error(DKMSError(1, "\(error)"))
+            return 1
+        }
+    }
+
+    /// dkms's check_root / check_rw_dkms_tree.
+    static func checkWritable(_ action: Invocation.Action, _ context: Context) throws {
+        if [.install, .uninstall, .autoinstall].contains(action) && geteuid() != 0 {
+            throw DKMSError(1, "You must be root to use this command.")
+        }
+        let root = context.tree.root
+        if !FS.isDirectory(root) { try Files.makeDirectories(root) }
+        if access(root, W_OK) != 0 { throw DKMSError(1, "No write access to DKMS tree at \(root)") }
+    }
+}

@@ -1,0 +1,131 @@
+import Glibc
+
+/// Evaluates a dkms.conf the way dkms does: bash sources it with the dkms
+/// variables set, because real files use `if`, `$(...)`, sourcing the
+/// kernel's .config, arithmetic and `$BASH_SOURCE`. The values are read back
+/// NUL-separated through a nameref walk, never by parsing `set` output, so
+/// newlines, quotes and sparse arrays survive intact.
+///
+/// Running bash is the one seam: `ConfRunner` decides where it runs (on the
+/// host, or confined in the sandbox).
+public struct ConfEvaluator {
+    public struct Context: Equatable {
+        public var kernelVersion: String
+        public var arch: String
+        public var kernelSourceDir: String
+        public var dkmsTree: String
+        public var sourceTree: String
+        public var installTree: String
+        public var module: String
+        public var moduleVersion: String
+
+        public init(kernelVersion: String, arch: String, kernelSourceDir: String, dkmsTree: String,
+                    sourceTree: String, installTree: String, module: String = "", moduleVersion: String = "") {
+            self.kernelVersion = kernelVersion; self.arch = arch; self.kernelSourceDir = kernelSourceDir
+            self.dkmsTree = dkmsTree; self.sourceTree = sourceTree; self.installTree = installTree
+            self.module = module; self.moduleVersion = moduleVersion
+        }
+
+        var environment: [String] {
+            ["kernelver=\(kernelVersion)", "arch=\(arch)", "kernel_source_dir=\(kernelSourceDir)",
+             "kernel_config=\(kernelSourceDir)/.config",
+             "dkms_tree=\(dkmsTree)", "source_tree=\(sourceTree)", "install_tree=\(installTree)",
+             "module=\(module)", "module_version=\(moduleVersion)"]
+        }
+    }
+
+    public struct Evaluated: Equatable {
+        public var raw: RawConf
+        /// What the files printed on stderr (bash syntax errors, warnings).
+        public var diagnostics: String
+    }
+
+    /// Runs bash with the given script arguments and returns its result.
+    /// The host runner and the sandboxed runner both conform.
+    public typealias ConfRunner = (_ argv: [String], _ environment: [String], _ cwd: String) -> Subprocess.Result
+
+    public static let hostRunner: ConfRunner = { argv, env, cwd in
+        var p = Subprocess(argv, environment: env, cwd: cwd)
+        p.stdout = .capture
+        p.stderr = .capture
+        return p.run()
+    }
+
+    public var runner: ConfRunner
+
+    public init(runner: @escaping ConfRunner = ConfEvaluator.hostRunner) { self.runner = runner }
+
+    /// The bash program. Builtins are called through `builtin` so a dkms.conf
+    /// that defines a function named `printf` cannot garble the record; its
+    /// own stdout goes to /dev/null as in dkms's safe_source.
+    static let script = #"""
+    exec 3>&1 1>/dev/null
+    __dkms_conf=$1; shift
+    __dkms_vars=$1; shift
+    for __dkms_f in "$__dkms_conf" "$@"; do
+        [ -e "$__dkms_f" ] || continue
+        if LC_ALL=C builtin command grep -q $'\r' "$__dkms_f" 2>/dev/null; then
+            builtin eval "$(LC_ALL=C tr -d '\r' < "$__dkms_f")"
+        else
+            builtin source "$__dkms_f"
+        fi
+    done
+    builtin set +eu
+    for __dkms_v in $__dkms_vars; do
+        builtin declare -p "$__dkms_v" >/dev/null 2>&1 || continue
+        builtin declare -n __dkms_r="$__dkms_v"
+        builtin printf '%s\0%s\0' "$__dkms_v" "${#__dkms_r[@]}" >&3
+        for __dkms_i in "${!__dkms_r[@]}"; do
+            builtin printf '%s\0%s\0' "$__dkms_i" "${__dkms_r[$__dkms_i]}" >&3
+        done
+        builtin unset -n __dkms_r
+    done
+    builtin printf 'END\0' >&3
+    builtin exit 0
+    """#
+
+    /// Evaluates `confPath`, then each existing override file in order (dkms
+    /// reads /etc/dkms/<module>.conf and its more specific siblings after it).
+    public func evaluate(confPath: String, overrides: [String] = [], context: Context, cwd: String) throws -> Evaluated {
+        guard FS.isRegularFile(confPath), access(confPath, R_OK) == 0 else {
+            throw DKMSError(4, "Could not locate dkms.conf file.", "File: \(confPath) does not exist.")
+        }
+        let argv = ["/bin/bash", "--noprofile", "--norc", "-c", ConfEvaluator.script, "dkms.conf",
+                    confPath, ConfVariables.all.joined(separator: " ")] + overrides
+        let env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "HOME=/nonexistent"] + context.environment
+        let result = runner(argv, env, cwd)
+        guard let raw = ConfEvaluator.parse(result.stdout) else {
+            let detail = result.stderrText.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
+            throw DKMSError(8, "Bad conf file.", "File: \(confPath) does not represent a valid dkms.conf file. (evaluation did not complete: \(detail))")
+        }
+        return Evaluated(raw: raw, diagnostics: result.stderrText)
+    }
+
+    /// Decodes `name NUL count NUL (index NUL value NUL)* ... END NUL`.
+    /// Returns nil when the stream is truncated (the file ran `exit`, or was killed).
+    static func parse(_ bytes: [UInt8]) -> RawConf? {
+        var fields: [String] = []
+        var start = 0
+        for i in 0..<bytes.count where bytes[i] == 0 {
+            fields.append(String(decoding: bytes[start..<i], as: UTF8.self))
+            start = i + 1
+        }
+        var raw = RawConf()
+        var i = 0
+        while i < fields.count {
+            let name = fields[i]
+            if name == "END" { return i == fields.count - 1 ? raw : nil }
+            guard i + 1 < fields.count, let n = Int(fields[i + 1]), ConfVariables.all.contains(name) else { return nil }
+            i += 2
+            var entries: [Int: String] = [:]
+            for _ in 0..<n {
+                guard i + 1 < fields.count else { return nil }
+                // Associative arrays have non-numeric keys; dkms ignores them too.
+                if let idx = Int(fields[i]) { entries[idx] = fields[i + 1] }
+                i += 2
+            }
+            raw.values[name] = entries
+        }
+        return nil
+    }
+}

@@ -1,0 +1,27 @@
+/// One (kernel release, arch) pair an action targets, with the headers it
+/// builds against.
+public struct KernelTarget: Equatable, Hashable {
+    public var version: String
+    public var arch: String
+    public var sourceDir: String
+
+    public init(version: String, arch: String, sourceDir: String) {
+        self.version = version; self.arch = arch; self.sourceDir = sourceDir
+    }
+
+    public var configPath: String { sourceDir + "/.config" }
+
+    /// `CONFIG_X=value` lines of the kernel's .config, read on demand.
+    public func kernelConfig() -> [String: String] {
+        guard let text = FS.readText(configPath) else { return [:] }
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("CONFIG_") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            result[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return result
+    }
+
+    /// Headers exist when the build dir has include/ (dkms's _check_kernel_dir).
+    public var hasHeaders: Bool { FS.isDirectory(sourceDir + "/include") }
+}

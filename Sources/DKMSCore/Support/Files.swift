@@ -1,0 +1,36 @@
+import Glibc
+
+/// File operations on trees, with dkms-style errors that name the path.
+public enum Files {
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        if FS.isDirectory(path) { return }
+        var prefix = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += "/" + part
+            if mkdir(prefix, mode) != 0 && errno != EEXIST {
+                throw DKMSError(1, "Cannot create directory \(prefix): \(FS.errnoText())")
+            }
+        }
+        if !FS.isDirectory(path) { throw DKMSError(1, "Cannot create directory \(path): not a directory") }
+    }
+
+    public static func removeTree(_ path: String) throws {
+        let r = Subprocess.run(["rm", "-rf", "--", path])
+        if !r.succeeded { throw DKMSError(1, "Cannot remove \(path): \(r.stderrText.trimmingCharacters(in: "\n"))") }
+    }
+
+    /// Copies the contents of `from` (dotfiles too) into the existing `into`.
+    public static func copyContents(of from: String, into: String) throws {
+        let r = Subprocess.run(["cp", "-fpRT", "--", from + "/", into])
+        if !r.succeeded { throw DKMSError(1, "Cannot copy \(from) to \(into): \(r.stderrText.trimmingCharacters(in: "\n"))") }
+    }
+
+    /// Removes `dir` and its parents up to (not including) `stop` while they are empty.
+    public static func pruneEmpty(_ dir: String, stop: String) {
+        var d = dir
+        while d.hasPrefix(stop + "/") && d != stop {
+            if rmdir(d) != 0 { return }
+            d = String(d[..<(d.lastIndex(of: "/") ?? d.startIndex)])
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Glibc
+
+/// Where user-facing text goes. A value, passed down explicitly, so that tests
+/// can capture it and `-q` can silence it without touching global state.
+public struct Output {
+    public var quiet: Bool
+    public var verbose: Bool
+    private let out: (String) -> Void
+    private let err: (String) -> Void
+
+    public init(quiet: Bool = false, verbose: Bool = false,
+                out: @escaping (String) -> Void = Output.writeStdout,
+                err: @escaping (String) -> Void = Output.writeStderr) {
+        self.quiet = quiet
+        self.verbose = verbose
+        self.out = out
+        self.err = err
+    }
+
+    public func line(_ s: String = "") { if !quiet { out(s + "\n") } }
+    public func text(_ s: String) { if !quiet { out(s) } }
+    public func warn(_ s: String) { if !quiet { err("Warning: " + s + "\n") } }
+    public func deprecated(_ s: String) { if !quiet { err("Deprecated feature: " + s + "\n") } }
+    public func error(_ e: DKMSError) {
+        if quiet { return }
+        err("Error! " + e.lines.joined(separator: "\n") + "\n")
+    }
+    public func errorLine(_ s: String) { if !quiet { err(s + "\n") } }
+
+    public static func writeStdout(_ s: String) { write(fd: 1, s) }
+    public static func writeStderr(_ s: String) { write(fd: 2, s) }
+
+    private static func write(fd: Int32, _ s: String) {
+        var bytes = Array(s.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 { if errno == EINTR { continue }; return }
+            off += n
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// The on-disk state in dkms 3.x's own layout, so that the reference dkms and
+/// this one read each other's trees:
+///
+///     $dkms_tree/<m>/<v>/source -> $source_tree/<m>-<v>
+///     $dkms_tree/<m>/<v>/<kver>/<arch>/module/*.ko[.xz|.zst|.gz]
+///     $dkms_tree/<m>/<v>/<kver>/<arch>/log/make.log
+///     $dkms_tree/<m>/kernel-<kver>-<arch> -> <v>/<kver>/<arch>    (installed)
+///     $dkms_tree/<m>/original_module/<kver>/<arch>/                (backups)
+public struct DKMSTree {
+    public var root: String
+    public var sourceTree: String
+    public var installTree: String
+
+    public init(root: String, sourceTree: String, installTree: String) {
+        self.root = root; self.sourceTree = sourceTree; self.installTree = installTree
+    }
+
+    public func moduleDir(_ m: String) -> String { "\(root)/\(m)" }
+    public func versionDir(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)" }
+    public func sourceLink(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)/source" }
+    public func buildDir(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)/build" }
+    public func confPath(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)/source/dkms.conf" }
+    public func sourceDir(_ m: String, _ v: String) -> String { "\(sourceTree)/\(m)-\(v)" }
+    public func kernelDir(_ m: String, _ v: String, _ k: String) -> String { "\(root)/\(m)/\(v)/\(k)" }
+    public func baseDir(_ m: String, _ v: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/\(v)/\(k)/\(a)" }
+    public func builtModuleDir(_ m: String, _ v: String, _ k: String, _ a: String) -> String { baseDir(m, v, k, a) + "/module" }
+    public func logDir(_ m: String, _ v: String, _ k: String, _ a: String) -> String { baseDir(m, v, k, a) + "/log" }
+    public func installedLink(_ m: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/kernel-\(k)-\(a)" }
+    public func originalModuleDir(_ m: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/original_module/\(k)/\(a)" }
+    public func libTree(_ k: String) -> String { "\(installTree)/\(k)" }
+    /// What we record at build time so that `status` and `uninstall` know
+    /// each module's destination without evaluating dkms.conf again.
+    public func manifestPath(_ m: String, _ v: String, _ k: String, _ a: String) -> String { logDir(m, v, k, a) + "/dkms-swift.manifest" }
+
+    // MARK: State, as dkms decides it
+
+    public func isAdded(_ m: String, _ v: String) -> Bool {
+        FS.isDirectory(versionDir(m, v)) && (FS.isSymlink(sourceLink(m, v)) || FS.isDirectory(sourceLink(m, v)))
+    }
+
+    /// Module files in the built area, by name (compressed or not).
+    public func builtModuleFiles(_ m: String, _ v: String, _ k: String, _ a: String) -> [String] {
+        FS.list(builtModuleDir(m, v, k, a)).filter { ModuleFileName.isModule($0) }.sorted()
+    }
+
+    /// dkms 3.2: a build exists when its module/ directory does; missing
+    /// files inside it are reported by status as a warning, not a state.
+    public func isBuilt(_ m: String, _ v: String, _ k: String, _ a: String) -> Bool {
+        FS.isDirectory(builtModuleDir(m, v, k, a))
+    }
+
+    /// The kernel-<k>-<a> link resolves to this version's build directory.
+    public func isInstalledLink(_ m: String, _ v: String, _ k: String, _ a: String) -> Bool {
+        let link = installedLink(m, k, a)
+        guard FS.isSymlink(link), let target = FS.realPath(link) else { return false }
+        guard let base = FS.realPath(baseDir(m, v, k, a)) else { return false }
+        return target == base
+    }
+
+    public func isInstalled(_ m: String, _ v: String, _ k: String, _ a: String) -> Bool {
+        isBuilt(m, v, k, a) && isInstalledLink(m, v, k, a)
+    }
+
+    /// Module names in the tree (directories holding at least one version).
+    public func modules() -> [String] {
+        FS.list(root).filter { !$0.hasPrefix(".") && FS.isDirectory("\(root)/\($0)") }.sorted()
+    }
+
+    public func versions(_ m: String) -> [String] {
+        FS.list(moduleDir(m)).filter { name in
+            name != "original_module" && !name.hasPrefix("kernel-") && isAdded(m, name)
+        }.sorted(by: VersionOrder.less)
+    }
+
+    /// (kernel, arch) pairs that have a directory under <m>/<v>. dkms globs
+    /// `+([0-9]).*/*`: kernel names start with a digit and contain a dot.
+    public func kernelArches(_ m: String, _ v: String) -> [(String, String)] {
+        var result: [(String, String)] = []
+        for k in FS.list(versionDir(m, v)) where ModuleFileName.looksLikeKernel(k) {
+            let kdir = kernelDir(m, v, k)
+            guard FS.isDirectory(kdir) else { continue }
+            for a in FS.list(kdir) where FS.isDirectory("\(kdir)/\(a)") {
+                result.append((k, a))
+            }
+        }
+        return result
+    }
+}
