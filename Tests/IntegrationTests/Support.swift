@@ -1,0 +1,138 @@
+import XCTest
+import Foundation
+
+/// The two Debian kernels whose headers the set-up installs.
+enum Kernels {
+    static let all: [String] = {
+        let found = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
+        return found.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }.sorted()
+    }()
+}
+
+/// Paths of the repository and the binaries under test.
+enum Repo {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The `dkms` built beside the test bundle.
+    static let dkms: String = {
+        let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
+        for candidate in [bundle.appendingPathComponent("dkms").path,
+                          Bundle(for: TestTrees.self).bundleURL.deletingLastPathComponent().appendingPathComponent("dkms").path,
+                          root + "/.build/debug/dkms"] where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        return root + "/.build/debug/dkms"
+    }()
+
+    static let debianModules = root + "/.cache/debian-modules"
+}
+
+/// Result of one command.
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var all: String { stdout + stderr }
+}
+
+func sh(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil) -> Run {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
+    p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    var environment = ProcessInfo.processInfo.environment
+    environment["LC_ALL"] = "C"
+    for (k, v) in env ?? [:] { environment[k] = v }
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+    try! p.run()
+    // Read both pipes concurrently so neither fills up.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let errBox = Box()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    let errData = errBox.data
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+               stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// A hermetic set of trees: a dkms tree, a source tree and an install tree
+/// laid out as <root>/lib/modules/<kernel> with the real headers linked in,
+/// so depmod can run with -b <root>.
+final class TestTrees {
+    let base: String
+    var dkmsTree: String { base + "/tree" }
+    var sourceTree: String { base + "/src" }
+    var root: String { base + "/root" }
+    var installTree: String { root + "/lib/modules" }
+    var configDir: String { base + "/etc-dkms" }
+
+    init(kernels: [String] = Kernels.all) {
+        base = FileManager.default.temporaryDirectory.appendingPathComponent("dkms-it-\(UUID().uuidString.prefix(8))").path
+        let fm = FileManager.default
+        for d in [dkmsTree, sourceTree, installTree, configDir] { try! fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        for k in kernels {
+            try! fm.createDirectory(atPath: "\(installTree)/\(k)", withIntermediateDirectories: true)
+            try! fm.createSymbolicLink(atPath: "\(installTree)/\(k)/build", withDestinationPath: "/lib/modules/\(k)/build")
+            fm.createFile(atPath: "\(installTree)/\(k)/modules.dep", contents: Data())
+        }
+    }
+
+    var treeArgs: [String] { ["--dkmstree", dkmsTree, "--sourcetree", sourceTree, "--installtree", installTree] }
+
+    /// Runs our dkms on these trees.
+    func dkms(_ args: String..., extraEnv: [String: String] = [:]) -> Run { dkms(args, extraEnv: extraEnv) }
+    func dkms(_ args: [String], extraEnv: [String: String] = [:]) -> Run {
+        var env = ["DKMS_CONFIG_DIR": configDir]
+        for (k, v) in extraEnv { env[k] = v }
+        return sh([Repo.dkms] + args + treeArgs, env: env)
+    }
+
+    /// Copies a module source directory into the source tree as <name>-<version>.
+    func addSource(_ dir: String, as nameVersion: String) {
+        _ = sh(["cp", "-a", dir, sourceTree + "/" + nameVersion])
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: base) }
+}
+
+/// Writes a small module source with the given dkms.conf and C body.
+func writeModule(at dir: String, name: String, conf: String, extraFiles: [String: String] = [:]) {
+    let fm = FileManager.default
+    try! fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    fm.createFile(atPath: dir + "/dkms.conf", contents: Data(conf.utf8))
+    fm.createFile(atPath: dir + "/Makefile", contents: Data("obj-m := \(name).o\n".utf8))
+    let c = """
+    #include <linux/module.h>
+    static int __init m_init(void) { return 0; }
+    static void __exit m_exit(void) {}
+    module_init(m_init);
+    module_exit(m_exit);
+    MODULE_LICENSE("GPL");
+    """
+    fm.createFile(atPath: "\(dir)/\(name).c", contents: Data(c.utf8))
+    for (n, text) in extraFiles {
+        let p = dir + "/" + n
+        try! fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        fm.createFile(atPath: p, contents: Data(text.utf8))
+        if n.hasSuffix(".sh") { _ = sh(["chmod", "+x", p]) }
+    }
+}
+
+func sha256(_ path: String) -> String {
+    String(sh(["sha256sum", path]).stdout.prefix(64))
+}
+
+func modinfo(_ field: String, _ path: String) -> String {
+    sh(["modinfo", "-F", field, path]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}

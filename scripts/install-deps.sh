@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dkms-swift builds, tests and runs with.
+# Idempotent and quick when everything is present: it asks dpkg first and
+# only calls apt-get for what is missing.
+set -euo pipefail
+
+packages=(
+  # Kernel headers of two real kernels to build against.
+  linux-headers-amd64 linux-headers-cloud-amd64
+  # The sandbox: seccomp filters and capability dropping.
+  libseccomp-dev libcap-dev pkg-config
+  # Building kernel modules and installing them.
+  make gcc bc flex bison libelf-dev kmod binutils patch
+  # Module compression and signing, as the kernel does them.
+  xz-utils zstd gzip openssl
+  # The reference dkms, for interop tests and side-by-side benchmarks.
+  dkms
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) != 0 ]]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root to install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Debian's dkms package ships kernel hooks that would build every registered
+# module on the host; tests only ever use their own scratch trees.
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

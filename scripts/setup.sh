@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The README's first command: install what dkms-swift needs, build the
+# release binary, then add, build and install the bundled example module
+# for every installed kernel into a scratch tree and show `dkms status`.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+scripts/install-deps.sh
+swift build -c release --product dkms
+bin=$(swift build -c release --show-bin-path)/dkms
+
+scratch=${DKMS_SCRATCH:-$repo/scratch/example}
+rm -rf "$scratch"
+mkdir -p "$scratch"/{tree,src,root/lib/modules}
+kernels=()
+for build in /lib/modules/*/build; do
+  [[ -e $build/include ]] || continue
+  k=$(basename "$(dirname "$build")")
+  kernels+=("$k")
+  # The scratch install tree mirrors /lib/modules: headers are linked in.
+  mkdir -p "$scratch/root/lib/modules/$k"
+  ln -sfn "$build" "$scratch/root/lib/modules/$k/build"
+  touch "$scratch/root/lib/modules/$k/modules.dep"
+done
+if ((${#kernels[@]} == 0)); then
+  echo "setup: no kernel headers under /lib/modules/*/build" >&2
+  exit 1
+fi
+
+dkms=("$bin" --dkmstree "$scratch/tree" --sourcetree "$scratch/src" --installtree "$scratch/root/lib/modules")
+"${dkms[@]}" add "$repo/examples/dkms-hello-1.0"
+kargs=()
+for k in "${kernels[@]}"; do kargs+=(-k "$k"); done
+"${dkms[@]}" install dkms-hello/1.0 "${kargs[@]}"
+echo
+echo "dkms status (scratch tree $scratch):"
+"${dkms[@]}" status
