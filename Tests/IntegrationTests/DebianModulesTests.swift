@@ -1,0 +1,58 @@
+import XCTest
+import Foundation
+
+/// Real Debian module sources through the full lifecycle on both kernels:
+/// add, build, install, status, uninstall, remove; every installed .ko
+/// carries the target kernel's vermagic.
+final class DebianModulesTests: XCTestCase {
+    override func setUp() {
+        XCTAssertTrue(DebianModule.ensureFetched(), "fetching the Debian module sources")
+    }
+
+    func lifecycle(_ package: String) throws {
+        let mod = DebianModule.named(package)
+        let sb = TestTrees()
+        defer { sb.cleanup() }
+        var r = sb.dkms("add", mod.sourceDir)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertEqual(sb.dkms("status").stdout, "\(mod.nameVersion): added\n")
+
+        var expectedStatus = ""
+        for k in Kernels.all {
+            r = sb.dkms("install", mod.nameVersion, "-k", k)
+            if mod.buildable(on: k) {
+                XCTAssertEqual(r.status, 0, "\(package) on \(k): \(r.all)")
+                expectedStatus += "\(mod.nameVersion), \(k), x86_64: installed\n"
+                let built = "\(sb.dkmsTree)/\(mod.name)/\(mod.version)/\(k)/x86_64/module"
+                let modules = try FileManager.default.contentsOfDirectory(atPath: built).filter { $0.hasSuffix(".ko") }
+                XCTAssertFalse(modules.isEmpty)
+                for ko in modules {
+                    let installed = "\(sb.installTree)/\(k)/updates/dkms/\(ko)"
+                    XCTAssertTrue(modinfo("vermagic", installed).hasPrefix("\(k) SMP"), "\(installed): \(modinfo("vermagic", installed))")
+                    XCTAssertEqual(sha256(installed), sha256(built + "/" + ko))
+                }
+            } else {
+                XCTAssertEqual(r.status, 77, "\(package) on \(k) is excluded by its dkms.conf: \(r.all)")
+            }
+        }
+        XCTAssertEqual(sb.dkms("status").stdout, expectedStatus.isEmpty ? "\(mod.nameVersion): added\n" : expectedStatus)
+
+        r = sb.dkms(["uninstall", mod.nameVersion] + Kernels.all.flatMap { ["-k", $0] })
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertEqual(sb.dkms("status").stdout, expectedStatus.replacingOccurrences(of: ": installed", with: ": built"))
+        for k in Kernels.all {
+            XCTAssertEqual(sh(["find", "\(sb.installTree)/\(k)", "-name", "*.ko*"]).stdout, "", "uninstall removed every file")
+        }
+        r = sb.dkms("remove", mod.nameVersion, "--all")
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertEqual(sb.dkms("status").stdout, "")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(sb.dkmsTree)/\(mod.name)"))
+    }
+
+    func testV4l2loopback() throws { try lifecycle("v4l2loopback-dkms") }
+    func testAcpiCall() throws { try lifecycle("acpi-call-dkms") }
+    func testDdcci() throws { try lifecycle("ddcci-dkms") }
+    func testJool() throws { try lifecycle("jool-dkms") }
+    func testGostCrypto() throws { try lifecycle("gost-crypto-dkms") }
+    func testDmWriteboost() throws { try lifecycle("dm-writeboost-dkms") }
+}
