@@ -40,7 +40,8 @@ public enum CLI {
             case .unbuild: try engine.unbuild()
             case .remove: try engine.remove()
             case .autoinstall: try engine.autoinstall()
-            case .match, .mktarball, .ldtarball, .cache, .verify, .cleanup, .recover:
+            case .cleanup: try engine.cleanup()
+            case .match, .mktarball, .ldtarball, .cache, .verify, .recover:
                 throw DKMSError(1, "The action \(action.rawValue) is not supported by this dkms.")
             }
             return 0
