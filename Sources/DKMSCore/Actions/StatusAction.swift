@@ -6,6 +6,19 @@ extension Engine {
         for (i, k) in inv.kernels.enumerated() {
             kernelFilters.append((k, i < inv.arches.count ? inv.arches[i] : (inv.arches.count == 1 ? inv.arches[0] : nil)))
         }
+        if inv.json {
+            var all: [StatusReport.Entry] = []
+            for (k, a) in kernelFilters {
+                for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
+                    for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
+                        if isBroken(m, v) { all.append(.init(module: m, version: v, kernel: nil, arch: nil, state: "broken", notes: [])); continue }
+                        all += report.entries(module: m, version: v, kernel: k, arch: a)
+                    }
+                }
+            }
+            out.line(StatusJSON(report: report).render(all))
+            return
+        }
         for (k, a) in kernelFilters {
             for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
                 for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {

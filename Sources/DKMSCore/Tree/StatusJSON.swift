@@ -1,0 +1,86 @@
+import Foundation
+/// `dkms status --json`: one object per status line, with the facts a
+/// script would otherwise dig out of the tree by hand.
+public struct StatusJSON {
+    public var report: StatusReport
+
+    public init(report: StatusReport) { self.report = report }
+
+    public func render(_ entries: [StatusReport.Entry]) -> String {
+        "[" + entries.map { object(for: $0) }.joined(separator: ",\n ") + "]"
+    }
+
+    func object(for e: StatusReport.Entry) -> String {
+        var fields: [(String, String)] = [("module", q(e.module)), ("version", q(e.version))]
+        fields.append(("kernel", e.kernel.map(q) ?? "null"))
+        fields.append(("arch", e.arch.map(q) ?? "null"))
+        fields.append(("state", q(e.state)))
+        fields.append(("notes", "[" + e.notes.map(q).joined(separator: ", ") + "]"))
+        if let k = e.kernel, let a = e.arch {
+            let tree = report.tree
+            let builtDir = tree.builtModuleDir(e.module, e.version, k, a)
+            let manifest = BuildManifest.load(tree.manifestPath(e.module, e.version, k, a))
+            var files: [String] = []
+            for f in tree.builtModuleFiles(e.module, e.version, k, a) {
+                let stem = ModuleFileName.stem(f)
+                let location = manifest?.modules.first { $0.destName == stem }?.destLocation ?? report.defaultDestLocation
+                let installed = e.state == "installed" ? ModuleFileName.find(in: tree.libTree(k) + location, name: stem) : nil
+                let bytes = FS.readFile(builtDir + "/" + f) ?? []
+                files.append("{" + [
+                    ("name", q(stem)), ("file", q(builtDir + "/" + f)),
+                    ("installed_path", installed.map(q) ?? "null"),
+                    ("compression", q(compression(of: f))),
+                    ("signed", ModuleSignature.isSigned(bytes) ? "true" : "false"),
+                    ("size", String(bytes.count)),
+                ].map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            }
+            fields.append(("modules", "[" + files.joined(separator: ", ") + "]"))
+            if let cache = CacheMark.read(tree.logDir(e.module, e.version, k, a)) {
+                fields.append(("cache", "{\"key\": \(q(cache.key)), \"hit\": \(cache.hit)}"))
+            }
+        }
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    func compression(of name: String) -> String {
+        if name.hasSuffix(".xz") { return "xz" }
+        if name.hasSuffix(".zst") { return "zstd" }
+        if name.hasSuffix(".gz") { return "gzip" }
+        return "none"
+    }
+
+    func q(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A signed module ends with the kernel's signature marker.
+public enum ModuleSignature {
+    static let marker = Array("~Module signature appended~\n".utf8)
+    public static func isSigned(_ bytes: [UInt8]) -> Bool { bytes.count > marker.count && bytes.suffix(marker.count).elementsEqual(marker) }
+}
+
+/// Whether a build came from the cache, recorded beside make.log.
+public struct CacheMark {
+    public var key: String
+    public var hit: Bool
+
+    public static func read(_ logDir: String) -> CacheMark? {
+        guard let text = FS.readText(logDir + "/dkms-swift.cache") else { return nil }
+        let f = text.split(separator: " ")
+        guard f.count >= 2 else { return nil }
+        return CacheMark(key: String(f[0]), hit: f[1].hasPrefix("hit"))
+    }
+}
