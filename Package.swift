@@ -8,7 +8,13 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "dkms", dependencies: ["DKMSCore"]),
-        .target(name: "DKMSCore"),
+        .target(name: "DKMSCore", dependencies: ["BuildCache"]),
+        // libcrypto's SHA-256 (SHA-NI): the cache hashes whole kernel header trees.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "BuildCache", dependencies: ["COpenSSL"]),
+        .executableTarget(name: "cache-bench", dependencies: ["BuildCache"]),
+        .executableTarget(name: "cache-lock-helper", dependencies: ["BuildCache"]),
+        .testTarget(name: "BuildCacheTests", dependencies: ["BuildCache", "cache-lock-helper"]),
         .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DKMSCore"]),
     ]

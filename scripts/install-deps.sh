@@ -11,6 +11,8 @@ packages=(
   libseccomp-dev libcap-dev pkg-config
   # Building kernel modules and installing them.
   make gcc bc flex bison libelf-dev kmod binutils patch
+  # SHA-256 for the build cache (libcrypto).
+  libssl-dev
   # Module compression and signing, as the kernel does them.
   xz-utils zstd gzip openssl
   # The reference dkms, for interop tests and side-by-side benchmarks.

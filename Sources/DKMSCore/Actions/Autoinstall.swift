@@ -37,29 +37,29 @@ extension Engine {
 
         let plan = try DependencyOrder.plan(queue.map { ($0.m, $0.deps) }, alreadyInstalled: Set(installed))
         var succeeded = installed, skipped: [String] = [], failed: [String] = []
-        var done = Set(installed)
-        for m in plan.order {
-            let entry = queue.first { $0.m == m }!
-            let blocked = entry.deps.filter { dep in queue.contains { $0.m == dep } && !done.contains(dep) }
-            if !blocked.isEmpty {
-                out.line("\(m)/\(entry.v) autoinstall failed due to missing dependencies: \(blocked.joined(separator: " ")).")
-                failed.append("\(m)(13)")
-                continue
+        let items = plan.order.map { m -> ParallelAutoinstall.Item in
+            let e = queue.first { $0.m == m }!
+            return .init(module: m, version: e.v, deps: e.deps.filter { d in queue.contains { $0.m == d } })
+        }
+        let runner = ParallelAutoinstall(items: items, kernel: k, arch: a, jobs: context.jobs,
+                                         childArguments: childArguments(), environment: childEnvironment(), out: out,
+                                         logDir: { [tree] m, v in "\(tree.buildDir(m, v))/make.log" })
+        var touched = false
+        for (item, result) in runner.run() {
+            switch result {
+            case .installed: succeeded.append(item.module); touched = true
+            case .skipped: skipped.append(item.module)
+            case .failed(let code, _, _): failed.append("\(item.module)(\(code))")
+            case .blocked(let dep):
+                out.line("\(item.module)/\(item.version) autoinstall failed due to missing dependencies: \(dep).")
+                failed.append("\(item.module)(13)")
             }
-            out.line("Autoinstall of module \(m)/\(entry.v) for kernel \(k) (\(a))")
-            do {
-                try maybeInstall(m, entry.v, target)
-                succeeded.append(m); done.insert(m)
-            } catch let e as DKMSError {
-                if e.exitCode == DKMSError.buildExclusiveSkip { skipped.append(m) }
-                else { if !e.lines.isEmpty { out.errorLine(""); out.error(e) }; failed.append("\(m)(\(e.exitCode))") }
-            }
-            out.line("")
         }
         for cycle in plan.cycles {
             out.line("\(cycle.joined(separator: " ")) autoinstall failed due to a dependency cycle: \(cycle.joined(separator: " -> ")) -> \(cycle[0]).")
             failed += cycle.map { "\($0)(13)" }
         }
+        if touched { depmod(k) }
         if !succeeded.isEmpty { out.line("Autoinstall on \(k) succeeded for module(s) \(succeeded.joined(separator: " ")).") }
         if !skipped.isEmpty { out.line("Autoinstall on \(k) was skipped for module(s) \(skipped.joined(separator: " ")).") }
         if !failed.isEmpty {
@@ -71,6 +71,26 @@ extension Engine {
 
 /// Orders modules so that each comes after its BUILD_DEPENDS, and names the
 /// cycles that make an order impossible.
+extension Engine {
+    /// What a child `dkms install` needs to act on the same trees, the same way.
+    func childArguments() -> [String] {
+        var args = ["--dkmstree", tree.root, "--sourcetree", tree.sourceTree, "--installtree", tree.installTree]
+        let inv = context.invocation
+        if let k = inv.kernelSourceDir { args += ["--kernelsourcedir", k] }
+        if inv.noCache { args.append("--no-cache") }
+        if inv.noSandbox { args.append("--no-sandbox") }
+        if let p = inv.sandboxProfile { args += ["--sandbox-profile", p] }
+        if inv.verbose { args.append("--verbose") }
+        return args
+    }
+
+    func childEnvironment() -> [String] {
+        var env = Subprocess.baseEnvironment + ["DKMS_CONFIG_DIR=\(context.configDir)"]
+        if let token = context.lockToken { env.append("DKMS_TREE_LOCK_TOKEN=\(token)") }
+        return env
+    }
+}
+
 public enum DependencyOrder {
     public struct Plan: Equatable {
         public var order: [String]

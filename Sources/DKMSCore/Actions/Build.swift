@@ -1,5 +1,6 @@
 import Glibc
 import Foundation
+import BuildCache
 
 extension Engine {
     /// `dkms build`: for each kernel, skip what is built (unless --force),
@@ -54,6 +55,48 @@ extension Engine {
         try checkBuildDepends(m, v, conf, target)
         out.line("")
 
+        let env = buildEnvironmentVariables(m, v, target)
+        let make = makeCommandLine(conf.makeCommand, kernel: k)
+        guard !context.invocation.noCache && context.framework["cache"] != "no" else {
+            try compile(m, v, target, conf, env: env, make: make)
+            return
+        }
+        var cache = try BuildCacheSession(root: BuildCacheSession.root(context))
+        let key = try cache.key(.init(sourceDir: source, config: conf, target: target, makeCommand: make,
+                                      environment: env, profile: environment.profileIdentity,
+                                      dependencyOutputs: dependencyOutputs(conf, target), dkmsTree: tree.root))
+        let labels = ResultLabels(module: m, version: v, kernel: k, arch: a)
+        try cache.store.withKeyLock(key) {
+            if let files = try cache.store.lookup(key) {
+                out.line("Build cache: hit \(key.short)")
+                try restore(m, v, target, conf, files: files, store: cache.store, key: key)
+                return
+            }
+            out.line("Build cache: miss \(key.short)")
+            try compile(m, v, target, conf, env: env, make: make)
+            let moduleDir = tree.builtModuleDir(m, v, k, a)
+            let outputs = FS.list(moduleDir).sorted().map { (relativePath: $0, sourcePath: moduleDir + "/" + $0) }
+            try cache.store.store(key, files: outputs, labels: labels)
+            try? CacheMark.write(tree.logDir(m, v, k, a), key: key.hex, hit: false)
+        }
+    }
+
+    /// Module.symvers of the installed BUILD_DEPENDS: a dependency rebuilt
+    /// with other exports makes this build's output different.
+    func dependencyOutputs(_ conf: ModuleConfig, _ target: KernelTarget) -> [String] {
+        conf.buildDepends.sorted().compactMap { dep in
+            guard let link = FS.realPath(tree.installedLink(dep, target.version, target.arch)) else { return nil }
+            let symvers = link + "/module/Module.symvers"
+            return FS.exists(symvers) ? symvers : nil
+        }
+    }
+
+    /// The build proper: prepare the build area, patch, PRE_BUILD, make,
+    /// collect, POST_BUILD.
+    mutating func compile(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
+                          env: [String], make: String) throws {
+        let k = target.version, a = target.arch
+        let source = tree.sourceLink(m, v)
         let buildDir = tree.buildDir(m, v)
         try environment.prepare(sourceDir: source, buildDir: buildDir)
         let logPath = buildDir + "/make.log"
@@ -62,7 +105,6 @@ extension Engine {
         defer { close(log) }
         let logger = BuildLog(fd: log)
         logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
-        let env = buildEnvironmentVariables(m, v, target)
 
         for p in conf.patches {
             if p.contains("/../") || p.hasPrefix("../") || p == ".." {
@@ -77,7 +119,6 @@ extension Engine {
         }
         try runScript(.preBuild, conf.preBuild, m, v, target, log: log)
 
-        let make = makeCommandLine(conf.makeCommand, kernel: k)
         try logged("Building module(s)", make, cwd: buildDir, env: env, logger: logger) { r in
             DKMSError(10, "Bad return status for module build on kernel: \(k) (\(a))\(self.reasonSuffix(r))",
                       "Consult \(logPath) for more information.")

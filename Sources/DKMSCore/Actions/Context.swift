@@ -14,6 +14,8 @@ public struct Context {
     public var hostArch: String
     public var runningKernel: String
     public var configDir: String
+    /// Set when a parent dkms holds the tree lock on this run's behalf.
+    public var lockToken: String?
 
     public init(invocation: Invocation, configDir: String, output: Output) {
         self.invocation = invocation

@@ -58,6 +58,7 @@ extension Engine {
             try AtomicFile.replace(destDir + "/" + name, with: bytes)
         }
         try AtomicFile.symlink(tree.installedLink(m, k, a), target: "\(v)/\(k)/\(a)")
+        pinCache(m, v, k, a, installed: true)
         try runScript(.postInstall, conf.postInstall, m, v, target)
         depmod(k)
     }

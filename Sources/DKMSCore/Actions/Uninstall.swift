@@ -88,6 +88,7 @@ extension Engine {
         }
         try restoreOriginals(m, k, a)
         unlink(tree.installedLink(m, k, a))
+        pinCache(m, v, k, a, installed: false)
         AtomicFile.syncDirectory(of: tree.installedLink(m, k, a))
         if let conf = try? readConf(m, v, target), !conf.postRemove.isEmpty {
             try runScript(.postRemove, conf.postRemove, m, v, target)

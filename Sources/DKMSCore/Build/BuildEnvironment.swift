@@ -14,6 +14,8 @@ public protocol BuildEnvironment {
     func hostPath(forBuildPath path: String) -> String
     /// Drops the build area.
     func teardown(buildDir: String)
+    /// What distinguishes this environment's builds, for the cache key.
+    var profileIdentity: String { get }
 }
 
 /// How a step ended. Sandbox outcomes name the syscall or limit.
@@ -56,4 +58,6 @@ public struct HostBuildEnvironment: BuildEnvironment {
     public func hostPath(forBuildPath path: String) -> String { path }
 
     public func teardown(buildDir: String) { _ = Subprocess.run(["rm", "-rf", buildDir]) }
+
+    public var profileIdentity: String { "host (unsandboxed)" }
 }

@@ -41,7 +41,9 @@ public enum CLI {
             case .remove: try engine.remove()
             case .autoinstall: try engine.autoinstall()
             case .cleanup: try engine.cleanup()
-            case .match, .mktarball, .ldtarball, .cache, .verify, .recover:
+            case .cache: try engine.cache()
+            case .verify: try engine.verify()
+            case .match, .mktarball, .ldtarball, .recover:
                 throw DKMSError(1, "The action \(action.rawValue) is not supported by this dkms.")
             }
             return 0

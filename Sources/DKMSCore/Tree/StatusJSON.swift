@@ -36,7 +36,7 @@ public struct StatusJSON {
             }
             fields.append(("modules", "[" + files.joined(separator: ", ") + "]"))
             if let cache = CacheMark.read(tree.logDir(e.module, e.version, k, a)) {
-                fields.append(("cache", "{\"key\": \(q(cache.key)), \"hit\": \(cache.hit)}"))
+                fields.append(("cache", "{\"key\": \(q(String(cache.key.prefix(12)))), \"hit\": \(cache.hit)}"))
             }
         }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"

@@ -1,0 +1,57 @@
+import Glibc
+
+/// The set of directories a `make -C <build> M=...` actually reads, resolved from
+/// `/lib/modules/<K>/build`.
+///
+/// Debian splits the tree: the flavour objtree (`linux-headers-K`: .config, Module.symvers,
+/// generated headers) has a one-line Makefile `include <srctree>/Makefile` pointing at
+/// `linux-headers-<abi>-common`, and both have `scripts`/`tools` symlinks into the shared,
+/// in-place-upgraded `linux-kbuild-<ver>`. All of it must be in the key.
+public struct KernelBuildTree: Sendable, Equatable {
+    /// Real path of the objtree (what `build` points at).
+    public var objtree: String
+    /// Real path of the srctree if it differs from the objtree (Debian's -common).
+    public var srctree: String?
+
+    public init(objtree: String, srctree: String?) { self.objtree = objtree; self.srctree = srctree }
+
+    /// Resolves `buildDirectory` (e.g. /lib/modules/6.1.0-56-amd64/build) and follows the
+    /// objtree Makefile's `include .../Makefile` to find the srctree. A tree without such a
+    /// line (a full self-built kernel tree) is its own srctree.
+    public static func discover(buildDirectory: String) throws -> KernelBuildTree {
+        guard let obj = FileSystem.realPath(buildDirectory) else { throw CacheError.kernelTreeNotFound(buildDirectory) }
+        guard (try? FileSystem.statKey(obj))?.isDirectory == true else { throw CacheError.kernelTreeNotFound(buildDirectory) }
+        var src: String?
+        if let mk = try? AtomicFile.readAll(obj.appendingComponent("Makefile")), mk.count < 4096 {
+            for line in String(decoding: mk, as: UTF8.self).split(separator: "\n") {
+                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                guard words.count == 2, words[0] == "include", words[1].hasSuffix("/Makefile") else { continue }
+                var dir = String(words[1].dropLast("/Makefile".count))
+                if !dir.hasPrefix("/") { dir = obj.appendingComponent(dir) }
+                if let real = FileSystem.realPath(dir), real != obj { src = real }
+            }
+        }
+        return KernelBuildTree(objtree: obj, srctree: src)
+    }
+
+    public static func discover(kernelRelease: String, modulesRoot: String = "/lib/modules") throws -> KernelBuildTree {
+        try discover(buildDirectory: modulesRoot.appendingComponent(kernelRelease).appendingComponent("build"))
+    }
+
+    /// Labelled roots: labels (not paths) enter the digest, so relocated copies digest equal.
+    public var roots: [TreeRoot] {
+        var r = [TreeRoot(label: "objtree", path: objtree)]
+        if let s = srctree { r.append(TreeRoot(label: "srctree", path: s)) }
+        return r
+    }
+
+    /// The options the kernel tree must be digested with: external links (scripts, tools ->
+    /// linux-kbuild) are resolved and their content digested in place; nothing excluded.
+    public static func digestOptions(threads: Int = 2) -> TreeDigestOptions {
+        TreeDigestOptions(symlinks: .followExternal, exclude: nil, threads: threads)
+    }
+
+    public func digest(using digester: inout FileDigester, threads: Int = 2) throws -> MultiTreeDigest {
+        try TreeDigester(options: Self.digestOptions(threads: threads)).digest(roots: roots, using: &digester)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Glibc
+
+/// One program the build runs, resolved to the file whose bytes execute.
+public struct ToolBinary: Hashable, Sendable {
+    /// "cc", "cc1", "as", "ld", "make", "strip", ...
+    public var role: String
+    /// As found (e.g. /usr/bin/gcc-12), kept for logs.
+    public var path: String
+    /// Symlinks resolved (e.g. /usr/bin/x86_64-linux-gnu-gcc-12); this is what is digested.
+    public var resolvedPath: String
+}
+
+/// Resolves the toolchain a kernel module build uses, so its *content* can go in the key.
+/// ccache's default mtime check on the driver misses cc1-only updates (cc1 lives in cpp-12 on
+/// Debian), so cc1 is resolved through the driver explicitly.
+public struct Toolchain: Sendable {
+    public var binaries: [ToolBinary]
+
+    public init(binaries: [ToolBinary]) { self.binaries = binaries }
+
+    /// - Parameters:
+    ///   - cc: the compiler the kernel Makefile selects (Debian: `gcc-12`), a name or a path.
+    ///   - searchPath: PATH used to resolve names; default is the scrubbed build PATH.
+    ///   - extra: more role -> program names (e.g. ["pahole": "pahole"]).
+    public static func resolve(cc: String = "gcc-12", searchPath: String = "/usr/bin:/bin",
+                               extra: [String: String] = [:]) throws -> Toolchain {
+        let driver = try which(cc, searchPath)
+        var out = [try binary("cc", driver)]
+        // `gcc -print-prog-name=X` answers with a full path for cc1 and a bare name for as/ld
+        // when they come from PATH; both cases are resolved the same way.
+        for (role, prog) in [("cc1", "cc1"), ("as", "as"), ("ld", "ld")] {
+            let answer = try run([driver, "-print-prog-name=\(prog)"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let path = answer.hasPrefix("/") ? answer : try which(answer, searchPath)
+            guard FileSystem.exists(path) else { throw CacheError.toolNotFound("\(role) (\(answer))") }
+            out.append(try binary(role, path))
+        }
+        for (role, prog) in [("make", "make"), ("strip", "strip")] { out.append(try binary(role, try which(prog, searchPath))) }
+        for (role, prog) in extra.sorted(by: { $0.key < $1.key }) { out.append(try binary(role, try which(prog, searchPath))) }
+        return Toolchain(binaries: out)
+    }
+
+    /// Role -> content digest, ready for `BuildInputs.toolchain`. Memoized like any file.
+    public func digests(using digester: inout FileDigester) throws -> [String: Digest] {
+        var out: [String: Digest] = [:]
+        for b in binaries { out[b.role] = try digester.digest(ofFile: b.resolvedPath).digest }
+        return out
+    }
+
+    static func binary(_ role: String, _ path: String) throws -> ToolBinary {
+        guard let real = FileSystem.realPath(path) else { throw CacheError.toolNotFound(path) }
+        return ToolBinary(role: role, path: path, resolvedPath: real)
+    }
+
+    static func which(_ name: String, _ searchPath: String) throws -> String {
+        if name.contains("/") {
+            guard access(name, X_OK) == 0 else { throw CacheError.toolNotFound(name) }
+            return name
+        }
+        for dir in searchPath.split(separator: ":") {
+            let p = String(dir).appendingComponent(name)
+            if access(p, X_OK) == 0 { return p }
+        }
+        throw CacheError.toolNotFound(name)
+    }
+
+    static func run(_ argv: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        p.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { throw CacheError.commandFailed(command: argv, status: -1) }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw CacheError.commandFailed(command: argv, status: p.terminationStatus) }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,53 @@
+import BuildCache
+import Foundation
+
+extension Engine {
+    /// `dkms cache [stats|verify|prune [--max-size BYTES]|clear]`.
+    public func cache() throws {
+        let root = BuildCacheSession.root(context)
+        let store: CacheStore
+        do { store = try CacheStore(root: root) } catch { throw DKMSError(1, "Build cache at \(root): \(error)") }
+        let sub = context.invocation.subcommand.first ?? "stats"
+        do {
+            switch sub {
+            case "stats":
+                let s = try store.stats()
+                out.line("Build cache: \(root)")
+                out.line("  entries \(s.entries), blobs \(s.blobs), \(humanSize(s.bytes)), pinned by installed modules \(s.pins)")
+                out.line("  hits \(s.hits), misses \(s.misses), stored \(s.stores), corrupt entries dropped \(s.corruptions), evicted \(s.evictions)")
+            case "verify":
+                let r = try store.verify()
+                out.line("Checked \(r.blobsChecked) blob(s): \(r.corruptBlobs.count) corrupt, \(r.recordsRemoved.count) entr(ies) dropped.")
+                for d in r.corruptBlobs { out.line("  corrupt blob \(d.hex)") }
+                if !r.corruptBlobs.isEmpty { throw DKMSError(1, "The build cache had corrupt entries; they were removed.") }
+            case "prune":
+                let limit = try maxSize()
+                let r = try store.prune(maxBytes: limit)
+                out.line("Pruned \(r.evicted.count) entr(ies): \(humanSize(r.bytesBefore)) -> \(humanSize(r.bytesAfter)) (\(humanSize(r.pinnedBytes)) pinned by installed modules).")
+            case "clear":
+                try store.clear()
+                out.line("Cleared the build cache (entries pinned by installed modules were kept).")
+            default:
+                throw DKMSError(2, "Unknown cache command '\(sub)'. Use stats, verify, prune or clear.")
+            }
+        } catch let e as DKMSError { throw e } catch { throw DKMSError(1, "Build cache: \(error)") }
+    }
+
+    /// --max-size from the command line, else cache_max_size from framework.conf.
+    func maxSize() throws -> Int64 {
+        let words = context.invocation.subcommand.dropFirst()
+        let text = words.first ?? context.framework["cache_max_size"] ?? "2G"
+        guard let n = ByteSize.parse(text) else { throw DKMSError(2, "Invalid cache size '\(text)' (use bytes, or K, M, G suffixes).") }
+        return n
+    }
+}
+
+public enum ByteSize {
+    public static func parse(_ s: String) -> Int64? {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var t = s.uppercased()
+        if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
+        if let u = t.last, let mult = units[u], let n = Int64(t.dropLast()) { return n * mult }
+        return Int64(t)
+    }
+}

@@ -1,0 +1,98 @@
+import Glibc
+import Foundation
+
+/// Runs the autoinstall plan: independent modules build at the same time
+/// within the job budget, each in its own `dkms install` child; a module
+/// starts only when everything it depends on is installed, and is skipped
+/// with the reason when a dependency failed.
+struct ParallelAutoinstall {
+    struct Item { var module: String; var version: String; var deps: [String] }
+    enum Result { case installed(Double), skipped, failed(Int32, Double, String), blocked(String) }
+
+    var items: [Item]
+    var kernel: String
+    var arch: String
+    var jobs: Int
+    var childArguments: [String]
+    var environment: [String]
+    var out: Output
+    var logDir: (String, String) -> String
+
+    /// Returns each module's result, in plan order.
+    func run() -> [(Item, Result)] {
+        var results: [String: Result] = [:]
+        var running: [(Item, ChildProcess, Date)] = []
+        var pending = items
+        let interactive = isatty(1) == 1 && !out.quiet
+        let slots = max(1, min(jobs, items.count))
+        var lastProgress = ""
+
+        func startReady() {
+            while running.count < slots {
+                guard let i = pending.firstIndex(where: { item in
+                    item.deps.allSatisfy { d in !pending.contains { $0.module == d } && !running.contains { $0.0.module == d } }
+                }) else { return }
+                let item = pending.remove(at: i)
+                if let bad = item.deps.first(where: { d in
+                    if case .installed = results[d] ?? .installed(0) { return false }; return true
+                }) {
+                    results[item.module] = .blocked(bad)
+                    report(item, .blocked(bad), output: "")
+                    continue
+                }
+                // Share the cores: the modules running together split -j.
+                let share = max(1, jobs / min(slots, pending.count + running.count + 1))
+                let argv = [selfPath()] + ["install", "\(item.module)/\(item.version)", "-k", "\(kernel)/\(arch)",
+                                           "--no-depmod", "-j", String(share)] + childArguments
+                if let child = ChildProcess(argv, environment: environment) {
+                    running.append((item, child, Date()))
+                } else {
+                    results[item.module] = .failed(127, 0, "cannot start \(argv[0])")
+                }
+            }
+        }
+
+        func report(_ item: Item, _ r: Result, output: String) {
+            if interactive && !lastProgress.isEmpty { out.text("\r\u{1b}[K"); lastProgress = "" }
+            let who = "\(item.module)/\(item.version) for kernel \(kernel) (\(arch))"
+            switch r {
+            case .installed(let t): out.line("Autoinstall of module \(who): installed (\(String(format: "%.1f", t)) s)")
+            case .skipped: out.line("Autoinstall of module \(who): skipped (BUILD_EXCLUSIVE)")
+            case .blocked(let dep): out.line("Autoinstall of module \(who): not built, its dependency \(dep) did not install")
+            case .failed(let code, let t, _):
+                out.line("Autoinstall of module \(who): FAILED with exit code \(code) (\(String(format: "%.1f", t)) s)")
+                let tail = output.split(separator: "\n", omittingEmptySubsequences: false).suffix(20)
+                for l in tail where !l.isEmpty { out.line("    " + l) }
+                let log = logDir(item.module, item.version)
+                out.line("    log: \(log)")
+            }
+        }
+
+        startReady()
+        while !running.isEmpty {
+            var fds = running.map { pollfd(fd: $0.1.outputFD, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&fds, nfds_t(fds.count), interactive ? 500 : -1)
+            var finished: [Int] = []
+            for (i, r) in running.enumerated() where !r.1.drain() { finished.append(i) }
+            for i in finished.reversed() {
+                let (item, child, started) = running.remove(at: i)
+                let code = child.wait()
+                let elapsed = Date().timeIntervalSince(started)
+                let result: Result = code == 0 ? .installed(elapsed) : code == DKMSError.buildExclusiveSkip ? .skipped : .failed(code, elapsed, child.text)
+                results[item.module] = result
+                report(item, result, output: child.text)
+            }
+            startReady()
+            if interactive && !running.isEmpty {
+                let now = Date()
+                lastProgress = "building: " + running.map { "\($0.0.module) (\(Int(now.timeIntervalSince($0.2))) s)" }.joined(separator: ", ")
+                out.text("\r\u{1b}[K" + lastProgress)
+            }
+        }
+        if interactive && !lastProgress.isEmpty { out.text("\r\u{1b}[K") }
+        for item in pending where results[item.module] == nil { results[item.module] = .blocked(item.deps.joined(separator: " ")) }
+        return items.map { ($0, results[$0.module]!) }
+    }
+
+    func selfPath() -> String { FS.realPath("/proc/self/exe") ?? CommandLine.arguments[0] }
+}

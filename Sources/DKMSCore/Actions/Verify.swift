@@ -1,0 +1,51 @@
+import Glibc
+import BuildCache
+
+extension Engine {
+    /// `dkms verify m/v -k K`: rebuilds without the cache in a scratch tree
+    /// and compares each module with the one in the tree (and the cache),
+    /// naming the files that differ. A difference means an undeclared input
+    /// or a non-deterministic build.
+    public mutating func verify() throws {
+        let (m, v) = try requireModuleArgs("verify")
+        try requireAdded(m, v)
+        var differing = 0
+        for target in context.targets() {
+            let k = target.version, a = target.arch
+            guard tree.isBuilt(m, v, k, a) else {
+                out.line("Module \(m)/\(v) is not built for kernel \(k) (\(a)). Skipping...")
+                continue
+            }
+            let scratch = try Staging.makeDirectory(in: tree.root, prefix: ".verify-")
+            defer { try? Files.removeTree(scratch) }
+            var inv = context.invocation
+            inv.noCache = true
+            inv.quiet = true
+            inv.dkmsTree = scratch
+            var sub = context
+            sub.invocation = inv
+            sub.tree = DKMSTree(root: scratch, sourceTree: tree.sourceTree, installTree: tree.installTree)
+            sub.output = Output(quiet: true)
+            var engine = Engine(context: sub, evaluator: evaluator, environment: environment)
+            try Files.makeDirectories(sub.tree.versionDir(m, v))
+            guard symlink(FS.realPath(tree.sourceLink(m, v)) ?? tree.sourceLink(m, v), sub.tree.sourceLink(m, v)) == 0 else {
+                throw DKMSError(1, "Cannot prepare \(scratch): \(FS.errnoText())")
+            }
+            out.line("Rebuilding \(m)/\(v) for kernel \(k) (\(a)) without the cache...")
+            try engine.buildOne(m, v, target)
+            let fresh = sub.tree.builtModuleDir(m, v, k, a)
+            for name in tree.builtModuleFiles(m, v, k, a) {
+                let ours = FS.readFile(tree.builtModuleDir(m, v, k, a) + "/" + name) ?? []
+                let again = FS.readFile(fresh + "/" + name) ?? []
+                let a1 = SHA256.hash(bytes: ours).short, a2 = SHA256.hash(bytes: again).short
+                if ours == again {
+                    out.line("  \(name): identical (\(a1))")
+                } else {
+                    differing += 1
+                    out.line("  \(name): DIFFERS (tree \(a1), rebuilt \(again.isEmpty ? "missing" : a2))")
+                }
+            }
+        }
+        if differing > 0 { throw DKMSError(1, "\(differing) module file(s) differ from a clean rebuild.") }
+    }
+}

@@ -1,0 +1,83 @@
+import BuildCache
+import Glibc
+import Foundation
+
+/// The build cache as the build sees it: computes a build's key from the
+/// content of everything that can change its output, and finds, stores and
+/// pins results. Keys are content, never names: the release string and the
+/// package version are labels only.
+public struct BuildCacheSession {
+    public var store: CacheStore
+    var digester: FileDigester
+    /// Bumped whenever the build recipe changes what a key's output is.
+    static let recipeVersion = "dkms-swift build recipe 1"
+
+    public init(root: String) throws {
+        do {
+            store = try CacheStore(root: root)
+            digester = FileDigester(memoDirectory: store.memoDirectory)
+        } catch {
+            throw DKMSError(1, "Build cache at \(root): \(error)")
+        }
+    }
+
+    /// Where the cache lives: framework.conf's cache_dir, else inside the
+    /// dkms tree (a dot-directory, invisible to dkms's globs).
+    public static func root(_ context: Context) -> String {
+        context.framework["cache_dir"] ?? context.tree.root + "/.cache"
+    }
+
+    public struct KeyParts {
+        public var sourceDir: String
+        public var config: ModuleConfig
+        public var target: KernelTarget
+        public var makeCommand: String
+        public var environment: [String]
+        public var profile: String
+        public var dependencyOutputs: [String]
+        /// The dkms tree's path. Builds are path-independent (prefix maps
+        /// take the build directory out of debug info and build ids), so the
+        /// tree's location is replaced by a placeholder: trees sharing a
+        /// cache share results.
+        public var dkmsTree: String
+
+        func normalized(_ s: String) -> String { s.replacingOccurrences(of: dkmsTree + "/", with: "@dkms_tree/") }
+    }
+
+    /// The key for one build. Hashing the kernel tree costs ~1 s cold and
+    /// ~60 ms once the stat memo knows it.
+    public mutating func key(_ p: KeyParts) throws -> CacheKey {
+        do {
+            let source = try TreeDigester(options: TreeDigestOptions(symlinks: .record, exclude: .moduleBuildProducts))
+                .digest(root: FS.realPath(p.sourceDir) ?? p.sourceDir, using: &digester).digest
+            let kernel = try KernelBuildTree.discover(buildDirectory: p.target.sourceDir).digest(using: &digester).digest
+            let cc = p.environment.first { $0.hasPrefix("CC=") }.map { String($0.dropFirst(3)) } ?? "gcc"
+            let tools = try Toolchain.resolve(cc: cc, searchPath: "/usr/bin:/bin").digests(using: &digester)
+            var config: [String: String] = [:]
+            for (name, entries) in p.config.raw.values {
+                for (i, v) in entries { config["\(name)[\(i)]"] = p.normalized(v) }
+            }
+            config["@make"] = p.normalized(p.makeCommand)
+            config["@patches"] = p.config.patches.joined(separator: "\n")
+            config["@modules"] = p.config.modules.map { "\($0.builtLocation)\($0.builtName)>\($0.destName):\($0.strip)" }.joined(separator: "\n")
+            config["@recipe"] = BuildCacheSession.recipeVersion
+            for (i, d) in p.dependencyOutputs.enumerated() {
+                config["@dependency[\(i)]"] = try SHA256.hash(bytes: FS.readFile(d) ?? []).hex
+            }
+            var env: [String: String] = [:]
+            for e in p.environment {
+                guard let eq = e.firstIndex(of: "=") else { continue }
+                env[String(e[..<eq])] = p.normalized(String(e[e.index(after: eq)...]))
+            }
+            let inputs = BuildInputs(moduleSource: source, config: config, kernelTree: kernel, toolchain: tools,
+                                     makeArgv: ["/bin/bash", "-c", p.normalized(p.makeCommand)], environment: env, arch: p.target.arch,
+                                     sandboxProfile: SHA256.hash(bytes: Array(p.profile.utf8)))
+            try? digester.save()
+            return CacheKey(inputs)
+        } catch let e as DKMSError {
+            throw e
+        } catch {
+            throw DKMSError(1, "Build cache: cannot compute the key: \(error)")
+        }
+    }
+}

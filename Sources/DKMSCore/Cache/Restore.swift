@@ -1,0 +1,58 @@
+import BuildCache
+import Glibc
+
+extension Engine {
+    /// A cache hit: the stored modules are copied (and re-verified on the
+    /// way) into a staging directory that is renamed into place, exactly
+    /// as a fresh build's output would be.
+    func restore(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
+                 files: [ResultFile], store: CacheStore, key cacheKey: CacheKey) throws {
+        let key = cacheKey.short
+        let k = target.version, a = target.arch
+        try Files.makeDirectories(tree.kernelDir(m, v, k))
+        let staging = try Staging.makeDirectory(in: tree.kernelDir(m, v, k), prefix: ".tmp_\(a)_")
+        var committed = false
+        defer { if !committed { try? Files.removeTree(staging) } }
+        try Files.makeDirectories(staging + "/module")
+        try Files.makeDirectories(staging + "/log")
+        for f in files {
+            guard NameRules.problem(inComponent: f.relativePath) == nil else {
+                throw DKMSError(7, "Build cache entry \(key) names a bad file '\(f.relativePath)'.")
+            }
+            do { try store.copy(f, to: staging + "/module/" + f.relativePath) }
+            catch { throw DKMSError(7, "Build cache entry \(key): \(error)") }
+        }
+        let manifest = BuildManifest(modules: conf.modules.map { .init(destName: $0.destName, destLocation: $0.destLocation) })
+        try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
+        try Staging.writeFile(staging + "/log/make.log",
+                              Array("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))\nRestored from the build cache, key \(key); nothing was compiled.\n".utf8))
+        try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(cacheKey.hex) hit\n".utf8))
+        chmod(staging, 0o755)
+        guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else { throw DKMSError(7, "do_build: final mv failed (\(errno))") }
+        committed = true
+    }
+}
+
+extension CacheMark {
+    static func write(_ logDir: String, key: String, hit: Bool) throws {
+        let path = logDir + "/dkms-swift.cache"
+        unlink(path)
+        try Staging.writeFile(path, Array("\(key) \(hit ? "hit" : "miss")\n".utf8))
+    }
+}
+
+extension Engine {
+    /// Installed builds are GC roots: pruning the cache never evicts what
+    /// an installed module came from.
+    func pinCache(_ m: String, _ v: String, _ k: String, _ a: String, installed: Bool) {
+        let root = BuildCacheSession.root(context)
+        guard FS.isDirectory(root), let store = try? CacheStore(root: root) else { return }
+        let reference = "\(m)/\(v)/\(k)/\(a)"
+        if installed {
+            guard let mark = CacheMark.read(tree.logDir(m, v, k, a)), let digest = Digest(hex: mark.key) else { return }
+            try? store.pin(digest, by: reference)
+        } else {
+            try? store.unpin(by: reference)
+        }
+    }
+}
