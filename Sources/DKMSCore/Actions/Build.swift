@@ -64,8 +64,12 @@ extension Engine {
         var cache = try BuildCacheSession(root: BuildCacheSession.root(context))
         let key = try cache.key(.init(sourceDir: source, config: conf, target: target, makeCommand: make,
                                       environment: env, profile: environment.profileIdentity,
-                                      dependencyOutputs: dependencyOutputs(conf, target), dkmsTree: tree.root))
+                                      dependencyOutputs: dependencyOutputs(conf, target), dkmsTree: tree.root,
+                                      sourceTree: tree.sourceTree, installTree: tree.installTree))
         let labels = ResultLabels(module: m, version: v, kernel: k, arch: a)
+        if context.invocation.verbose {
+            for c in key.explain() { out.line("  cache key component \(c.component): \(c.digest.prefix(12))") }
+        }
         try cache.store.withKeyLock(key) {
             if let files = try cache.store.lookup(key) {
                 out.line("Build cache: hit \(key.short)")

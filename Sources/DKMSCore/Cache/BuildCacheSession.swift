@@ -40,8 +40,19 @@ public struct BuildCacheSession {
         /// tree's location is replaced by a placeholder: trees sharing a
         /// cache share results.
         public var dkmsTree: String
+        public var sourceTree: String
+        public var installTree: String
 
-        func normalized(_ s: String) -> String { s.replacingOccurrences(of: dkmsTree + "/", with: "@dkms_tree/") }
+        func normalized(_ s: String) -> String {
+            var out = s
+            let places = [(dkmsTree, "@dkms_tree"), (sourceTree, "@source_tree"), (installTree, "@install_tree")]
+                .sorted { $0.0.count > $1.0.count }
+            for (path, name) in places where path.count > 1 {
+                if out == path { return name }
+                out = out.replacingOccurrences(of: path + "/", with: name + "/")
+            }
+            return out
+        }
     }
 
     /// The key for one build. Hashing the kernel tree costs ~1 s cold and

@@ -1,0 +1,180 @@
+import XCTest
+import Foundation
+
+/// The cache through the real binary: hits for identical inputs (whatever
+/// the inodes), misses for any changed input, corruption detected, and one
+/// build for concurrent requests.
+final class BuildCacheIntegrationTests: XCTestCase {
+    var sb: TestTrees!
+    override func setUp() { sb = TestTrees() }
+    override func tearDown() { sb.cleanup() }
+
+    func cacheLine(_ r: Run) -> String {
+        r.stdout.split(separator: "\n").first { $0.hasPrefix("Build cache: ") }.map(String.init) ?? "no cache line in: \(r.all)"
+    }
+
+    /// A private copy of a kernel's headers (links dereferenced), so a test
+    /// can change header content or inodes without touching the host's.
+    func copyHeaders(_ k: String, to dir: String) {
+        let r = sh(["cp", "-rL", "/lib/modules/\(k)/build", dir])
+        XCTAssertEqual(r.status, 0, r.all)
+    }
+
+    func installed(_ k: String, _ name: String) -> String { "\(sb.installTree)/\(k)/updates/dkms/\(name).ko" }
+
+    func testIdenticalInputsHitAndInstallIdenticalBytes() throws {
+        let k = Kernels.all[0]
+        XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        let first = sb.dkms("install", "dkms-hello/1.0", "-k", k)
+        XCTAssertEqual(first.status, 0, first.all)
+        XCTAssertTrue(cacheLine(first).hasPrefix("Build cache: miss "), first.stdout)
+        let bytes = sha256(installed(k, "dkms_hello"))
+
+        // remove + re-add of the same version is a hit with the same key.
+        XCTAssertEqual(sb.dkms("remove", "dkms-hello/1.0", "--all").status, 0)
+        XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
+        let second = sb.dkms("install", "dkms-hello/1.0", "-k", k)
+        XCTAssertEqual(second.status, 0, second.all)
+        XCTAssertEqual(cacheLine(second), cacheLine(first).replacingOccurrences(of: "miss", with: "hit"))
+        XCTAssertFalse(second.stdout.contains("Building module(s)"), "a hit compiles nothing")
+        XCTAssertEqual(sha256(installed(k, "dkms_hello")), bytes)
+        XCTAssertTrue(modinfo("vermagic", installed(k, "dkms_hello")).hasPrefix(k + " "))
+
+        // --no-cache builds, and gives the same bytes.
+        XCTAssertEqual(sb.dkms("remove", "dkms-hello/1.0", "--all").status, 0)
+        XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
+        let nocache = sb.dkms("install", "dkms-hello/1.0", "-k", k, "--no-cache")
+        XCTAssertFalse(nocache.stdout.contains("Build cache:"))
+        XCTAssertTrue(nocache.stdout.contains("Building module(s)... done."))
+        XCTAssertEqual(sha256(installed(k, "dkms_hello")), bytes)
+    }
+
+    func testReinstalledHeadersHitChangedHeaderMisses() throws {
+        let k = Kernels.all[0]
+        let headers = sb.base + "/headers"
+        copyHeaders(k, to: headers)
+        XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        let first = sb.dkms("build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
+        XCTAssertEqual(first.status, 0, first.all)
+        XCTAssertTrue(cacheLine(first).contains("miss"))
+
+        // A package reinstall: same content and path, every inode and ctime new.
+        XCTAssertEqual(sh(["mv", headers, headers + ".old"]).status, 0)
+        XCTAssertEqual(sh(["cp", "-r", headers + ".old", headers]).status, 0)
+        XCTAssertEqual(sh(["rm", "-rf", headers + ".old"]).status, 0)
+        XCTAssertEqual(sb.dkms("unbuild", "dkms-hello/1.0", "-k", k).status, 0)
+        let again = sb.dkms("build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
+        XCTAssertEqual(cacheLine(again), cacheLine(first).replacingOccurrences(of: "miss", with: "hit"), again.all)
+
+        // A header changed under the same release name: a miss.
+        let header = headers + "/include/generated/autoconf.h"
+        let text = try String(contentsOfFile: header)
+        try (text + "/* rebuilt upload */\n").write(toFile: header, atomically: false, encoding: .utf8)
+        XCTAssertEqual(sb.dkms("unbuild", "dkms-hello/1.0", "-k", k).status, 0)
+        let changed = sb.dkms("build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
+        XCTAssertEqual(changed.status, 0, changed.all)
+        XCTAssertTrue(cacheLine(changed).contains("miss"), changed.stdout)
+        XCTAssertNotEqual(cacheLine(changed).suffix(12), cacheLine(first).suffix(12))
+    }
+
+    func testChangedPatchAndMakeMiss() throws {
+        let k = Kernels.all[0]
+        let src = sb.sourceTree + "/keyed-1"
+        writeModule(at: src, name: "keyed", conf: "PACKAGE_NAME=keyed\nPACKAGE_VERSION=1\nPATCH[0]=desc.patch\n", extraFiles: [
+            "patches/desc.patch": "--- a/keyed.c\n+++ b/keyed.c\n@@ -6 +6,2 @@\n MODULE_LICENSE(\"GPL\");\n+MODULE_DESCRIPTION(\"one\");\n",
+        ])
+        XCTAssertEqual(sb.dkms("add", "keyed/1").status, 0)
+        var keys: Set<String> = []
+        func build(_ label: String) {
+            _ = sb.dkms("unbuild", "keyed/1", "-k", k)
+            let r = sb.dkms("build", "keyed/1", "-k", k)
+            XCTAssertEqual(r.status, 0, "\(label): \(r.all)")
+            XCTAssertTrue(cacheLine(r).contains("miss"), "\(label) must miss: \(r.stdout)")
+            keys.insert(String(cacheLine(r).suffix(12)))
+        }
+        build("first build")
+        try "--- a/keyed.c\n+++ b/keyed.c\n@@ -6 +6,2 @@\n MODULE_LICENSE(\"GPL\");\n+MODULE_DESCRIPTION(\"two\");\n"
+            .write(toFile: src + "/patches/desc.patch", atomically: true, encoding: .utf8)
+        build("changed patch")
+        XCTAssertEqual(modinfo("description", "\(sb.dkmsTree)/keyed/1/\(k)/x86_64/module/keyed.ko"), "two")
+        let conf = try String(contentsOfFile: src + "/dkms.conf")
+        try (conf + "MAKE[0]=\"make -C $kernel_source_dir M=$dkms_tree/keyed/1/build modules KCFLAGS_EXTRA=1\"\n")
+            .write(toFile: src + "/dkms.conf", atomically: true, encoding: .utf8)
+        build("changed MAKE")
+        XCTAssertEqual(keys.count, 3)
+    }
+
+    func testCorruptedBlobIsDetectedAndRebuilt() throws {
+        let k = Kernels.all[0]
+        XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        XCTAssertEqual(sb.dkms("build", "dkms-hello/1.0", "-k", k).status, 0)
+        let good = sha256("\(sb.dkmsTree)/dkms-hello/1.0/\(k)/x86_64/module/dkms_hello.ko")
+        let blobs = sh(["find", sb.dkmsTree + "/.cache/blobs", "-type", "f"]).stdout.split(separator: "\n").map(String.init)
+        XCTAssertFalse(blobs.isEmpty)
+        for b in blobs {
+            let h = try FileHandle(forUpdating: URL(fileURLWithPath: b))
+            try h.seek(toOffset: 100)
+            h.write(Data([0xde, 0xad, 0xbe, 0xef]))
+            try h.close()
+        }
+        XCTAssertEqual(sb.dkms("unbuild", "dkms-hello/1.0", "-k", k).status, 0)
+        let r = sb.dkms("build", "dkms-hello/1.0", "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(cacheLine(r).contains("miss"), "a corrupt entry is a miss: \(r.stdout)")
+        XCTAssertEqual(sha256("\(sb.dkmsTree)/dkms-hello/1.0/\(k)/x86_64/module/dkms_hello.ko"), good)
+        let stats = sb.dkms("cache", "stats").stdout
+        XCTAssertTrue(stats.contains("corrupt entries dropped ") && !stats.contains("corrupt entries dropped 0"), stats)
+        XCTAssertTrue(sb.dkms("cache", "verify").stdout.contains("0 corrupt"))
+    }
+
+    func testConcurrentInstallsOfTheSameModuleBuildOnce() throws {
+        let k = Kernels.all[0]
+        let other = TestTrees()
+        defer { other.cleanup() }
+        let shared = sb.base + "/shared-cache"
+        for t in [sb!, other] {
+            try "cache_dir=\(shared)\n".write(toFile: t.configDir + "/framework.conf", atomically: true, encoding: .utf8)
+            XCTAssertEqual(t.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        }
+        var results: [Run] = []
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let r = (i == 0 ? sb! : other).dkms("install", "dkms-hello/1.0", "-k", k)
+            lock.lock(); results.append(r); lock.unlock()
+        }
+        XCTAssertEqual(results.map(\.status), [0, 0], results.map(\.all).joined())
+        let lines = results.map { cacheLine($0) }.sorted()
+        XCTAssertTrue(lines[0].hasPrefix("Build cache: hit"), "\(lines)")
+        XCTAssertTrue(lines[1].hasPrefix("Build cache: miss"), "\(lines)")
+        XCTAssertEqual(lines[0].suffix(12), lines[1].suffix(12))
+        XCTAssertEqual(results.filter { $0.stdout.contains("Building module(s)") }.count, 1)
+        XCTAssertEqual(sha256(installed(k, "dkms_hello")), sha256("\(other.installTree)/\(k)/updates/dkms/dkms_hello.ko"))
+    }
+
+    func testPruneKeepsWhatInstalledModulesNeed() throws {
+        let k = Kernels.all[0]
+        XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        XCTAssertEqual(sb.dkms("install", "dkms-hello/1.0", "-k", k).status, 0)
+        let pruned = sb.dkms("cache", "prune", "0")
+        XCTAssertEqual(pruned.status, 0, pruned.all)
+        XCTAssertTrue(pruned.stdout.contains("Pruned 0 entr"), pruned.stdout)
+        XCTAssertEqual(sb.dkms("uninstall", "dkms-hello/1.0", "-k", k).status, 0)
+        XCTAssertTrue(sb.dkms("cache", "prune", "0").stdout.contains("Pruned 1 entr"))
+    }
+
+    func testVerifyRebuildsAndComparesDigests() throws {
+        let k = Kernels.all[0]
+        XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        XCTAssertEqual(sb.dkms("build", "dkms-hello/1.0", "-k", k).status, 0)
+        var r = sb.dkms("verify", "dkms-hello/1.0", "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.contains("dkms_hello.ko: identical"), r.stdout)
+        // A tampered build is reported by name.
+        let ko = "\(sb.dkmsTree)/dkms-hello/1.0/\(k)/x86_64/module/dkms_hello.ko"
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: ko))
+        try h.seekToEnd(); h.write(Data([0])); try h.close()
+        r = sb.dkms("verify", "dkms-hello/1.0", "-k", k)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stdout.contains("dkms_hello.ko: DIFFERS"), r.stdout)
+    }
+}
