@@ -8,7 +8,10 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "dkms", dependencies: ["DKMSCore"]),
-        .target(name: "DKMSCore", dependencies: ["BuildCache"]),
+        .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer"]),
+        .target(name: "Installer"),
+        .executableTarget(name: "installer-crash-helper", dependencies: ["Installer"]),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper"]),
         // libcrypto's SHA-256 (SHA-NI): the cache hashes whole kernel header trees.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "BuildCache", dependencies: ["COpenSSL"]),

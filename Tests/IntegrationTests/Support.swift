@@ -62,7 +62,9 @@ func sh(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil) -> R
     group.wait()
     let errData = errBox.data
     p.waitUntilExit()
-    return Run(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+    // Like a shell: a child killed by signal N reports 128+N.
+    let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+    return Run(status: status, stdout: String(decoding: outData, as: UTF8.self),
                stderr: String(decoding: errData, as: UTF8.self))
 }
 

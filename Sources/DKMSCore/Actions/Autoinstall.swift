@@ -43,6 +43,7 @@ extension Engine {
         }
         let runner = ParallelAutoinstall(items: items, kernel: k, arch: a, jobs: context.jobs,
                                          childArguments: childArguments(), environment: childEnvironment(), out: out,
+                                         inheritFD: context.run.lock?.descriptor,
                                          logDir: { [tree] m, v in "\(tree.buildDir(m, v))/make.log" })
         var touched = false
         for (item, result) in runner.run() {
@@ -86,7 +87,7 @@ extension Engine {
 
     func childEnvironment() -> [String] {
         var env = Subprocess.baseEnvironment + ["DKMS_CONFIG_DIR=\(context.configDir)"]
-        if let token = context.lockToken { env.append("DKMS_TREE_LOCK_TOKEN=\(token)") }
+        if let fd = context.run.lock?.descriptor { env.append("DKMS_TREE_LOCK_FD=\(fd)") }
         return env
     }
 }

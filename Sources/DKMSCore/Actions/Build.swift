@@ -58,7 +58,7 @@ extension Engine {
         let env = buildEnvironmentVariables(m, v, target)
         let make = makeCommandLine(conf.makeCommand, kernel: k)
         guard !context.invocation.noCache && context.framework["cache"] != "no" else {
-            try compile(m, v, target, conf, env: env, make: make)
+            try compile(m, v, target, conf, env: env, make: make) { _ in }
             return
         }
         var cache = try BuildCacheSession(root: BuildCacheSession.root(context))
@@ -77,11 +77,13 @@ extension Engine {
                 return
             }
             out.line("Build cache: miss \(key.short)")
-            try compile(m, v, target, conf, env: env, make: make)
-            let moduleDir = tree.builtModuleDir(m, v, k, a)
-            let outputs = FS.list(moduleDir).sorted().map { (relativePath: $0, sourcePath: moduleDir + "/" + $0) }
-            try cache.store.store(key, files: outputs, labels: labels)
-            try? CacheMark.write(tree.logDir(m, v, k, a), key: key.hex, hit: false)
+            try compile(m, v, target, conf, env: env, make: make) { staging in
+                // The cache keeps what the build made: stripped, unsigned, uncompressed.
+                let moduleDir = staging + "/module"
+                let outputs = FS.list(moduleDir).sorted().map { (relativePath: $0, sourcePath: moduleDir + "/" + $0) }
+                try cache.store.store(key, files: outputs, labels: labels)
+                try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(key.hex) miss\n".utf8))
+            }
         }
     }
 
@@ -98,7 +100,7 @@ extension Engine {
     /// The build proper: prepare the build area, patch, PRE_BUILD, make,
     /// collect, POST_BUILD.
     mutating func compile(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
-                          env: [String], make: String) throws {
+                          env: [String], make: String, beforePublish: (String) throws -> Void) throws {
         let k = target.version, a = target.arch
         let source = tree.sourceLink(m, v)
         let buildDir = tree.buildDir(m, v)
@@ -128,9 +130,15 @@ extension Engine {
                       "Consult \(logPath) for more information.")
         }
 
-        try collect(m, v, target, conf, env: env, logger: logger, logPath: logPath)
+        let staging = try collect(m, v, target, conf, env: env, logger: logger, logPath: logPath)
+        do {
+            try beforePublish(staging)
+            try finalize(staging, m, v, target, conf)
+        } catch {
+            try? Files.removeTree(staging)
+            throw error
+        }
         try runScript(.postBuild, conf.postBuild, m, v, target, log: log)
-        try Files.makeDirectories(tree.logDir(m, v, k, a))
         _ = rename(logPath, tree.logDir(m, v, k, a) + "/make.log")
         environment.teardown(buildDir: buildDir)
         try Files.makeDirectories(buildDir)

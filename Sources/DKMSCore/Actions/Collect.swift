@@ -5,8 +5,10 @@ extension Engine {
     /// <m>/<v>/<k>/<a>/module: stripped inside the build environment, then
     /// checked and copied byte by byte into a staging directory that is
     /// renamed into place only when complete (dkms 3.2's .tmp_<arch>_XXXXXX).
+    /// Returns the staging directory; `finalize` signs, compresses and
+    /// renames it into place.
     func collect(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
-                 env: [String], logger: BuildLog, logPath: String) throws {
+                 env: [String], logger: BuildLog, logPath: String) throws -> String {
         let k = target.version, a = target.arch
         let buildDir = tree.buildDir(m, v)
         for spec in conf.modules {
@@ -28,27 +30,21 @@ extension Engine {
 
         try Files.makeDirectories(tree.kernelDir(m, v, k))
         let staging = try Staging.makeDirectory(in: tree.kernelDir(m, v, k), prefix: ".tmp_\(a)_")
-        var committed = false
-        defer { if !committed { try? Files.removeTree(staging) } }
+        var done = false
+        defer { if !done { try? Files.removeTree(staging) } }
         try Files.makeDirectories(staging + "/module")
         try Files.makeDirectories(staging + "/log")
-        var manifest = BuildManifest(modules: [])
         for spec in conf.modules {
             let hostPath = environment.hostPath(forBuildPath: "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko")
             let bytes = try ModuleCheck.read(hostPath, kernel: k, arch: a)
             try Staging.writeFile(staging + "/module/\(spec.destName).ko", bytes)
-            manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
         }
         let symvers = environment.hostPath(forBuildPath: buildDir + "/Module.symvers")
         if FS.isRegularFile(symvers), !FS.isSymlink(symvers), let data = FS.readFile(symvers) {
             try Staging.writeFile(staging + "/module/Module.symvers", data)
         }
-        try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
-        chmod(staging, 0o755)
-        guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
-            throw DKMSError(7, "do_build: final mv failed (\(errno))")
-        }
-        committed = true
+        done = true
+        return staging
     }
 }
 

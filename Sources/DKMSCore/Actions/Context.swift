@@ -14,8 +14,8 @@ public struct Context {
     public var hostArch: String
     public var runningKernel: String
     public var configDir: String
-    /// Set when a parent dkms holds the tree lock on this run's behalf.
-    public var lockToken: String?
+    /// The tree lock (when the action changes state) and the fault hook.
+    public var run = RunState()
 
     public init(invocation: Invocation, configDir: String, output: Output) {
         self.invocation = invocation

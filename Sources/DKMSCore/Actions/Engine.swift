@@ -1,3 +1,4 @@
+import Installer
 /// Carries out dkms actions on one tree. The two seams the sandbox plugs
 /// into are `evaluator` (where dkms.conf is sourced) and `environment`
 /// (where the module's own commands run).
@@ -6,6 +7,8 @@ public struct Engine {
     public var evaluator: ConfEvaluator
     public var environment: BuildEnvironment
     public var hooks: BuildHooks
+    /// What recovery did at the start of this run, if anything.
+    public var recovery: Recovery.Report?
 
     public init(context: Context, evaluator: ConfEvaluator, environment: BuildEnvironment, hooks: BuildHooks = BuildHooks()) {
         self.context = context
@@ -15,6 +18,17 @@ public struct Engine {
     }
 
     var tree: DKMSTree { context.tree }
+
+    /// Says what an interrupted earlier run left and what was done about it.
+    public func reportRecovery() {
+        guard let r = recovery, !r.isEmpty else {
+            out.line("Nothing to recover: no interrupted transaction in \(tree.root).")
+            return
+        }
+        for t in r.rolledBack { out.line("Recovered: rolled back interrupted transaction \(t)") }
+        for t in r.rolledForward { out.line("Recovered: completed interrupted transaction \(t)") }
+        for t in r.discarded { out.line("Recovered: discarded leftover \(t)") }
+    }
     var out: Output { context.output }
 
     // MARK: dkms.conf

@@ -1,4 +1,5 @@
 import Glibc
+import Installer
 
 extension Engine {
     /// `dkms install`: build when needed, then install each kernel's modules.
@@ -48,24 +49,38 @@ extension Engine {
             throw DKMSError(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
         let markerExists = FS.isSymlink(tree.installedLink(m, k, a))
+        var plan = TransactionPlan(description: "install \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
+        let notes = try Staging.makeDirectory(in: try stagingRoot(), prefix: "origin-")
+        defer { try? Files.removeTree(notes) }
         for (spec, file) in files {
-            if !markerExists { try archiveOriginal(m, spec, target) }
+            if !markerExists { try archiveOriginal(m, spec, target, into: &plan, notes: notes) }
             let destDir = lib + spec.destLocation
             let name = String(file[file.index(after: file.lastIndex(of: "/")!)...])
             out.line("Installing \(destDir)/\(name)")
-            try Files.makeDirectories(destDir)
-            guard let bytes = FS.readFile(file) else { throw DKMSError(6, "Copying '\(file)' failed") }
-            try AtomicFile.replace(destDir + "/" + name, with: bytes)
+            // A stale variant (x.ko when installing x.ko.xz) would shadow ours.
+            for suffix in ModuleFileName.suffixes where "\(spec.destName)\(suffix)" != name {
+                if FS.exists("\(destDir)/\(spec.destName)\(suffix)") { plan.steps.append(.removeFile(path: "\(destDir)/\(spec.destName)\(suffix)")) }
+            }
+            plan.steps.append(.installFile(source: file, destination: "\(destDir)/\(name)", mode: 0o644))
         }
-        try AtomicFile.symlink(tree.installedLink(m, k, a), target: "\(v)/\(k)/\(a)")
+        plan.steps.append(.setLink(path: tree.installedLink(m, k, a), target: "\(v)/\(k)/\(a)"))
+        try commit(plan)
         pinCache(m, v, k, a, installed: true)
         try runScript(.postInstall, conf.postInstall, m, v, target)
         depmod(k)
     }
 
-    /// Moves a same-named module found in the kernel's tree to
+    /// `$dkms_tree/.staging`, which recovery empties after a crash.
+    func stagingRoot() throws -> String {
+        let dir = tree.root + "/.staging"
+        try Files.makeDirectories(dir)
+        return dir
+    }
+
+    /// Plans moving a same-named module found in the kernel's tree to
     /// original_module/<k>/<a>/, with a .origin file naming where it was.
-    func archiveOriginal(_ m: String, _ spec: ModuleSpec, _ target: KernelTarget) throws {
+    func archiveOriginal(_ m: String, _ spec: ModuleSpec, _ target: KernelTarget,
+                         into plan: inout TransactionPlan, notes: String) throws {
         let k = target.version, a = target.arch
         let lib = tree.libTree(k)
         var candidates = ["\(lib)/extra", "\(lib)/updates", lib + spec.destLocation].compactMap {
@@ -75,12 +90,11 @@ extension Engine {
         guard let original = candidates.first else { return }
         let backup = tree.originalModuleDir(m, k, a)
         out.line("Found pre-existing \(original), archiving for uninstallation")
-        try Files.makeDirectories(backup)
         let name = String(original[original.index(after: original.lastIndex(of: "/")!)...])
-        try Staging.writeFile(backup + "/\(name).origin", Array((original + "\n").utf8))
-        guard rename(original, backup + "/" + name) == 0 else {
-            throw DKMSError(6, "Cannot archive \(original): \(FS.errnoText())")
-        }
+        let note = notes + "/" + name + ".origin"
+        try Staging.writeFile(note, Array((original + "\n").utf8))
+        plan.steps.append(.installFile(source: note, destination: backup + "/" + name + ".origin", mode: 0o644))
+        plan.steps.append(.backupOriginal(path: original, backupPath: backup + "/" + name))
     }
 
     /// depmod for one kernel, on the install tree's base directory.

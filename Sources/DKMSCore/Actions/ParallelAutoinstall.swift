@@ -16,6 +16,8 @@ struct ParallelAutoinstall {
     var childArguments: [String]
     var environment: [String]
     var out: Output
+    /// The held tree lock, shared with the children (they act under it).
+    var inheritFD: Int32?
     var logDir: (String, String) -> String
 
     /// Returns each module's result, in plan order.
@@ -44,7 +46,7 @@ struct ParallelAutoinstall {
                 let share = max(1, jobs / min(slots, pending.count + running.count + 1))
                 let argv = [selfPath()] + ["install", "\(item.module)/\(item.version)", "-k", "\(kernel)/\(arch)",
                                            "--no-depmod", "-j", String(share)] + childArguments
-                if let child = ChildProcess(argv, environment: environment) {
+                if let child = ChildProcess(argv, environment: environment, inheritFD: inheritFD) {
                     running.append((item, child, Date()))
                 } else {
                     results[item.module] = .failed(127, 0, "cannot start \(argv[0])")

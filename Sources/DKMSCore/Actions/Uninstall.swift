@@ -1,4 +1,5 @@
 import Glibc
+import Installer
 
 extension Engine {
     /// Targets for uninstall/unbuild/remove: every built kernel with --all.
@@ -36,9 +37,11 @@ extension Engine {
         let remaining = FS.list(tree.versionDir(m, v)).filter { !keep.contains($0) && !$0.hasPrefix(".") && FS.isDirectory(tree.versionDir(m, v) + "/" + $0) }
         if remaining.isEmpty {
             out.line("Deleting module \(m)/\(v) completely from the DKMS tree.")
-            try Files.removeTree(tree.versionDir(m, v))
+            var plan = TransactionPlan(description: "remove \(m)/\(v)")
+            plan.steps.append(.removeDirectory(path: tree.versionDir(m, v)))
+            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m)))
+            try commit(plan)
         }
-        if FS.list(tree.moduleDir(m)).isEmpty { rmdir(tree.moduleDir(m)) }
     }
 
     func maybeUninstall(_ m: String, _ v: String, _ target: KernelTarget) throws {
@@ -56,10 +59,10 @@ extension Engine {
             out.line("Module \(m)/\(v) is not built for kernel \(k) (\(a)). Skipping...")
             return
         }
-        try Files.removeTree(tree.baseDir(m, v, k, a))
-        if FS.list(tree.kernelDir(m, v, k)).filter({ !$0.hasPrefix(".tmp_") }).isEmpty {
-            try Files.removeTree(tree.kernelDir(m, v, k))
-        }
+        var plan = TransactionPlan(description: "unbuild \(m)/\(v) for \(k) (\(a))")
+        plan.steps.append(.removeDirectory(path: tree.baseDir(m, v, k, a)))
+        plan.steps.append(.removeEmptyDirectory(path: tree.kernelDir(m, v, k)))
+        try commit(plan)
     }
 
     /// Where each module of an installed build lives: the manifest's
@@ -75,6 +78,8 @@ extension Engine {
         out.line("Module \(m)/\(v) for kernel \(k) (\(a)):")
         out.line("Before uninstall, this module version was ACTIVE on this kernel.")
         let lib = tree.libTree(k)
+        var plan = TransactionPlan(description: "uninstall \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
+        var dirs: [String] = []
         for e in installedEntries(m, v, k, a) {
             let dir = lib + e.destLocation
             guard let installed = ModuleFileName.find(in: dir, name: e.destName) else {
@@ -82,42 +87,49 @@ extension Engine {
                 continue
             }
             out.line("Deleting \(installed)")
-            for s in ModuleFileName.suffixes { unlink("\(dir)/\(e.destName)\(s)") }
-            AtomicFile.syncDirectory(of: installed)
-            Files.pruneEmpty(dir, stop: lib)
+            for s in ModuleFileName.suffixes where FS.exists("\(dir)/\(e.destName)\(s)") {
+                plan.steps.append(.removeFile(path: "\(dir)/\(e.destName)\(s)"))
+            }
+            dirs.append(dir)
         }
-        try restoreOriginals(m, k, a)
-        unlink(tree.installedLink(m, k, a))
+        restoreOriginals(m, k, a, into: &plan)
+        plan.steps.append(.removeLink(path: tree.installedLink(m, k, a)))
+        // Tidy what dkms would rmdir -p: empty install dirs, then the backup dirs.
+        for dir in Set(dirs).sorted(by: >) {
+            var d = dir
+            while d.hasPrefix(lib + "/") { plan.steps.append(.removeEmptyDirectory(path: d)); d = String(d[..<d.lastIndex(of: "/")!]) }
+        }
+        let backup = tree.originalModuleDir(m, k, a)
+        if FS.isDirectory(backup) {
+            plan.steps.append(.removeEmptyDirectory(path: backup))
+            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m) + "/original_module/\(k)"))
+            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m) + "/original_module"))
+        }
+        try commit(plan)
         pinCache(m, v, k, a, installed: false)
-        AtomicFile.syncDirectory(of: tree.installedLink(m, k, a))
         if let conf = try? readConf(m, v, target), !conf.postRemove.isEmpty {
             try runScript(.postRemove, conf.postRemove, m, v, target)
         }
         depmod(k)
-        let backup = tree.originalModuleDir(m, k, a)
-        if FS.isDirectory(backup) {
-            try Files.removeTree(backup)
-            Files.pruneEmpty(tree.root + "/\(m)/original_module/\(k)", stop: tree.moduleDir(m))
-        }
     }
 
-    /// Puts archived originals back where their .origin file says they came
-    /// from, refusing any recorded path outside this kernel's tree.
-    func restoreOriginals(_ m: String, _ k: String, _ a: String) throws {
+    /// Plans putting archived originals back where their .origin file says
+    /// they came from, refusing any recorded path outside this kernel's tree.
+    func restoreOriginals(_ m: String, _ k: String, _ a: String, into plan: inout TransactionPlan) {
         let backup = tree.originalModuleDir(m, k, a)
         let lib = tree.libTree(k)
         for entry in FS.list(backup).sorted() where entry.hasSuffix(".origin") {
             let file = backup + "/" + String(entry.dropLast(".origin".count))
             guard FS.isRegularFile(file) else { continue }
             let dest = (FS.readText(backup + "/" + entry) ?? "").split(separator: "\n").first.map(String.init) ?? ""
-            guard dest.hasPrefix(lib + "/"), NameRules.problem(inLocation: String(dest.dropFirst(lib.count))) == nil else {
+            guard dest.hasPrefix(lib + "/"), NameRules.problem(inLocation: String(dest.dropFirst(lib.count))) == nil,
+                  !FS.exists(dest) else {
                 out.warn("Bad original location '\(dest)' in \(backup)/\(entry)")
                 continue
             }
             out.line("Restoring archived original module \(dest)")
-            try Files.makeDirectories(String(dest[..<dest.lastIndex(of: "/")!]))
-            guard rename(file, dest) == 0 else { throw DKMSError(6, "Cannot restore \(dest): \(FS.errnoText())") }
-            unlink(backup + "/" + entry)
+            plan.steps.append(.restoreOriginal(backupPath: file, path: dest))
+            plan.steps.append(.removeFile(path: backup + "/" + entry))
         }
     }
 }

@@ -22,13 +22,10 @@ extension Engine {
             do { try store.copy(f, to: staging + "/module/" + f.relativePath) }
             catch { throw DKMSError(7, "Build cache entry \(key): \(error)") }
         }
-        let manifest = BuildManifest(modules: conf.modules.map { .init(destName: $0.destName, destLocation: $0.destLocation) })
-        try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
         try Staging.writeFile(staging + "/log/make.log",
                               Array("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))\nRestored from the build cache, key \(key); nothing was compiled.\n".utf8))
         try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(cacheKey.hex) hit\n".utf8))
-        chmod(staging, 0o755)
-        guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else { throw DKMSError(7, "do_build: final mv failed (\(errno))") }
+        try finalize(staging, m, v, target, conf)
         committed = true
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Installer
 
 /// The `dkms` program: parse, pick the environment, run the action, turn
 /// errors into dkms's messages and exit codes.
@@ -21,7 +22,8 @@ public enum CLI {
         for d in inv.deprecations { output.deprecated(d) }
         for w in inv.warnings { output.warn(w) }
 
-        let context = Context(invocation: inv, configDir: configDir, output: output)
+        var context = Context(invocation: inv, configDir: configDir, output: output)
+        context.run.faults = FaultInjector.fromEnvironment(environment)
         var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
         do {
             guard let action = inv.action else {
@@ -30,7 +32,19 @@ public enum CLI {
                 output.line(Invocation.usage)
                 return 0
             }
-            if action != .status && action != .cache { try checkWritable(action, context) }
+            let readOnly: Set<Invocation.Action> = [.status]
+            if !readOnly.contains(action) {
+                try checkWritable(action, context)
+                try lockTree(action, args, &engine, environment: environment)
+            }
+            defer {
+                engine.context.run.lock?.release()
+                if engine.context.run.faults.recordLabels {
+                    let f = engine.context.run.faults
+                    output.errorLine("dkms: \(f.count) fault point(s)")
+                    for (i, l) in f.labels.enumerated() { output.errorLine("  \(i + 1): \(l)") }
+                }
+            }
             switch action {
             case .status: engine.status()
             case .add: try engine.add()
@@ -43,7 +57,8 @@ public enum CLI {
             case .cleanup: try engine.cleanup()
             case .cache: try engine.cache()
             case .verify: try engine.verify()
-            case .match, .mktarball, .ldtarball, .recover:
+            case .recover: engine.reportRecovery()
+            case .match, .mktarball, .ldtarball:
                 throw DKMSError(1, "The action \(action.rawValue) is not supported by this dkms.")
             }
             return 0
@@ -57,6 +72,29 @@ public enum CLI {
             output.errorLine("")
             output.error(DKMSError(1, "\(error)"))
             return 1
+        }
+    }
+
+    /// Every state-changing command holds the tree lock, then finishes or
+    /// undoes whatever an interrupted run left half done. A child of a
+    /// parallel autoinstall adopts its parent's lock instead (and leaves
+    /// recovery to it: the siblings' transactions are live, not interrupted).
+    static func lockTree(_ action: Invocation.Action, _ args: [String], _ engine: inout Engine,
+                         environment: [String: String]) throws {
+        let root = engine.context.tree.root
+        let command = "dkms " + args.prefix(4).joined(separator: " ")
+        if let text = environment["DKMS_TREE_LOCK_FD"], let fd = Int32(text),
+           let lock = TreeLock.adopt(fd: fd, dkmsTree: root, command: command) {
+            engine.context.run.lock = lock
+            return
+        }
+        do {
+            let lock = try TreeLock.acquire(dkmsTree: root, command: command) { engine.context.output.errorLine($0) }
+            engine.context.run.lock = lock
+            engine.recovery = try Recovery.recover(dkmsTree: root, lock: lock, faults: &engine.context.run.faults)
+            if action != .recover, let r = engine.recovery, !r.isEmpty { engine.reportRecovery() }
+        } catch let e as InstallerError {
+            throw DKMSError(1, e.description)
         }
     }
 

@@ -8,7 +8,7 @@ public final class ChildProcess {
     public private(set) var output: [UInt8] = []
     public private(set) var status: Int32? = nil
 
-    public init?(_ argv: [String], environment: [String]) {
+    public init?(_ argv: [String], environment: [String], inheritFD: Int32? = nil) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { return nil }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -24,7 +24,10 @@ public final class ChildProcess {
         let cEnv = environment.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
         var p: pid_t = 0
+        // The one descriptor meant for the child stays open across exec.
+        if let fd = inheritFD { _ = fcntl(fd, F_SETFD, 0) }
         let rc = posix_spawn(&p, argv[0], &actions, nil, cArgs, cEnv)
+        if let fd = inheritFD { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         close(fds[1])
         guard rc == 0 else { close(fds[0]); return nil }
         pid = p

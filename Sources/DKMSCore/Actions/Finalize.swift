@@ -1,0 +1,83 @@
+import Installer
+import Glibc
+
+extension Engine {
+    /// The last steps of every build, fresh or from the cache: sign (with the
+    /// MOK key, outside any sandbox: the private key never meets module code),
+    /// compress as the target kernel does, record the manifest, and rename
+    /// the staging directory into place.
+    func finalize(_ staging: String, _ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig) throws {
+        let k = target.version, a = target.arch
+        let config = KernelConfig(text: FS.readText(target.configPath) ?? "")
+        let decision = try signingDecision(target, config)
+        let compression = CompressionPolicy(override: context.framework["compress_module"].flatMap(ModuleCompression.init(name:)))
+            .method(for: config)
+        var manifest = BuildManifest(modules: [])
+        for spec in conf.modules {
+            let file = staging + "/module/\(spec.destName).ko"
+            do {
+                if case .sign = decision {
+                    out.line("Signing module \(file)")
+                    try Signer(settings: signingSettings(target)).sign(file, decision: decision)
+                }
+                if compression != .none { _ = try Compressor().compress(file, as: compression) }
+            } catch let e as InstallerError {
+                throw DKMSError(7, "Post-processing \(spec.destName).ko for \(k) (\(a)): \(e.description)")
+            }
+            manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
+        }
+        try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
+        chmod(staging, 0o755)
+        guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
+            throw DKMSError(7, "do_build: final mv failed (\(errno))")
+        }
+    }
+
+    /// mok_signing_key, mok_certificate and sign_file from framework.conf.
+    /// The key defaults to <dkms_tree>/mok.key (dkms's /var/lib/dkms/mok.key
+    /// for the default tree), so a scratch tree never touches the host's key.
+    func signingSettings(_ target: KernelTarget) -> SigningSettings {
+        let f = context.framework
+        let key = (f["mok_signing_key"] ?? tree.root + "/mok.key").replacingAll("$kernelver", with: target.version)
+        let cert = (f["mok_certificate"] ?? tree.root + "/mok.pub").replacingAll("$kernelver", with: target.version)
+        let tool = f["sign_file"] ?? target.sourceDir + "/scripts/sign-file"
+        return SigningSettings(key: key, certificate: cert, signFile: tool)
+    }
+
+    /// Says, as dkms 3.2 does, whether and how modules will be signed.
+    func signingDecision(_ target: KernelTarget, _ config: KernelConfig) throws -> SigningDecision {
+        if context.framework["sign_modules"] == "no" {
+            return .skip(reason: "Module signing is disabled by policy, modules won't be signed", isWarning: false)
+        }
+        guard FS.exists(target.configPath) else {
+            out.line("Kernel config \(target.configPath) not found, modules won't be signed")
+            return .skip(reason: "no kernel config", isWarning: false)
+        }
+        guard config.values["CONFIG_MODULE_SIG_HASH"] != nil, config.moduleSigning else {
+            out.line("The kernel is built without module signing facility, modules won't be signed")
+            return .skip(reason: "no signing facility", isWarning: false)
+        }
+        let settings = signingSettings(target)
+        do {
+            let decision = try Signer(settings: settings).prepare(kernel: target.version, config: config)
+            switch decision {
+            case .sign(let tool, let key, let cert, _):
+                out.line("Sign command: \(tool)")
+                out.line("Signing key: \(key)")
+                out.line("Public certificate (MOK): \(cert)")
+            case .skip(let reason, let isWarning):
+                if isWarning { out.warn(reason) } else { out.line(reason) }
+            }
+            return decision
+        } catch let e as InstallerError {
+            out.warn("\(e.description); modules won't be signed")
+            return .skip(reason: e.description, isWarning: true)
+        }
+    }
+}
+
+extension String {
+    func replacingAll(_ a: String, with b: String) -> String {
+        split(separator: Substring(a), omittingEmptySubsequences: false).joined(separator: b)
+    }
+}

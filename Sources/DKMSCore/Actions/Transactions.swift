@@ -1,0 +1,29 @@
+import Installer
+import Glibc
+
+/// The tree lock and crash-test hook of one run. A class because every
+/// transaction in the run shares (and advances) the same fault counter.
+public final class RunState {
+    public var lock: TreeLock?
+    public var faults: FaultInjector
+
+    public init(lock: TreeLock? = nil, faults: FaultInjector = .disabled) {
+        self.lock = lock
+        self.faults = faults
+    }
+}
+
+extension Engine {
+    /// Runs a plan as one journaled transaction: all of it happens, or none
+    /// of it, even across a crash (the next run's recovery finishes or undoes it).
+    func commit(_ plan: TransactionPlan) throws {
+        guard !plan.steps.isEmpty else { return }
+        guard let lock = context.run.lock else { throw DKMSError(1, "internal error: a transaction without the tree lock") }
+        do {
+            let outcome = try Transaction(dkmsTree: tree.root, lock: lock).run(plan, faults: &context.run.faults)
+            for w in outcome.warnings { out.warn(w) }
+        } catch let e as InstallerError {
+            throw DKMSError(e.isNoSpace || e.isReadOnly ? 6 : 6, e.description)
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Thin, throwing wrappers over the POSIX calls the transaction needs.
+///
+/// Foundation's FileManager hides which syscall failed and never fsyncs; crash
+/// safety depends on exactly which calls happen in which order, so the steps use
+/// these instead. Every error names the path and the errno.
+enum FS {
+    enum Kind: Equatable { case file, directory, symlink, other }
+
+    /// lstat: never follows a symlink, so a link is reported as a link.
+    static func kind(_ path: String) -> Kind? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symlink
+        default: return .other
+        }
+    }
+
+    static func exists(_ path: String) -> Bool { kind(path) != nil }
+
+    static func mode(_ path: String) -> mode_t? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return st.st_mode & 0o7777
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n >= 0 else { return nil }
+        buf[n] = 0
+        return String(cString: buf)
+    }
+
+    static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let p = String(path[..<slash])
+        return p.isEmpty ? "/" : p
+    }
+
+    static func basename(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    static func join(_ a: String, _ b: String) -> String {
+        if b.isEmpty { return a }
+        let bb = b.hasPrefix("/") ? String(b.dropFirst()) : b
+        return a.hasSuffix("/") ? a + bb : a + "/" + bb
+    }
+
+    static func fail(_ op: String, _ path: String) -> InstallerError {
+        .io(operation: op, path: path, errno: errno)
+    }
+
+    /// Copies `source` to a new file `destination` (which must not exist) with exactly
+    /// `mode`, and returns the still-open descriptor so the caller can decide when to
+    /// fsync (each fsync is a separate fault-injection point). On any write error the
+    /// partial destination is unlinked: a half-written file is never left behind.
+    static func copyToNewFile(from source: String, to destination: String, mode: mode_t) throws -> Int32 {
+        let inFD = open(source, O_RDONLY | O_CLOEXEC)
+        guard inFD >= 0 else { throw fail("open for reading", source) }
+        defer { close(inFD) }
+        let outFD = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard outFD >= 0 else { throw fail("create", destination) }
+        func abandon(_ op: String, _ path: String) -> InstallerError {
+            let e = fail(op, path)
+            close(outFD)
+            unlink(destination)
+            return e
+        }
+        // umask may have stripped bits from `mode`; the installed file must carry it exactly.
+        guard fchmod(outFD, mode) == 0 else { throw abandon("chmod", destination) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(inFD, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw abandon("read", source)
+            }
+            if n == 0 { break }
+            var off = 0
+            while off < n {
+                let w = buffer.withUnsafeBytes { write(outFD, $0.baseAddress! + off, n - off) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw abandon("write", destination)
+                }
+                off += w
+            }
+        }
+        return outFD
+    }
+
+    /// fsync + close. ENOSPC can surface only here (delayed allocation), so a failure
+    /// also unlinks the file.
+    static func syncAndClose(_ fd: Int32, path: String) throws {
+        if fsync(fd) != 0 {
+            let e = fail("fsync", path)
+            close(fd)
+            unlink(path)
+            throw e
+        }
+        if close(fd) != 0 {
+            let e = fail("close", path)
+            unlink(path)
+            throw e
+        }
+    }
+
+    /// Makes a rename/link/unlink in `directory` durable.
+    static func syncDirectory(_ directory: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail("open directory", directory) }
+        defer { close(fd) }
+        // Some filesystems (tmpfs, some FUSE) reject fsync on directories; that is not
+        // a durability problem there, so only real I/O errors count.
+        if fsync(fd) != 0 && errno != EINVAL && errno != EROFS { throw fail("fsync directory", directory) }
+    }
+
+    static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw fail("rename to \(to)", from) }
+    }
+
+    static func hardLink(_ from: String, _ to: String) throws {
+        guard link(from, to) == 0 else { throw fail("link to \(to)", from) }
+    }
+
+    static func unlinkIfPresent(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT { throw fail("remove", path) }
+    }
+
+    static func symlink(target: String, at path: String) throws {
+        guard Glibc.symlink(target, path) == 0 else { throw fail("create symlink", path) }
+    }
+
+    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws {
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw fail("create directory", path) }
+    }
+
+    /// rmdir that tolerates "already gone" and "not empty": used only where an empty
+    /// directory is tidied up and a non-empty one must simply stay.
+    static func removeDirectoryIfEmpty(_ path: String) throws {
+        if rmdir(path) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST {
+            throw fail("remove directory", path)
+        }
+    }
+
+    /// The ancestors of `path` (inclusive) that do not exist yet, outermost first.
+    static func missingDirectories(_ path: String) -> [String] {
+        var missing: [String] = []
+        var p = path
+        while !p.isEmpty && p != "/" && !exists(p) {
+            missing.append(p)
+            p = parent(p)
+        }
+        return missing.reversed()
+    }
+
+    static func listDirectory(_ path: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: path))?.sorted() ?? []
+    }
+
+    /// Recursive delete that never follows symlinks (FileManager unlinks links itself).
+    static func removeTree(_ path: String) throws {
+        guard exists(path) else { return }
+        if kind(path) != .directory { try unlinkIfPresent(path); return }
+        for name in listDirectory(path) { try removeTree(join(path, name)) }
+        guard rmdir(path) == 0 || errno == ENOENT else { throw fail("remove directory", path) }
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail("open for reading", path) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw fail("read", path) }
+            if n == 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+}

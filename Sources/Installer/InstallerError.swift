@@ -1,0 +1,92 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every failure the installer reports. Each case renders as one line that names
+/// the file involved and the problem, because these messages end up in front of
+/// an administrator who has to fix the system by hand.
+public enum InstallerError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// A system call failed on `path`. `operation` is a verb phrase ("write", "rename to x").
+    case io(operation: String, path: String, errno: Int32)
+    /// The tree lock could not be opened or taken.
+    case lockFailed(path: String, errno: Int32)
+    /// `tryAcquire` found the lock taken; `holder` is what the holder wrote into it.
+    case lockBusy(path: String, holder: String)
+    /// A journal record could not be understood.
+    case journalCorrupt(path: String, reason: String)
+    /// A planned step found the filesystem in a state it must not overwrite.
+    case conflict(path: String, reason: String)
+    /// The module/version is not installed for the kernel (uninstall of nothing).
+    case notInstalled(module: String, version: String, kernel: String, arch: String)
+    /// No built module files exist where dkms puts them.
+    case noBuiltModules(directory: String)
+    /// Caller error: a value that cannot be used (bad name, unsupported install tree layout).
+    case invalidArgument(String)
+    /// An external tool could not be started.
+    case toolMissing(path: String)
+    /// An external tool exited non-zero.
+    case commandFailed(command: String, status: Int32, stderr: String)
+    /// A step failed and undoing the completed steps failed too; the journal is kept
+    /// so that `Recovery` can finish the job later.
+    case rollbackFailed(journal: String, cause: String, undoError: String)
+    /// depmod ran after commit and failed. The modules stay installed.
+    case depmodFailed(kernel: String, status: Int32, stderr: String)
+
+    public var description: String {
+        switch self {
+        case let .io(operation, path, code):
+            return "\(path): cannot \(operation): \(InstallerError.errnoText(code))"
+        case let .lockFailed(path, code):
+            return "\(path): cannot lock: \(InstallerError.errnoText(code))"
+        case let .lockBusy(path, holder):
+            return "\(path): lock is held" + (holder.isEmpty ? "" : " by \(holder)")
+        case let .journalCorrupt(path, reason):
+            return "\(path): corrupt journal: \(reason)"
+        case let .conflict(path, reason):
+            return "\(path): \(reason)"
+        case let .notInstalled(module, version, kernel, arch):
+            return "\(module)/\(version) is not installed for kernel \(kernel) (\(arch))"
+        case let .noBuiltModules(directory):
+            return "\(directory): no built modules (*.ko*) found"
+        case let .invalidArgument(text):
+            return text
+        case let .toolMissing(path):
+            return "\(path): tool not found or not executable"
+        case let .commandFailed(command, status, stderr):
+            return "\(command): exited with status \(status)" + InstallerError.firstLine(stderr)
+        case let .rollbackFailed(journal, cause, undoError):
+            return "\(journal): rollback incomplete after '\(cause)': \(undoError); run recovery"
+        case let .depmodFailed(kernel, status, stderr):
+            return "depmod for \(kernel): exited with status \(status)" + InstallerError.firstLine(stderr)
+        }
+    }
+
+    /// True when the failure is "the filesystem is full" – callers may want to say so louder.
+    public var isNoSpace: Bool {
+        if case let .io(_, _, code) = self { return code == ENOSPC || code == EDQUOT }
+        return false
+    }
+
+    /// True when the target filesystem refused writes (read-only mount, immutable file).
+    public var isReadOnly: Bool {
+        if case let .io(_, _, code) = self { return code == EROFS || code == EPERM || code == EACCES }
+        return false
+    }
+
+    static func errnoText(_ code: Int32) -> String {
+        guard let c = strerror(code) else { return "errno \(code)" }
+        return String(cString: c)
+    }
+
+    /// Keeps messages one line: tools like depmod print several; the gist is in the
+    /// last non-empty line that is not a mere warning, else the first one.
+    static func firstLine(_ text: String) -> String {
+        let lines = text.split(whereSeparator: { $0 == "\n" }).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard !lines.isEmpty else { return "" }
+        let chosen = lines.last(where: { !$0.contains("WARNING") }) ?? lines[0]
+        return ": " + chosen.trimmingCharacters(in: .whitespaces)
+    }
+}
+

@@ -1,0 +1,111 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// dkms 3.x module signing: a MOK key + DER certificate (generated on first use),
+/// the kernel's `sign-file`, the kernel's CONFIG_MODULE_SIG_HASH. Signing must
+/// happen on the uncompressed ELF, before compression (the signature is appended
+/// to the .ko; the kernel checks it after decompressing).
+public struct SigningSettings: Equatable, Sendable {
+    public var key: String
+    public var certificate: String
+    /// nil = the kernel's `/lib/modules/<k>/build/scripts/sign-file`.
+    public var signFile: String?
+
+    public static let defaultKey = "/var/lib/dkms/mok.key"
+    public static let defaultCertificate = "/var/lib/dkms/mok.pub"
+
+    public init(key: String = SigningSettings.defaultKey, certificate: String = SigningSettings.defaultCertificate,
+                signFile: String? = nil) {
+        self.key = key
+        self.certificate = certificate
+        self.signFile = signFile
+    }
+
+    /// framework.conf values where set, dkms defaults otherwise.
+    public init(framework: FrameworkConf) {
+        self.init(key: framework.mokSigningKey ?? SigningSettings.defaultKey,
+                  certificate: framework.mokCertificate ?? SigningSettings.defaultCertificate,
+                  signFile: framework.signFile)
+    }
+
+    public static func defaultSignFile(kernel: String, installTree: String = "/lib/modules") -> String {
+        FS.join(FS.join(installTree, kernel), "build/scripts/sign-file")
+    }
+}
+
+/// What `Signer.prepare` decided for one kernel.
+public enum SigningDecision: Equatable, Sendable {
+    case sign(tool: String, key: String, certificate: String, hash: String)
+    /// Not signing; `reason` is a user-facing line (a warning when signing was wanted).
+    case skip(reason: String, isWarning: Bool)
+}
+
+public struct Signer: Sendable {
+    public var settings: SigningSettings
+    public var runner: ProcessRunner
+    public var openssl = "openssl"
+
+    public init(settings: SigningSettings, runner: ProcessRunner = ProcessRunner()) {
+        self.settings = settings
+        self.runner = runner
+    }
+
+    /// Decides whether modules for `kernel` get signed and makes sure the key exists.
+    /// A kernel without CONFIG_MODULE_SIG=y quietly needs no signature; a missing tool
+    /// or an ungeneratable key is a warning the caller must show, never a silent skip.
+    public func prepare(kernel: String, config: KernelConfig, installTree: String = "/lib/modules") throws -> SigningDecision {
+        guard config.moduleSigning else {
+            return .skip(reason: "kernel \(kernel) does not have CONFIG_MODULE_SIG=y; modules are not signed", isWarning: false)
+        }
+        let tool = settings.signFile ?? SigningSettings.defaultSignFile(kernel: kernel, installTree: installTree)
+        guard FileManager.default.isExecutableFile(atPath: tool) else {
+            return .skip(reason: "warning: \(tool): sign-file tool not found, modules for \(kernel) will NOT be signed", isWarning: true)
+        }
+        if !settings.key.hasPrefix("pkcs11:") {
+            if !FS.exists(settings.key) || !FS.exists(settings.certificate) {
+                try generateKey()
+            }
+        }
+        guard FS.exists(settings.certificate) else {
+            return .skip(reason: "warning: \(settings.certificate): certificate missing, modules for \(kernel) will NOT be signed", isWarning: true)
+        }
+        return .sign(tool: tool, key: settings.key, certificate: settings.certificate, hash: config.moduleSignatureHash)
+    }
+
+    /// dkms's exact openssl invocation, but written to temp names and renamed into
+    /// place: a crash must not leave a key without its certificate (dkms would then
+    /// regenerate the key and invalidate an already enrolled MOK).
+    public func generateKey() throws {
+        let keyDir = FS.parent(settings.key), certDir = FS.parent(settings.certificate)
+        for d in FS.missingDirectories(keyDir) + FS.missingDirectories(certDir) { try FS.makeDirectory(d) }
+        let suffix = ".dkms-tmp-\(getpid())"
+        let tmpKey = settings.key + suffix, tmpCert = settings.certificate + suffix
+        defer { unlink(tmpKey); unlink(tmpCert) }
+        let old = umask(0o077) // the private key must never be readable by others, not even briefly
+        defer { umask(old) }
+        try runner.check(openssl, ["req", "-new", "-x509", "-nodes", "-days", "36500",
+                                   "-subj", "/CN=DKMS module signing key", "-newkey", "rsa:2048",
+                                   "-keyout", tmpKey, "-outform", "DER", "-out", tmpCert])
+        for p in [tmpKey, tmpCert] {
+            let fd = open(p, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw FS.fail("open", p) }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw FS.fail("fsync", p) }
+        }
+        try FS.rename(tmpCert, settings.certificate)
+        try FS.rename(tmpKey, settings.key)
+        try FS.syncDirectory(keyDir)
+        if certDir != keyDir { try FS.syncDirectory(certDir) }
+    }
+
+    /// Signs an uncompressed `.ko` in place.
+    public func sign(_ file: String, decision: SigningDecision) throws {
+        guard case let .sign(tool, key, cert, hash) = decision else { return }
+        guard ModuleCompression.of(fileName: file) == .none else {
+            throw InstallerError.invalidArgument("\(file): refusing to sign a compressed module; sign before compressing")
+        }
+        try runner.check(tool, [hash, key, cert, file])
+    }
+}
