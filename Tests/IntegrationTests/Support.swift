@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import DKMSCore
 
 /// The two Debian kernels whose headers the set-up installs.
 enum Kernels {
@@ -133,6 +134,17 @@ func writeModule(at dir: String, name: String, conf: String, extraFiles: [String
 
 func sha256(_ path: String) -> String {
     String(sh(["sha256sum", path]).stdout.prefix(64))
+}
+
+/// SHA-256 of a module without its appended signature (each test tree
+/// signs with its own generated key).
+func unsignedSHA256(_ path: String) -> String {
+    guard let data = FileManager.default.contents(atPath: path) else { return "missing \(path)" }
+    let bytes = ModuleSignature.stripped(Array(data))
+    let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("unsigned-\(UUID().uuidString)").path
+    FileManager.default.createFile(atPath: tmp, contents: Data(bytes))
+    defer { try? FileManager.default.removeItem(atPath: tmp) }
+    return sha256(tmp)
 }
 
 func modinfo(_ field: String, _ path: String) -> String {

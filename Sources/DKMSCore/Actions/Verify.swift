@@ -26,6 +26,10 @@ extension Engine {
             sub.invocation = inv
             sub.tree = DKMSTree(root: scratch, sourceTree: tree.sourceTree, installTree: tree.installTree)
             sub.output = Output(quiet: true)
+            // Sign with this tree's key, so signed bytes are comparable too.
+            let keys = signingSettings(target)
+            sub.framework.values["mok_signing_key"] = keys.key
+            sub.framework.values["mok_certificate"] = keys.certificate
             var engine = Engine(context: sub, evaluator: evaluator, environment: environment)
             try Files.makeDirectories(sub.tree.versionDir(m, v))
             guard symlink(FS.realPath(tree.sourceLink(m, v)) ?? tree.sourceLink(m, v), sub.tree.sourceLink(m, v)) == 0 else {
@@ -35,8 +39,9 @@ extension Engine {
             try engine.buildOne(m, v, target)
             let fresh = sub.tree.builtModuleDir(m, v, k, a)
             for name in tree.builtModuleFiles(m, v, k, a) {
-                let ours = FS.readFile(tree.builtModuleDir(m, v, k, a) + "/" + name) ?? []
-                let again = FS.readFile(fresh + "/" + name) ?? []
+                // What the build produced is compared; signatures are not part of it.
+                let ours = ModuleSignature.stripped(FS.readFile(tree.builtModuleDir(m, v, k, a) + "/" + name) ?? [])
+                let again = ModuleSignature.stripped(FS.readFile(fresh + "/" + name) ?? [])
                 let a1 = SHA256.hash(bytes: ours).short, a2 = SHA256.hash(bytes: again).short
                 if ours == again {
                     out.line("  \(name): identical (\(a1))")

@@ -70,6 +70,17 @@ public struct StatusJSON {
 public enum ModuleSignature {
     static let marker = Array("~Module signature appended~\n".utf8)
     public static func isSigned(_ bytes: [UInt8]) -> Bool { bytes.count > marker.count && bytes.suffix(marker.count).elementsEqual(marker) }
+
+    /// The module without its appended signature: what the build produced.
+    /// Layout: module, signature, struct module_signature (12 bytes, the
+    /// signature length big-endian in its last 4), marker.
+    public static func stripped(_ bytes: [UInt8]) -> [UInt8] {
+        guard isSigned(bytes), bytes.count >= marker.count + 12 else { return bytes }
+        let info = bytes.count - marker.count - 12
+        let len = bytes[(info + 8)..<(info + 12)].reduce(0) { $0 << 8 | Int($1) }
+        guard info - len >= 0 else { return bytes }
+        return Array(bytes[0..<(info - len)])
+    }
 }
 
 /// Whether a build came from the cache, recorded beside make.log.
