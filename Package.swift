@@ -8,7 +8,13 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "dkms", dependencies: ["DKMSCore"]),
-        .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer"]),
+        .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer", "Sandbox"]),
+        // The code between clone() and execve(): C, because the Swift runtime may hold locks
+        // and threads there. Links libseccomp and libcap (Debian's -dev packages).
+        .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")],
+                linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]),
+        .target(name: "Sandbox", dependencies: ["CSandbox"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
         .target(name: "Installer"),
         .executableTarget(name: "installer-crash-helper", dependencies: ["Installer"]),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper"]),

@@ -25,6 +25,16 @@ public enum CLI {
         var context = Context(invocation: inv, configDir: configDir, output: output)
         context.run.faults = FaultInjector.fromEnvironment(environment)
         var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
+        let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify]
+        if let action = inv.action, runsModuleCode.contains(action) {
+            do {
+                (engine.environment, engine.evaluator) = try EnvironmentChoice.make(context)
+            } catch let e as DKMSError {
+                output.errorLine("")
+                output.error(e)
+                return e.exitCode
+            } catch { return 1 }
+        }
         do {
             guard let action = inv.action else {
                 output.errorLine("")

@@ -59,7 +59,7 @@ public struct ConfEvaluator {
     /// that defines a function named `printf` cannot garble the record; its
     /// own stdout goes to /dev/null as in dkms's safe_source.
     static let script = #"""
-    exec 3>&1 1>/dev/null
+    if [ -n "${__dkms_out:-}" ]; then exec 3>"$__dkms_out" 1>/dev/null; unset __dkms_out; else exec 3>&1 1>/dev/null; fi
     __dkms_conf=$1; shift
     __dkms_vars=$1; shift
     for __dkms_f in "$__dkms_conf" "$@"; do

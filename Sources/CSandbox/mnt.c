@@ -1,0 +1,173 @@
+/*
+ * mnt.c — build the sandbox's root filesystem (bubblewrap's two-pivot scheme).
+ *
+ *  1. mount(NULL, "/", MS_REC|MS_PRIVATE): nothing we do may propagate to the host (systemd
+ *     makes "/" shared).
+ *  2. A small tmpfs on /tmp becomes a temporary root: pivot_root(".", "oldroot") puts the host
+ *     root at /oldroot. Host paths are then addressed as /oldroot/<path>, so sources anywhere
+ *     (even under the host's /tmp) stay reachable, and the sandbox root is built at /newroot.
+ *  3. /newroot is its own tmpfs; the Swift-computed operations fill it (recursive read-only
+ *     binds, overlay, tmpfs, proc, dev nodes, synthesized files, symlinks).
+ *  4. /oldroot is detached, then pivot_root(".", ".") inside /newroot and a lazy unmount of the
+ *     stacked base remove every trace of the host root; "/" is made read-only.
+ *
+ * Read-only binds use mount_setattr(AT_RECURSIVE) rather than MS_REMOUNT: a remount is not
+ * recursive, and inside a user namespace it must repeat the locked flags (nsjail
+ * computeRemountFlags). Adding RDONLY/NOSUID/NODEV with mount_setattr never trips over those.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int pivot_root_(const char *new_root, const char *put_old) {
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+static unsigned long ms_flags(unsigned int f) {
+    unsigned long m = 0;
+    if (f & CSB_F_RDONLY) m |= MS_RDONLY;
+    if (f & CSB_F_NOSUID) m |= MS_NOSUID;
+    if (f & CSB_F_NODEV) m |= MS_NODEV;
+    if (f & CSB_F_NOEXEC) m |= MS_NOEXEC;
+    return m;
+}
+
+static int set_attr(const char *path, unsigned int f, int recursive) {
+    struct mount_attr attr = {0};
+    if (f & CSB_F_RDONLY) attr.attr_set |= MOUNT_ATTR_RDONLY;
+    if (f & CSB_F_NOSUID) attr.attr_set |= MOUNT_ATTR_NOSUID;
+    if (f & CSB_F_NODEV) attr.attr_set |= MOUNT_ATTR_NODEV;
+    if (f & CSB_F_NOEXEC) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+    if (attr.attr_set == 0) return 0;
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path,
+                        (recursive ? AT_RECURSIVE : 0) | AT_NO_AUTOMOUNT, &attr, sizeof attr);
+}
+
+/* mkdir -p the parent directory of `path` (stack copy). */
+static int mkdir_parent(const char *path) {
+    char buf[PATH_MAX];
+    size_t n = csb_strlen(path);
+    if (n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (size_t i = 0; i <= n; i++) buf[i] = path[i];
+    while (n > 1 && buf[n - 1] != '/') n--;
+    if (n <= 1) return 0;
+    buf[n - 1] = '\0';
+    return csb_mkdir_p(buf, 0755);
+}
+
+static int do_bind(const struct csb_op *op) {
+    struct stat st;
+    if (stat(op->src, &st) < 0) return -1;
+    if (S_ISDIR(st.st_mode)) {
+        if (csb_mkdir_p(op->dst, 0755) < 0) return -1;
+    } else {
+        /* Files and device nodes are bound onto an empty regular file (no mknod in a userns). */
+        if (mkdir_parent(op->dst) < 0) return -1;
+        int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) return -1;
+        close(fd);
+    }
+    /* MS_REC: a non-recursive bind would expose what submounts hide. */
+    if (mount(op->src, op->dst, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
+    return set_attr(op->dst, op->flags, 1);
+}
+
+static int do_op(const struct csb_op *op) {
+    switch (op->kind) {
+    case CSB_OP_BIND:
+        return do_bind(op);
+    case CSB_OP_OVERLAY:
+        if (csb_mkdir_p(op->dst, 0755) < 0) return -1;
+        return mount("overlay", op->dst, "overlay", ms_flags(op->flags), op->data);
+    case CSB_OP_TMPFS:
+        if (csb_mkdir_p(op->dst, 0755) < 0) return -1;
+        return mount("tmpfs", op->dst, "tmpfs", ms_flags(op->flags), op->data);
+    case CSB_OP_PROC:
+        /* Works because we are pid 1 of the new pid namespace, created together with the user
+         * namespace that owns our mount namespace. */
+        if (csb_mkdir_p(op->dst, 0555) < 0) return -1;
+        return mount("proc", op->dst, "proc", ms_flags(op->flags), NULL);
+    case CSB_OP_MKDIR:
+        return csb_mkdir_p(op->dst, op->mode ? op->mode : 0755);
+    case CSB_OP_FILE: {
+        if (mkdir_parent(op->dst) < 0) return -1;
+        int fd = open(op->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                      op->mode ? op->mode : 0644);
+        if (fd < 0) return -1;
+        int rc = csb_write_all(fd, op->data, op->data_len);
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return rc;
+    }
+    case CSB_OP_SYMLINK:
+        if (mkdir_parent(op->dst) < 0) return -1;
+        return symlink(op->data, op->dst);
+    case CSB_OP_ATTACH:
+        /* Attach a detached tree the parent prepared (idmap.c). Targets outside CSB_NEW_ROOT
+         * live on the base tmpfs and vanish with it; overlay keeps its own private clones of
+         * its layers, so a lower layer attached there stays valid. */
+        if (csb_mkdir_p(op->dst, 0755) < 0) return -1;
+        return (int)syscall(SYS_move_mount, (int)op->mode, "", AT_FDCWD, op->dst,
+                            MOVE_MOUNT_F_EMPTY_PATH);
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+int csb_mnt_build_root(const struct csb_config *cfg, int *step, int *index, int *hostproc_fd) {
+    *index = -1;
+    *step = CSB_STEP_MAKE_PRIVATE;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+
+    *step = CSB_STEP_BASE_TMPFS;
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755") < 0)
+        return -1;
+    *step = CSB_STEP_PIVOT_BASE;
+    if (chdir("/tmp") < 0) return -1;
+    if (mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) return -1;
+    if (pivot_root_(".", "oldroot") < 0) return -1;
+    if (chdir("/") < 0) return -1;
+
+    *step = CSB_STEP_NEWROOT_TMPFS;
+    if (mount("tmpfs", CSB_NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0)
+        return -1;
+
+    *step = CSB_STEP_OP;
+    for (size_t i = 0; i < cfg->nops; i++) {
+        *index = (int)i;
+        if (do_op(&cfg->ops[i]) < 0) return -1;
+    }
+    *index = -1;
+
+    /* The host procfs, kept as an O_PATH handle so the command can learn its own host pid
+     * (readlinkat(fd, "self")) for attributing seccomp kills in the kernel log. The command
+     * closes it before anything untrusted runs; pid 1 closes it right after fork. */
+    *step = CSB_STEP_HOSTPROC;
+    *hostproc_fd = open(CSB_OLD_ROOT "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    /* rprivate first, or the unmount events would propagate (bubblewrap's note). */
+    *step = CSB_STEP_DETACH_OLDROOT;
+    if (mount(CSB_OLD_ROOT, CSB_OLD_ROOT, NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+    if (umount2(CSB_OLD_ROOT, MNT_DETACH) < 0) return -1;
+
+    *step = CSB_STEP_PIVOT;
+    if (chdir(CSB_NEW_ROOT) < 0) return -1;
+    if (pivot_root_(".", ".") < 0) return -1;
+    if (umount2(".", MNT_DETACH) < 0) return -1;
+    if (chdir("/") < 0) return -1;
+
+    *step = CSB_STEP_ROOT_READONLY;
+    if (set_attr("/", CSB_F_RDONLY | CSB_F_NOSUID | CSB_F_NODEV, 0) < 0) return -1;
+    return 0;
+}

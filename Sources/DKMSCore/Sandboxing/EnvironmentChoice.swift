@@ -1,0 +1,25 @@
+import Sandbox
+
+/// Chooses where module code runs for this invocation: in the sandbox
+/// (the default), or on the host when explicitly asked, with a warning.
+public enum EnvironmentChoice {
+    public static func make(_ context: Context) throws -> (BuildEnvironment, ConfEvaluator) {
+        let inv = context.invocation
+        if inv.noSandbox || context.framework["sandbox"] == "no" {
+            context.output.warn("the sandbox is turned off (\(inv.noSandbox ? "--no-sandbox" : "sandbox=no in framework.conf")): the module's dkms.conf, Makefile and scripts run unconfined, as root.")
+            return (HostBuildEnvironment(), ConfEvaluator())
+        }
+        let profiles = try SandboxProfiles.locate(context)
+        let buildName = inv.sandboxProfile ?? context.framework["sandbox_profile"] ?? "kbuild"
+        let evalName = context.framework["sandbox_conf_profile"] ?? "conf-eval"
+        let build = try profiles.load(buildName)
+        let eval = try profiles.load(evalName)
+        var headers = context.targets().map(\.sourceDir).filter { FS.isDirectory($0) }
+        if let k = inv.kernelSourceDir { headers.append(k) }
+        let scratch = context.tree.root + "/.sandbox"
+        let env = SandboxBuildEnvironment(profile: build.profile, identity: build.identity, headers: headers,
+                                          scratchRoot: scratch, output: context.output)
+        let runner = SandboxedConfRunner(profile: eval.profile, scratchRoot: scratch, configDir: context.configDir, headers: headers)
+        return (env, ConfEvaluator(runner: runner.runner))
+    }
+}

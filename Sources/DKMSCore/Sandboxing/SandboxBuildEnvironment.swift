@@ -1,0 +1,132 @@
+import Sandbox
+import Glibc
+
+/// Runs every module command confined: new user, mount, pid, net, ipc, uts
+/// and cgroup namespaces, no capabilities, the seccomp profile, limits. The
+/// build directory is an overlay (lower: the module source, read-only; upper:
+/// a scratch directory) mounted at the path dkms.conf expects; the source is
+/// also visible read-only at $dkms_tree/<m>/<v>/source, and the kernel
+/// headers read-only. Nothing else of the host is writable or even visible.
+public final class SandboxBuildEnvironment: BuildEnvironment {
+    let profile: SandboxProfile
+    let identity: String
+    let headers: [String]
+    let scratchRoot: String
+    let out: Output
+    /// build path -> (lower, upper, work, scratch dir)
+    var overlays: [String: (lower: String, upper: String, work: String, scratch: String)] = [:]
+    /// Extra read-only views: the module source at its tree path.
+    var sources: [String: String] = [:]
+    let idMap = SandboxSpec.IDMap()
+
+    public init(profile: SandboxProfile, identity: String, headers: [String], scratchRoot: String, output: Output) {
+        self.profile = profile
+        self.identity = identity
+        self.headers = headers
+        self.scratchRoot = scratchRoot
+        self.out = output
+    }
+
+    public var profileIdentity: String { identity }
+
+    public func prepare(sourceDir: String, buildDir: String) throws {
+        teardown(buildDir: buildDir)
+        guard let lower = FS.realPath(sourceDir) else { throw DKMSError(2, "Module source \(sourceDir) does not exist.") }
+        // Searchable but not listable: the sandbox's mapped user must reach
+        // upper/ and work/ to mount them, and nobody needs to list them.
+        try Files.makeDirectories(scratchRoot, mode: 0o711)
+        chmod(scratchRoot, 0o711)
+        let scratch = try Staging.makeDirectory(in: scratchRoot, prefix: "build-")
+        chmod(scratch, 0o711)
+        let upper = scratch + "/upper", work = scratch + "/work"
+        for d in [upper, work] {
+            guard mkdir(d, 0o755) == 0, chown(d, idMap.outsideUID, idMap.outsideGID) == 0 else {
+                throw DKMSError(1, "Cannot prepare the sandbox build area \(d): \(FS.errnoText())")
+            }
+        }
+        overlays[buildDir] = (lower, upper, work, scratch)
+        exposeSource(sourceDir)
+        try Files.makeDirectories(buildDir)
+    }
+
+    func mounts(for cwd: String) -> [SandboxSpec.Mount] {
+        var m: [SandboxSpec.Mount] = []
+        for (link, real) in sources.sorted(by: { $0.key < $1.key }) { m.append(.readOnlyBind(source: real, target: link)) }
+        for (target, o) in overlays.sorted(by: { $0.key < $1.key }) {
+            m.append(.overlay(lower: [o.lower], upper: o.upper, work: o.work, target: target))
+        }
+        // Kernel headers at the path the make command names, which may be a
+        // link outside /usr (an install tree's <k>/build).
+        for h in headers where !h.hasPrefix("/usr/") && !h.hasPrefix("/lib/") {
+            // A link to the real headers (bound read-only at their real
+            // path), so the tree's own relative links keep resolving.
+            if let real = FS.realPath(h), real != h { m.append(.symlink(target: h, destination: real)) }
+        }
+        return m
+    }
+
+    public func exposeSource(_ link: String) {
+        if let real = FS.realPath(link) { sources[link] = real }
+    }
+
+    public func run(_ command: String, cwd: String, environment: [String], log: Int32?) -> StepOutcome {
+        // Scripts run from the module's source directory: show it read-only.
+        let covered = overlays.keys.contains { cwd == $0 || cwd.hasPrefix($0 + "/") } || sources.keys.contains { cwd == $0 || cwd.hasPrefix($0 + "/") }
+        if !covered { exposeSource(cwd) }
+        var spec = SandboxSpec(argv: ["/bin/bash", "--noprofile", "--norc", "-c", command], env: environment, cwd: cwd,
+                               mounts: mounts(for: cwd), headersDirs: headers, profile: profile, idMap: idMap)
+        spec.hostname = "dkms-build"
+        let captureFile = log == nil ? try? Staging.makeDirectory(in: scratchRootEnsured(), prefix: "out-") : nil
+        defer { if let c = captureFile { try? Files.removeTree(c) } }
+        let sink: SandboxLog = log.map { .fd($0) } ?? captureFile.map { .path($0 + "/log") } ?? .none
+        let result: SandboxResult
+        do { result = try Sandbox.run(spec, logTo: sink) } catch {
+            return .killed(reason: "sandbox could not start: \(error)", output: "")
+        }
+        for w in result.warnings where !w.contains("id-mapped") { out.warn("sandbox: \(w)") }
+        let output = captureFile.flatMap { FS.readText($0 + "/log") } ?? result.outputTail
+        return SandboxBuildEnvironment.outcome(result, output: output)
+    }
+
+    func scratchRootEnsured() throws -> String {
+        try Files.makeDirectories(scratchRoot, mode: 0o711)
+        return scratchRoot
+    }
+
+    static func outcome(_ r: SandboxResult, output: String) -> StepOutcome {
+        switch r.outcome {
+        case .exited(let code):
+            if code != 0, let v = r.seccompViolations.first { return .killed(reason: "a process was killed by the seccomp filter for calling \(v)", output: output) }
+            return .exited(code, output: output)
+        case .killedBySeccomp(let name): return .killed(reason: "killed by the seccomp filter for calling \(name)", output: output)
+        case .limitExceeded(let kind): return .killed(reason: "stopped: the \(kind.rawValue) limit was exceeded", output: output)
+        case .signaled(let sig): return .exited(128 + sig, output: output)
+        case .setupFailed(let msg): return .killed(reason: "sandbox setup failed: \(msg)", output: output)
+        }
+    }
+
+    /// Build outputs are read from the overlay's upper directory (new and
+    /// changed files) or the lower one (untouched source files). A path
+    /// whose components include a symlink in the upper layer is refused: the
+    /// build controls that layer.
+    public func hostPath(forBuildPath path: String) -> String {
+        for (target, o) in overlays where path == target || path.hasPrefix(target + "/") {
+            let rel = String(path.dropFirst(target.count))
+            var walked = o.upper
+            let parts = rel.split(separator: "/")
+            for (i, p) in parts.enumerated() {
+                walked += "/" + p
+                guard let st = FS.lstatInfo(walked) else { return o.lower + rel }
+                let type = st.st_mode & S_IFMT
+                if type == S_IFLNK && i < parts.count - 1 { return "/nonexistent/symlink-in-build-output" + rel }
+                if type == S_IFCHR && st.st_rdev == 0 { return "/nonexistent/deleted" + rel }  // overlay whiteout
+            }
+            return o.upper + rel
+        }
+        return path
+    }
+
+    public func teardown(buildDir: String) {
+        if let o = overlays.removeValue(forKey: buildDir) { try? Files.removeTree(o.scratch) }
+    }
+}

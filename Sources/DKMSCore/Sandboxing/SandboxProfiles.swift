@@ -1,0 +1,41 @@
+import Sandbox
+import BuildCache
+import Glibc
+
+/// Finds and loads the policies in sandbox-profiles/: `<name>.json` (OCI
+/// seccomp) with `<name>.limits.json`. Profiles are data a user may tune,
+/// so they are looked up where an admin would put them first.
+public struct SandboxProfiles {
+    public var directory: String
+
+    public static func locate(_ context: Context) throws -> SandboxProfiles {
+        var candidates: [String] = []
+        if let d = context.framework["sandbox_profiles_dir"] { candidates.append(d) }
+        candidates.append(context.configDir + "/sandbox-profiles")
+        if let exe = FS.realPath("/proc/self/exe") {
+            let dir = String(exe[..<exe.lastIndex(of: "/")!])
+            candidates += [dir + "/../share/dkms-swift/sandbox-profiles", dir + "/../../sandbox-profiles",
+                           dir + "/../../../sandbox-profiles"]
+        }
+        candidates.append("/usr/share/dkms-swift/sandbox-profiles")
+        for c in candidates where FS.isRegularFile(c + "/kbuild.json") {
+            return SandboxProfiles(directory: FS.realPath(c) ?? c)
+        }
+        throw DKMSError(1, "No sandbox profiles found (looked in \(candidates.joined(separator: ", "))).",
+                        "Install sandbox-profiles/ or set sandbox_profiles_dir in framework.conf.")
+    }
+
+    public func load(_ name: String) throws -> (profile: SandboxProfile, identity: String) {
+        guard NameRules.problem(inComponent: name) == nil else { throw DKMSError(1, "Invalid sandbox profile name '\(name)'.") }
+        let seccomp = "\(directory)/\(name).json", limits = "\(directory)/\(name).limits.json"
+        guard FS.isRegularFile(seccomp) else { throw DKMSError(1, "Sandbox profile \(seccomp) does not exist.") }
+        do {
+            let profile = try SandboxProfile.load(seccompJSON: seccomp, limitsJSON: limits)
+            // The cache key covers the policy the build ran under, by content.
+            let bytes = (FS.readFile(seccomp) ?? []) + [0] + (FS.readFile(limits) ?? [])
+            return (profile, "sandbox \(name) " + SHA256.hash(bytes: bytes).hex)
+        } catch {
+            throw DKMSError(1, "\(seccomp): \(error)")
+        }
+    }
+}

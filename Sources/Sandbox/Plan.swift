@@ -1,0 +1,251 @@
+// Turns a SandboxSpec into the flat, pointer-based csb_config the C core executes. All strings
+// are strdup'ed into memory owned by the Plan and stay valid for the csb_spawn() call; the child
+// works on its copy-on-write copy, so the parent may free them as soon as csb_spawn() returns.
+
+import CSandbox
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct PlannedOp {
+    var kind: Int32
+    var flags: UInt32
+    var mode: UInt32 = 0
+    var src: String?
+    var dst: String
+    var data: String?
+    /// For error messages: "mount overlay at /var/lib/dkms/x/1/build".
+    var what: String
+}
+
+struct Plan {
+    let spec: SandboxSpec
+    var ops: [PlannedOp] = []
+    var rlimits: [(Int32, UInt64, UInt64)] = []
+    /// Detached id-mapped trees (idmap.c) handed to the child; closed by `closeTrees()`.
+    var treeFDs: [Int32] = []
+    var warnings: [String] = []
+
+    static let roFlags = CSB_F_RDONLY | CSB_F_NOSUID | CSB_F_NODEV
+    static let rwFlags = CSB_F_NOSUID | CSB_F_NODEV
+
+    init(spec: SandboxSpec) throws {
+        self.spec = spec
+        guard !spec.argv.isEmpty, !spec.argv[0].isEmpty else { throw SandboxError.invalidSpec("argv is empty") }
+        guard spec.cwd.hasPrefix("/") else { throw SandboxError.invalidSpec("cwd \(spec.cwd) is not absolute") }
+        for m in spec.mounts {
+            try Plan.checkTarget(m.target)
+        }
+        buildOps()
+        buildRlimits()
+    }
+
+    static func checkTarget(_ t: String) throws {
+        guard t.hasPrefix("/"), t != "/" else { throw SandboxError.invalidSpec("mount target \(t) must be absolute and not /") }
+        let comps = t.split(separator: "/")
+        if comps.contains("..") || comps.contains(".") { throw SandboxError.invalidSpec("mount target \(t) escapes the root") }
+        for reserved in ["/usr", "/proc", "/dev", "/etc"] where t == reserved || t.hasPrefix(reserved + "/") {
+            throw SandboxError.invalidSpec("mount target \(t) is inside the fixed \(reserved)")
+        }
+    }
+
+    private static func host(_ p: String) -> String { CSB_OLD_ROOT + (p.hasPrefix("/") ? p : "/" + p) }
+    private static func inside(_ p: String) -> String { CSB_NEW_ROOT + p }
+
+    private mutating func bind(_ src: String, _ dst: String, flags: UInt32, what: String) {
+        ops.append(PlannedOp(kind: Int32(CSB_OP_BIND.rawValue), flags: flags, src: Plan.host(src), dst: Plan.inside(dst), what: what))
+    }
+
+    private mutating func buildOps() {
+        let fm = FileManager.default
+        // Base system: /usr read-only; /bin, /sbin, /lib* as on the host (symlinks on merged-usr).
+        bind("/usr", "/usr", flags: Plan.roFlags, what: "bind /usr read-only")
+        for d in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+            var st = stat()
+            guard lstat(d, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFLNK, let target = try? fm.destinationOfSymbolicLink(atPath: d) {
+                ops.append(PlannedOp(kind: Int32(CSB_OP_SYMLINK.rawValue), flags: 0, dst: Plan.inside(d), data: target,
+                                     what: "symlink \(d)"))
+            } else if (st.st_mode & S_IFMT) == S_IFDIR {
+                bind(d, d, flags: Plan.roFlags, what: "bind \(d) read-only")
+            }
+        }
+        // Minimal /etc: synthesized passwd/group (root inside = the build user), the loader cache
+        // and Debian's alternatives (awk -> mawk). No resolv.conf, no hosts, no shadow.
+        ops.append(PlannedOp(kind: Int32(CSB_OP_FILE.rawValue), flags: 0, mode: 0o644, dst: Plan.inside("/etc/passwd"),
+                             data: "root:x:0:0:build:/nonexistent:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+                             what: "write /etc/passwd"))
+        ops.append(PlannedOp(kind: Int32(CSB_OP_FILE.rawValue), flags: 0, mode: 0o644, dst: Plan.inside("/etc/group"),
+                             data: "root:x:0:\nnogroup:x:65534:\n", what: "write /etc/group"))
+        for f in ["/etc/ld.so.cache", "/etc/alternatives"] where fm.fileExists(atPath: f) {
+            bind(f, f, flags: Plan.roFlags, what: "bind \(f) read-only")
+        }
+        // /dev: tmpfs with host device nodes bound in (no mknod in a user namespace), no tty.
+        ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: CSB_F_NOSUID | CSB_F_NOEXEC, dst: Plan.inside("/dev"),
+                             data: "size=64k,mode=0755", what: "mount tmpfs at /dev"))
+        for n in ["null", "zero", "full", "random", "urandom"] {
+            bind("/dev/\(n)", "/dev/\(n)", flags: CSB_F_NOSUID | CSB_F_NOEXEC, what: "bind /dev/\(n)")
+        }
+        for (l, t) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                       ("stderr", "/proc/self/fd/2")] {
+            ops.append(PlannedOp(kind: Int32(CSB_OP_SYMLINK.rawValue), flags: 0, dst: Plan.inside("/dev/\(l)"), data: t,
+                                 what: "symlink /dev/\(l)"))
+        }
+        ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: CSB_F_NOSUID | CSB_F_NODEV | CSB_F_NOEXEC,
+                             dst: Plan.inside("/dev/shm"), data: "size=64m,mode=1777", what: "mount tmpfs at /dev/shm"))
+        ops.append(PlannedOp(kind: Int32(CSB_OP_PROC.rawValue), flags: CSB_F_NOSUID | CSB_F_NODEV | CSB_F_NOEXEC,
+                             dst: Plan.inside("/proc"), what: "mount proc at /proc"))
+        ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: Plan.rwFlags, dst: Plan.inside("/tmp"),
+                             data: "size=\(spec.limits.tmpfsBytes),mode=1777", what: "mount tmpfs at /tmp"))
+
+        // Kernel headers: their real location, unless already inside a read-only base bind.
+        // After /tmp, so headers that live under /tmp are not hidden by its tmpfs.
+        var seen = Set<String>()
+        for h in spec.headersDirs {
+            let real = URL(fileURLWithPath: h).resolvingSymlinksInPath().path
+            if real == "/usr" || real.hasPrefix("/usr/") || seen.contains(real) { continue }
+            seen.insert(real)
+            bind(real, real, flags: Plan.roFlags, what: "bind headers \(real) read-only")
+        }
+        // Caller's mounts, in order.
+        for m in spec.mounts {
+            switch m {
+            case let .readOnlyBind(s, t): bind(s, t, flags: Plan.roFlags, what: "bind \(s) read-only at \(t)")
+            case let .readWriteBind(s, t): bind(s, t, flags: Plan.rwFlags, what: "bind \(s) at \(t)")
+            case let .overlay(lower, upper, work, t):
+                let lowers = lower.map { escapeOverlayPath(lowerLayerPath($0)) }.joined(separator: ":")
+                // userxattr: overlay inside a user namespace keeps its metadata in user.* xattrs.
+                let data = "lowerdir=\(lowers),upperdir=\(escapeOverlayPath(Plan.host(upper))),workdir=\(escapeOverlayPath(Plan.host(work))),userxattr"
+                ops.append(PlannedOp(kind: Int32(CSB_OP_OVERLAY.rawValue), flags: Plan.rwFlags, dst: Plan.inside(t), data: data,
+                                     what: "mount overlay at \(t)"))
+            case let .tmpfs(t, size):
+                ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: Plan.rwFlags, dst: Plan.inside(t),
+                                     data: "size=\(size),mode=0755", what: "mount tmpfs at \(t)"))
+            case let .symlink(t, destination):
+                ops.append(PlannedOp(kind: Int32(CSB_OP_SYMLINK.rawValue), flags: 0, dst: Plan.inside(t), data: destination,
+                                     what: "symlink \(t) -> \(destination)"))
+            }
+        }
+    }
+
+    /// Root-owned lower layers are attached through an id-mapped clone (host root -> the
+    /// sandbox's outside ids), so the build user owns the merged view; others are used as is.
+    /// Falls back to the plain path (with a warning) when id-mapped mounts are unavailable.
+    private mutating func lowerLayerPath(_ hostPath: String) -> String {
+        var st = stat()
+        guard spec.idmapRootOwnedLowers, stat(hostPath, &st) == 0, st.st_uid == 0 else { return Plan.host(hostPath) }
+        let fd = csb_idmapped_tree(hostPath, spec.idMap.outsideUID, spec.idMap.outsideGID)
+        if fd < 0 {
+            warnings.append("id-mapped lower layer \(hostPath) unavailable (\(errnoString(errno))); root-owned files stay read-only")
+            return Plan.host(hostPath)
+        }
+        treeFDs.append(fd)
+        let dst = "/csb-lower-\(treeFDs.count - 1)" // on the base tmpfs, outside the new root
+        ops.append(PlannedOp(kind: Int32(CSB_OP_ATTACH.rawValue), flags: 0, mode: UInt32(fd), dst: dst,
+                             what: "attach id-mapped lower layer \(hostPath)"))
+        return dst
+    }
+
+    func closeTrees() { treeFDs.forEach { close($0) } }
+
+    private mutating func buildRlimits() {
+        let l = spec.limits
+        rlimits = [
+            (RL.cpu, l.cpuSeconds, l.cpuSeconds + 10),
+            (RL.fsize, l.fileSizeBytes, l.fileSizeBytes),
+            (RL.nofile, l.openFiles, l.openFiles),
+            (RL.core, 0, 0),
+            (RL.memlock, 64 << 10, 64 << 10),
+            (RL.msgqueue, 0, 0),
+        ]
+    }
+
+    /// Called with the cgroup layout known; adds fallback rlimits for missing controllers.
+    func effectiveRlimits(_ cg: RunCgroups) -> [(Int32, UInt64, UInt64)] {
+        var r = rlimits
+        if !cg.hasMemoryLimit { r.append((RL.addressSpace, spec.limits.memoryBytes, spec.limits.memoryBytes)) }
+        if !cg.hasPidsLimit { r.append((RL.nproc, spec.limits.pids, spec.limits.pids)) }
+        return r
+    }
+
+    func message(step: Int32, errno e: Int32, index: Int32) -> String {
+        var what = String(cString: csb_step_name(step))
+        if step == Int32(CSB_STEP_OP.rawValue), index >= 0, Int(index) < ops.count { what = ops[Int(index)].what }
+        if step == Int32(CSB_STEP_CHDIR.rawValue) { what = "chdir \(spec.cwd)" }
+        if step == Int32(CSB_STEP_EXEC.rawValue) { what = "execute \(spec.argv[0])" }
+        return "sandbox: \(what): \(errnoString(e))"
+    }
+
+    /// Build the csb_config (all pointers valid only inside `body`).
+    func withConfig<R>(cgroups: RunCgroups, stdoutFD: Int32, _ body: (UnsafePointer<csb_config>) -> R) -> R {
+        var arena: [UnsafeMutablePointer<CChar>] = []
+        defer { arena.forEach { free($0) } }
+        func c(_ s: String) -> UnsafePointer<CChar> {
+            let p = strdup(s)!
+            arena.append(p)
+            return UnsafePointer(p)
+        }
+        func cArray(_ a: [String]) -> UnsafeMutablePointer<UnsafePointer<CChar>?> {
+            let p = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: a.count + 1)
+            for (i, s) in a.enumerated() { p[i] = c(s) }
+            p[a.count] = nil
+            return p
+        }
+        let argv = cArray(spec.argv)
+        let envp = cArray(spec.env)
+        let cgp = cArray(cgroups.procsFiles)
+        defer { argv.deallocate(); envp.deallocate(); cgp.deallocate() }
+
+        var cops = ops.map { op -> csb_op in
+            var o = csb_op()
+            o.kind = op.kind
+            o.flags = op.flags
+            o.mode = op.mode
+            o.src = op.src.map { c($0) }
+            o.dst = c(op.dst)
+            if let d = op.data { o.data = c(d); o.data_len = d.utf8.count }
+            return o
+        }
+        var rl = effectiveRlimits(cgroups).map { csb_rlimit(resource: $0.0, soft: $0.1, hard: $0.2) }
+        let uidMap = "0 \(spec.idMap.outsideUID) 1\n"
+        let gidMap = "0 \(spec.idMap.outsideGID) 1\n"
+        let bpf = spec.profile.compiled.bpf
+        var trees = treeFDs
+
+        return trees.withUnsafeMutableBufferPointer { treeBuf in
+          cops.withUnsafeMutableBufferPointer { opsBuf in
+            rl.withUnsafeMutableBufferPointer { rlBuf in
+                bpf.withUnsafeBytes { bpfRaw in
+                    var cfg = csb_config()
+                    cfg.argv = UnsafePointer(argv)
+                    cfg.envp = UnsafePointer(envp)
+                    cfg.cwd = c(spec.cwd)
+                    cfg.hostname = c(spec.hostname)
+                    cfg.ops = UnsafePointer(opsBuf.baseAddress)
+                    cfg.nops = opsBuf.count
+                    cfg.uid_map = c(uidMap)
+                    cfg.gid_map = c(gidMap)
+                    cfg.cgroup_procs = UnsafePointer(cgp)
+                    cfg.ncgroup_procs = cgroups.procsFiles.count
+                    cfg.rlimits = UnsafePointer(rlBuf.baseAddress)
+                    cfg.nrlimits = rlBuf.count
+                    cfg.filter = bpfRaw.baseAddress?.assumingMemoryBound(to: sock_filter.self)
+                    cfg.filter_len = UInt16(bpf.count / 8)
+                    cfg.stdout_fd = stdoutFD
+                    cfg.stderr_fd = stdoutFD
+                    cfg.tree_fds = UnsafePointer(treeBuf.baseAddress)
+                    cfg.ntree_fds = treeBuf.count
+                    return withUnsafePointer(to: &cfg) { body($0) }
+                }
+            }
+          }
+        }
+    }
+}
+
+/// Linux RLIMIT_* numbers (asm-generic; Swift's Glibc import hides several of them).
+enum RL {
+    static let cpu: Int32 = 0, fsize: Int32 = 1, core: Int32 = 4, nproc: Int32 = 6, nofile: Int32 = 7
+    static let memlock: Int32 = 8, addressSpace: Int32 = 9, msgqueue: Int32 = 12
+}

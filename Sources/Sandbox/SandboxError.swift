@@ -1,0 +1,37 @@
+// Typed errors thrown BEFORE the sandboxed command runs. Failures inside the sandbox's setup are
+// not thrown; they come back as `SandboxResult.outcome == .setupFailed(message)`.
+
+public enum SandboxError: Error, Equatable, CustomStringConvertible {
+    /// Malformed JSON text (profile or limits file).
+    case invalidJSON(String)
+    /// Well-formed JSON that is not a valid profile / limits object (unknown key, wrong type…).
+    case invalidProfile(String)
+    /// The profile is valid OCI but libseccomp would mis-compile it or cannot express it
+    /// (shadowed rules, mixed-index argument lists, unknown names in deny rules, …).
+    case seccompCompile(String)
+    /// The spec itself is unusable (empty argv, relative paths, …).
+    case invalidSpec(String)
+    /// An I/O error outside the sandbox (reading a profile, opening the log file, …).
+    case io(path: String, errno: Int32)
+    /// csb_spawn() failed in the parent (clone, id maps, cgroup placement).
+    case spawnFailed(step: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case let .invalidJSON(m): return "sandbox: invalid JSON: \(m)"
+        case let .invalidProfile(m): return "sandbox: invalid profile: \(m)"
+        case let .seccompCompile(m): return "sandbox: seccomp profile rejected: \(m)"
+        case let .invalidSpec(m): return "sandbox: invalid spec: \(m)"
+        case let .io(path, e): return "sandbox: \(path): \(errnoString(e))"
+        case let .spawnFailed(step, e): return "sandbox: \(step): \(errnoString(e))"
+        }
+    }
+}
+
+func errnoString(_ e: Int32) -> String {
+    String(cString: strerror(e))
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
