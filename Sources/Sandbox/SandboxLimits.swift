@@ -25,6 +25,9 @@ public struct SandboxLimits: Equatable, Sendable {
     public var noOutputSeconds: Double
     /// Size of the sandbox /tmp tmpfs.
     public var tmpfsBytes: UInt64
+    /// Size of the tmpfs holding the writable layer of the build root: a
+    /// build cannot fill the host's disk, only this (charged to its memory).
+    public var buildRootBytes: UInt64 = 8 << 30
 
     public init(memoryBytes: UInt64 = 4 << 30, pids: UInt64 = 1024, cpuSeconds: UInt64 = 3600,
                 fileSizeBytes: UInt64 = 1 << 30, openFiles: UInt64 = 4096, wallClockSeconds: Double = 3600,
@@ -52,7 +55,7 @@ public struct SandboxLimits: Equatable, Sendable {
     public static func parse(_ data: Data) throws -> SandboxLimits {
         let r = try JSONObjectReader(JSONParser.parse(data), context: "limits",
                                      allowedKeys: ["memoryBytes", "pids", "cpuSeconds", "fileSizeBytes", "openFiles",
-                                                   "wallClockSeconds", "noOutputSeconds", "tmpfsBytes", "comment"])
+                                                   "wallClockSeconds", "noOutputSeconds", "tmpfsBytes", "buildRootBytes", "comment"])
         var l = SandboxLimits()
         if let v = try r.uint64("memoryBytes") { l.memoryBytes = v }
         if let v = try r.uint64("pids") { l.pids = v }
@@ -62,8 +65,10 @@ public struct SandboxLimits: Equatable, Sendable {
         if let v = try seconds(r, "wallClockSeconds") { l.wallClockSeconds = v }
         if let v = try seconds(r, "noOutputSeconds") { l.noOutputSeconds = v }
         if let v = try r.uint64("tmpfsBytes") { l.tmpfsBytes = v }
+        if let v = try r.uint64("buildRootBytes") { l.buildRootBytes = v }
         for (name, v) in [("memoryBytes", l.memoryBytes), ("pids", l.pids), ("cpuSeconds", l.cpuSeconds),
-                          ("fileSizeBytes", l.fileSizeBytes), ("openFiles", l.openFiles), ("tmpfsBytes", l.tmpfsBytes)] where v == 0 {
+                          ("fileSizeBytes", l.fileSizeBytes), ("openFiles", l.openFiles), ("tmpfsBytes", l.tmpfsBytes),
+                          ("buildRootBytes", l.buildRootBytes)] where v == 0 {
             throw SandboxError.invalidProfile("limits.\(name) must be > 0")
         }
         return l

@@ -105,6 +105,10 @@ extension Engine {
         let source = tree.sourceLink(m, v)
         let buildDir = tree.buildDir(m, v)
         try environment.prepare(sourceDir: source, buildDir: buildDir)
+        // A failed build keeps its make.log (in the build directory) but
+        // not its build area.
+        var built = false
+        defer { if !built { environment.teardown(buildDir: buildDir) } }
         let logPath = buildDir + "/make.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard log >= 0 else { throw DKMSError(1, "Cannot write \(logPath): \(FS.errnoText())") }
@@ -140,6 +144,7 @@ extension Engine {
         }
         try runScript(.postBuild, conf.postBuild, m, v, target, log: log)
         _ = rename(logPath, tree.logDir(m, v, k, a) + "/make.log")
+        built = true
         environment.teardown(buildDir: buildDir)
         try Files.makeDirectories(buildDir)
     }

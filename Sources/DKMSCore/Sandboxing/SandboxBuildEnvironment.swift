@@ -37,7 +37,14 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         try Files.makeDirectories(scratchRoot, mode: 0o711)
         chmod(scratchRoot, 0o711)
         let scratch = try Staging.makeDirectory(in: scratchRoot, prefix: "build-")
-        chmod(scratch, 0o711)
+        // The writable layer lives on a size-capped tmpfs: a build that
+        // fills its disk fills this, not the host's /var.
+        guard mount("dkms-build", scratch, "tmpfs", UInt(MS_NOSUID | MS_NODEV),
+                    "size=\(profile.limits.buildRootBytes),mode=0711") == 0 else {
+            let e = errno
+            try? Files.removeTree(scratch)
+            throw DKMSError(1, "Cannot mount the sandbox build area at \(scratch): \(FS.errnoText(e))")
+        }
         let upper = scratch + "/upper", work = scratch + "/work"
         for d in [upper, work] {
             guard mkdir(d, 0o755) == 0, chown(d, idMap.outsideUID, idMap.outsideGID) == 0 else {
@@ -127,6 +134,9 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     }
 
     public func teardown(buildDir: String) {
-        if let o = overlays.removeValue(forKey: buildDir) { try? Files.removeTree(o.scratch) }
+        if let o = overlays.removeValue(forKey: buildDir) {
+            umount2(o.scratch, Int32(MNT_DETACH))
+            try? Files.removeTree(o.scratch)
+        }
     }
 }
