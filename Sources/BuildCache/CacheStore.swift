@@ -235,3 +235,11 @@ extension CacheStore {
     }
     public func withKeyLock<T>(_ key: CacheKey, _ body: () throws -> T) throws -> T { try withKeyLock(key.digest, body) }
 }
+
+extension CacheStore {
+    /// Whether a record exists for `key`, without verifying or touching it:
+    /// for scheduling decisions only; `lookup` still decides what is a hit.
+    public func hasRecord(_ key: CacheKey) -> Bool {
+        FileSystem.exists(recordPath(key.digest))
+    }
+}

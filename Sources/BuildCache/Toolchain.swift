@@ -79,3 +79,35 @@ public struct Toolchain: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+extension Toolchain {
+    /// `resolve`, remembered across runs: asking gcc for its cc1, as and ld
+    /// costs three process starts per build, but the answers change only
+    /// when the driver does. The memo is keyed by the driver's stat data; the
+    /// binaries' digests are still taken by content on every use.
+    public static func resolve(cc: String, searchPath: String = "/usr/bin:/bin", memoDirectory: String?) throws -> Toolchain {
+        guard let dir = memoDirectory else { return try resolve(cc: cc, searchPath: searchPath) }
+        let driver = try which(cc, searchPath)
+        let key = try FileSystem.statKey(driver)
+        let signature = "\(driver) \(key.dev) \(key.ino) \(key.size) \(key.mtimeNs) \(key.ctimeNs) \(searchPath)"
+        let safeName = cc.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }
+        let file = "\(dir)/toolchain-\(String(safeName))"
+        if let data = FileManager.default.contents(atPath: file) {
+            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+            if lines.first == signature {
+                var binaries: [ToolBinary] = []
+                for l in lines.dropFirst() {
+                    let f = l.split(separator: "\t", maxSplits: 2).map(String.init)
+                    guard f.count == 3, FileSystem.exists(f[2]) else { binaries = []; break }
+                    binaries.append(ToolBinary(role: f[0], path: f[1], resolvedPath: f[2]))
+                }
+                if !binaries.isEmpty { return Toolchain(binaries: binaries) }
+            }
+        }
+        let fresh = try resolve(cc: cc, searchPath: searchPath)
+        let text = ([signature] + fresh.binaries.map { "\($0.role)\t\($0.path)\t\($0.resolvedPath)" }).joined(separator: "\n") + "\n"
+        try? FileSystem.makeDirectories(dir)
+        try? AtomicFile.write(Array(text.utf8), to: file)
+        return fresh
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 extension Engine {
     /// `dkms autoinstall`: install, for one kernel, the newest version of
     /// every module whose dkms.conf says AUTOINSTALL=yes, dependencies first.
@@ -15,6 +16,7 @@ extension Engine {
         }
         var installed: [String] = []
         var queue: [(m: String, v: String, deps: [String])] = []
+        var confs: [String: ModuleConfig] = [:]
         for m in GlobOrder.sorted(tree.modules()) {
             let versions = GlobOrder.sorted(FS.list(tree.moduleDir(m)))
             var latest: String? = nil
@@ -32,20 +34,39 @@ extension Engine {
             if tree.isInstalled(m, v, k, a) { installed.append(m); continue }
             guard let conf = try? readConf(m, v, target), conf.autoinstall else { continue }
             queue.append((m, v, conf.buildDepends))
+            confs[m] = conf
         }
         guard !queue.isEmpty else { return }
 
         let plan = try DependencyOrder.plan(queue.map { ($0.m, $0.deps) }, alreadyInstalled: Set(installed))
         var succeeded = installed, skipped: [String] = [], failed: [String] = []
-        let items = plan.order.map { m -> ParallelAutoinstall.Item in
+        var items = plan.order.map { m -> ParallelAutoinstall.Item in
             let e = queue.first { $0.m == m }!
             return .init(module: m, version: e.v, deps: e.deps.filter { d in queue.contains { $0.m == d } })
+        }
+        var touched = false
+        // Cache hits are quicker done here than in a child process each:
+        // the kernel tree is digested once for all of them.
+        for item in items where item.deps.isEmpty {
+            guard let conf = confs[item.module], wouldHit(item.module, item.version, conf, target) else { continue }
+            let started = Date()
+            do {
+                let quiet = Output(quiet: true)
+                var inner = self
+                inner.context.output = quiet
+                try inner.maybeInstall(item.module, item.version, target)
+                out.line("Autoinstall of module \(item.module)/\(item.version) for kernel \(k) (\(a)): installed from the build cache (\(String(format: "%.2f", Date().timeIntervalSince(started))) s)")
+                succeeded.append(item.module)
+                touched = true
+                items.removeAll { $0.module == item.module }
+            } catch {
+                // Leave it to the ordinary path, which reports failures in full.
+            }
         }
         let runner = ParallelAutoinstall(items: items, kernel: k, arch: a, jobs: context.jobs,
                                          childArguments: childArguments(), environment: childEnvironment(), out: out,
                                          inheritFD: context.run.lock?.descriptor,
                                          logDir: { [tree] m, v in "\(tree.buildDir(m, v))/make.log" })
-        var touched = false
         for (item, result) in runner.run() {
             switch result {
             case .installed: succeeded.append(item.module); touched = true

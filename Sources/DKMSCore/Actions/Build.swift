@@ -62,10 +62,7 @@ extension Engine {
             return
         }
         var cache = try BuildCacheSession(root: BuildCacheSession.root(context))
-        let key = try cache.key(.init(sourceDir: source, config: conf, target: target, makeCommand: make,
-                                      environment: env, profile: environment.profileIdentity,
-                                      dependencyOutputs: dependencyOutputs(conf, target), dkmsTree: tree.root,
-                                      sourceTree: tree.sourceTree, installTree: tree.installTree))
+        let key = try cacheKey(&cache, m, v, conf, target)
         let labels = ResultLabels(module: m, version: v, kernel: k, arch: a)
         if context.invocation.verbose {
             for c in key.explain() { out.line("  cache key component \(c.component): \(c.digest.prefix(12))") }
@@ -85,6 +82,28 @@ extension Engine {
                 try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(key.hex) miss\n".utf8))
             }
         }
+    }
+
+    /// The cache key of building m/v for `target` with `conf`.
+    func cacheKey(_ cache: inout BuildCacheSession, _ m: String, _ v: String, _ conf: ModuleConfig,
+                  _ target: KernelTarget) throws -> CacheKey {
+        let env = buildEnvironmentVariables(m, v, target)
+        let make = makeCommandLine(conf.makeCommand, kernel: target.version, parallel: false)
+        return try cache.key(.init(sourceDir: tree.sourceLink(m, v), config: conf, target: target, makeCommand: make,
+                                   environment: env, profile: environment.profileIdentity,
+                                   dependencyOutputs: dependencyOutputs(conf, target), dkmsTree: tree.root,
+                                   sourceTree: tree.sourceTree, installTree: tree.installTree),
+                             kernelDigests: context.run)
+    }
+
+    /// Whether building m/v for `target` would be a cache hit (nothing is
+    /// removed or counted: a probe for scheduling).
+    func wouldHit(_ m: String, _ v: String, _ conf: ModuleConfig, _ target: KernelTarget) -> Bool {
+        guard !context.invocation.noCache, context.framework["cache"] != "no",
+              FS.isDirectory(BuildCacheSession.root(context)),
+              var cache = try? BuildCacheSession(root: BuildCacheSession.root(context)),
+              let key = try? cacheKey(&cache, m, v, conf, target) else { return false }
+        return cache.store.hasRecord(key)
     }
 
     /// Module.symvers of the installed BUILD_DEPENDS: a dependency rebuilt
@@ -150,10 +169,12 @@ extension Engine {
     }
 
     /// `make` at the start of the command becomes `make -jN KERNELRELEASE=K`.
-    func makeCommandLine(_ command: String, kernel: String) -> String {
+    /// `parallel: false` leaves out -jN: the cache key must not depend on it
+    /// (the job count does not change the output).
+    func makeCommandLine(_ command: String, kernel: String, parallel: Bool = true) -> String {
         guard command == "make" || command.hasPrefix("make ") else { return command }
-        let jobs = context.jobs == 0 ? "-j" : "-j\(context.jobs)"
-        return "make \(jobs) KERNELRELEASE=\(kernel)" + command.dropFirst(4)
+        let jobs = !parallel ? "" : context.jobs == 0 ? "-j " : "-j\(context.jobs) "
+        return "make \(jobs)KERNELRELEASE=\(kernel)" + command.dropFirst(4)
     }
 
     /// Runs one logged step with dkms 3.2's "<what>... done." progress text.

@@ -37,6 +37,8 @@ public struct Engine {
     /// deprecations are reported.
     public func readConf(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil) throws -> ModuleConfig {
         let path = confPath ?? context.invocation.conf ?? tree.confPath(m, v)
+        let memoKey = "\(path)\u{0}\(m)\u{0}\(v)\u{0}\(target.version)\u{0}\(target.arch)\u{0}\(target.sourceDir)"
+        if let known = context.run.confs[memoKey] { return known }
         let ctx = ConfEvaluator.Context(kernelVersion: target.version, arch: target.arch, kernelSourceDir: target.sourceDir,
                                         dkmsTree: tree.root, sourceTree: tree.sourceTree, installTree: tree.installTree,
                                         module: m, moduleVersion: v)
@@ -50,7 +52,9 @@ public struct Engine {
         let builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
                                           destOverride: context.destOverride, confPath: path)
         do {
-            return try builder.build(evaluated.raw, warn: { out.deprecated($0) })
+            let conf = try builder.build(evaluated.raw, warn: { out.deprecated($0) })
+            context.run.confs[memoKey] = conf
+            return conf
         } catch let e as DKMSError {
             // dkms prints each directive problem on its own line, then the verdict.
             for l in e.lines.dropFirst(2) { out.errorLine(l) }

@@ -1,5 +1,6 @@
 import Installer
 import Glibc
+import BuildCache
 
 extension Engine {
     /// The last steps of every build, fresh or from the cache: sign (with the
@@ -18,7 +19,7 @@ extension Engine {
             do {
                 if case .sign = decision {
                     out.line("Signing module \(file)")
-                    try Signer(settings: signingSettings(target)).sign(file, decision: decision)
+                    try sign(file, decision: decision, target: target, labels: ResultLabels(module: m, version: v, kernel: k, arch: a))
                 }
                 if compression != .none { _ = try Compressor().compress(file, as: compression) }
             } catch let e as InstallerError {
@@ -31,6 +32,36 @@ extension Engine {
         guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
             throw DKMSError(7, "do_build: final mv failed (\(errno))")
         }
+    }
+
+    /// Signs with sign-file, or takes the signed bytes from the cache: a
+    /// separate step keyed by the unsigned module, the certificate and the
+    /// hash, so the build key never depends on the key and the private key
+    /// never enters the store (only its public output does).
+    func sign(_ file: String, decision: SigningDecision, target: KernelTarget, labels: ResultLabels) throws {
+        guard case .sign(let tool, _, let cert, let hash) = decision else { return }
+        let signer = Signer(settings: signingSettings(target))
+        let root = BuildCacheSession.root(context)
+        guard !context.invocation.noCache, context.framework["cache"] != "no",
+              let store = try? CacheStore(root: root), let unsigned = FS.readFile(file) else {
+            try signer.sign(file, decision: decision)
+            return
+        }
+        var h = SHA256()
+        for part in [Array("dkms-swift signature 1".utf8), SHA256.hash(bytes: unsigned).bytes,
+                     SHA256.hash(bytes: FS.readFile(cert) ?? []).bytes, Array(hash.utf8),
+                     SHA256.hash(bytes: FS.readFile(tool) ?? []).bytes] {
+            h.update([UInt8(part.count & 0xff), UInt8(part.count >> 8 & 0xff)] + part)
+        }
+        let key = h.finalize()
+        if let files = try? store.lookup(key), let f = files.first {
+            let tmp = file + ".signed"
+            try? store.copy(f, to: tmp)
+            if let signed = FS.readFile(tmp), ModuleSignature.stripped(signed) == unsigned, rename(tmp, file) == 0 { return }
+            unlink(tmp)
+        }
+        try signer.sign(file, decision: decision)
+        _ = try? store.store(key, files: [(relativePath: "signed.ko", sourcePath: file)], labels: labels)
     }
 
     /// mok_signing_key, mok_certificate and sign_file from framework.conf.

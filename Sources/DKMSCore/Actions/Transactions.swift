@@ -1,11 +1,16 @@
 import Installer
 import Glibc
+import BuildCache
 
 /// The tree lock and crash-test hook of one run. A class because every
 /// transaction in the run shares (and advances) the same fault counter.
 public final class RunState {
     public var lock: TreeLock?
     public var faults: FaultInjector
+    /// Kernel build trees already digested in this run.
+    public var kernelDigests: [String: Digest] = [:]
+    /// dkms.conf evaluations of this run: a build then install reads it once.
+    public var confs: [String: ModuleConfig] = [:]
 
     public init(lock: TreeLock? = nil, faults: FaultInjector = .disabled) {
         self.lock = lock

@@ -38,7 +38,7 @@ public struct HostBuildEnvironment: BuildEnvironment {
     public init() {}
 
     public func prepare(sourceDir: String, buildDir: String) throws {
-        _ = Subprocess.run(["rm", "-rf", buildDir])
+        try? Files.removeTree(buildDir)
         let parent = String(buildDir[..<(buildDir.lastIndex(of: "/") ?? buildDir.endIndex)])
         _ = Subprocess.run(["mkdir", "-p", parent])
         // cp -a of "dir/." copies contents, following the source link itself.
@@ -57,7 +57,7 @@ public struct HostBuildEnvironment: BuildEnvironment {
 
     public func hostPath(forBuildPath path: String) -> String { path }
 
-    public func teardown(buildDir: String) { _ = Subprocess.run(["rm", "-rf", buildDir]) }
+    public func teardown(buildDir: String) { try? Files.removeTree(buildDir) }
 
     public var profileIdentity: String { "host (unsandboxed)" }
 }

@@ -57,13 +57,21 @@ public struct BuildCacheSession {
 
     /// The key for one build. Hashing the kernel tree costs ~1 s cold and
     /// ~60 ms once the stat memo knows it.
-    public mutating func key(_ p: KeyParts) throws -> CacheKey {
+    public mutating func key(_ p: KeyParts, kernelDigests: RunState? = nil) throws -> CacheKey {
         do {
             let source = try TreeDigester(options: TreeDigestOptions(symlinks: .record, exclude: .moduleBuildProducts))
                 .digest(root: FS.realPath(p.sourceDir) ?? p.sourceDir, using: &digester).digest
-            let kernel = try KernelBuildTree.discover(buildDirectory: p.target.sourceDir).digest(using: &digester).digest
+            // One walk of the kernel tree per run, however many modules it builds.
+            let kernel: Digest
+            if let known = kernelDigests?.kernelDigests[p.target.sourceDir] {
+                kernel = known
+            } else {
+                kernel = try KernelBuildTree.discover(buildDirectory: p.target.sourceDir).digest(using: &digester).digest
+                kernelDigests?.kernelDigests[p.target.sourceDir] = kernel
+            }
             let cc = p.environment.first { $0.hasPrefix("CC=") }.map { String($0.dropFirst(3)) } ?? "gcc"
-            let tools = try Toolchain.resolve(cc: cc, searchPath: "/usr/bin:/bin").digests(using: &digester)
+            let tools = try Toolchain.resolve(cc: cc, searchPath: "/usr/bin:/bin", memoDirectory: store.memoDirectory)
+                .digests(using: &digester)
             var config: [String: String] = [:]
             for (name, entries) in p.config.raw.values {
                 for (i, v) in entries { config["\(name)[\(i)]"] = p.normalized(v) }

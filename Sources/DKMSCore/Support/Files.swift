@@ -14,9 +14,15 @@ public enum Files {
         if !FS.isDirectory(path) { throw DKMSError(1, "Cannot create directory \(path): not a directory") }
     }
 
+    /// rm -rf, without starting rm: never follows links, stays on the tree.
     public static func removeTree(_ path: String) throws {
-        let r = Subprocess.run(["rm", "-rf", "--", path])
-        if !r.succeeded { throw DKMSError(1, "Cannot remove \(path): \(r.stderrText.trimmingCharacters(in: "\n"))") }
+        guard let st = FS.lstatInfo(path) else { return }
+        if (st.st_mode & S_IFMT) != S_IFDIR {
+            if unlink(path) != 0 && errno != ENOENT { throw DKMSError(1, "Cannot remove \(path): \(FS.errnoText())") }
+            return
+        }
+        for name in FS.list(path) { try removeTree(path + "/" + name) }
+        if rmdir(path) != 0 && errno != ENOENT { throw DKMSError(1, "Cannot remove \(path): \(FS.errnoText())") }
     }
 
     /// Copies the contents of `from` (dotfiles too) into the existing `into`.
