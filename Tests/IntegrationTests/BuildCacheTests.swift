@@ -6,7 +6,7 @@ import Foundation
 /// build for concurrent requests.
 final class BuildCacheIntegrationTests: XCTestCase {
     var sb: TestTrees!
-    override func setUp() { sb = TestTrees() }
+    override func setUp() { sb = TestTrees(sharedCache: false) }
     override func tearDown() { sb.cleanup() }
 
     func cacheLine(_ r: Run) -> String {
@@ -129,7 +129,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
 
     func testConcurrentInstallsOfTheSameModuleBuildOnce() throws {
         let k = Kernels.all[0]
-        let other = TestTrees()
+        let other = TestTrees(sharedCache: false)
         defer { other.cleanup() }
         let shared = sb.base + "/shared-cache"
         for t in [sb!, other] {

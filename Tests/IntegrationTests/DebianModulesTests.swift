@@ -3,7 +3,9 @@ import Foundation
 
 /// Real Debian module sources through the full lifecycle on both kernels:
 /// add, build, install, status, uninstall, remove; every installed .ko
-/// carries the target kernel's vermagic.
+/// carries the target kernel's vermagic. Then the same module is built
+/// again outside the sandbox, in another tree (another path) and later:
+/// the modules must be bit-identical once each tree's signature is taken off.
 final class DebianModulesTests: XCTestCase {
     override func setUp() {
         XCTAssertTrue(DebianModule.ensureFetched(), "fetching the Debian module sources")
@@ -18,6 +20,8 @@ final class DebianModulesTests: XCTestCase {
         XCTAssertEqual(sb.dkms("status").stdout, "\(mod.nameVersion): added\n")
 
         var expectedStatus = ""
+        var sandboxedDigests: [String: String] = [:]
+        let reproKernel = Kernels.all.first { mod.buildable(on: $0) }!
         for k in Kernels.all {
             r = sb.dkms("install", mod.nameVersion, "-k", k)
             if mod.buildable(on: k) {
@@ -30,6 +34,7 @@ final class DebianModulesTests: XCTestCase {
                     let installed = "\(sb.installTree)/\(k)/updates/dkms/\(ko)"
                     XCTAssertTrue(modinfo("vermagic", installed).hasPrefix("\(k) SMP"), "\(installed): \(modinfo("vermagic", installed))")
                     XCTAssertEqual(sha256(installed), sha256(built + "/" + ko))
+                    if k == reproKernel { sandboxedDigests[ko] = unsignedSHA256(built + "/" + ko) }
                 }
             } else {
                 XCTAssertEqual(r.status, 77, "\(package) on \(k) is excluded by its dkms.conf: \(r.all)")
@@ -47,6 +52,21 @@ final class DebianModulesTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(sb.dkms("status").stdout, "")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(sb.dkmsTree)/\(mod.name)"))
+
+        // Reproducibility, and the sandbox changes nothing in the output.
+        let outside = TestTrees()
+        defer { outside.cleanup() }
+        XCTAssertEqual(outside.dkms("add", mod.sourceDir).status, 0)
+        let plain = outside.dkms("build", mod.nameVersion, "-k", reproKernel, "--no-sandbox", "--no-cache")
+        XCTAssertEqual(plain.status, 0, plain.all)
+        XCTAssertTrue(plain.stderr.contains("the sandbox is turned off"), "turning the sandbox off warns: \(plain.stderr)")
+        let dir = "\(outside.dkmsTree)/\(mod.name)/\(mod.version)/\(reproKernel)/x86_64/module"
+        var unsandboxed: [String: String] = [:]
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) where f.hasSuffix(".ko") {
+            unsandboxed[f] = unsignedSHA256(dir + "/" + f)
+        }
+        XCTAssertFalse(sandboxedDigests.isEmpty)
+        XCTAssertEqual(sandboxedDigests, unsandboxed, "\(package): the sandboxed build differs from the plain one")
     }
 
     func testV4l2loopback() throws { try lifecycle("v4l2loopback-dkms") }

@@ -80,10 +80,18 @@ final class TestTrees {
     var installTree: String { root + "/lib/modules" }
     var configDir: String { base + "/etc-dkms" }
 
-    init(kernels: [String] = Kernels.all) {
+    /// Builds of the same inputs are shared through one build cache for the
+    /// whole test run (they are hits after the first); tests about the cache
+    /// itself get a private one.
+    static let sharedCache = FileManager.default.temporaryDirectory.appendingPathComponent("dkms-it-cache-\(getpid())").path
+
+    init(kernels: [String] = Kernels.all, sharedCache: Bool = true) {
         base = FileManager.default.temporaryDirectory.appendingPathComponent("dkms-it-\(UUID().uuidString.prefix(8))").path
         let fm = FileManager.default
         for d in [dkmsTree, sourceTree, installTree, configDir] { try! fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        if sharedCache {
+            fm.createFile(atPath: configDir + "/framework.conf", contents: Data("cache_dir=\(TestTrees.sharedCache)\n".utf8))
+        }
         for k in kernels {
             try! fm.createDirectory(atPath: "\(installTree)/\(k)", withIntermediateDirectories: true)
             try! fm.createSymbolicLink(atPath: "\(installTree)/\(k)/build", withDestinationPath: "/lib/modules/\(k)/build")

@@ -1,0 +1,43 @@
+# Shared by the benchmark scripts: scratch trees, our binary, the reference
+# dkms confined to its scratch trees, and timing.
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+kernel=${BENCH_KERNEL:-6.1.0-56-amd64}
+modules_cache=$repo/.cache/debian-modules
+six=(v4l2loopback-dkms acpi-call-dkms ddcci-dkms jool-dkms gost-crypto-dkms dm-writeboost-dkms)
+
+ours_bin() {
+  if [[ -n ${DKMS_BIN:-} ]]; then echo "$DKMS_BIN"; return; fi
+  (cd "$repo" && swift build -c release --product dkms >/dev/null && echo "$(swift build -c release --show-bin-path)/dkms")
+}
+
+# new_trees DIR: a dkms tree, a source tree and an install tree
+# (DIR/root/lib/modules/<kernel> with the headers linked in).
+new_trees() {
+  local d=$1
+  rm -rf "$d"
+  mkdir -p "$d"/{tree,src,etc/framework.conf.d,root/lib/modules/"$kernel"}
+  ln -s "/lib/modules/$kernel/build" "$d/root/lib/modules/$kernel/build"
+  touch "$d/root/lib/modules/$kernel/modules.dep"
+  # The reference keeps its signing key under /var/lib/dkms whatever the
+  # tree; its runs see this directory as /etc/dkms instead.
+  printf 'mok_signing_key=%s\nmok_certificate=%s\n' "$d/ref-mok.key" "$d/ref-mok.pub" > "$d/etc/framework.conf"
+}
+
+tree_args() { echo "--dkmstree $1/tree --sourcetree $1/src --installtree $1/root/lib/modules"; }
+
+ours() { local d=$1; shift; DKMS_CONFIG_DIR="$d/etc" "$OURS" "$@" $(tree_args "$d"); }
+
+# The reference dkms, in a private mount namespace so it reads the scratch
+# framework.conf, and with --no-depmod (its depmod ignores --installtree).
+reference() {
+  local d=$1; shift
+  unshare -m --propagation private bash -c 'mount --bind "$0" /etc/dkms && shift && exec /usr/sbin/dkms "$@"' \
+    "$d/etc" "$@" $(tree_args "$d")
+}
+
+module_nv() { cat "$modules_cache/$1/module" | tr ' ' /; }
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+ensure_sources() { "$repo/scripts/fetch-debian-modules.sh" "$modules_cache" >/dev/null; }
