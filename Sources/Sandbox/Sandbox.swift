@@ -82,6 +82,10 @@ public struct Sandbox {
             if sig == 0 {
                 let code = (st >> 8) & 0xFF
                 outcome = (code != 0 && oom) ? .limitExceeded(.memory) : .exited(code)
+                // A shell reports a child killed by signal N as 128+N. Only the run's
+                // rlimits send SIGXCPU and SIGXFSZ, so such a status names the limit.
+                if code == 128 + SIGXCPU { outcome = .limitExceeded(.cpu) }
+                if code == 128 + SIGXFSZ { outcome = .limitExceeded(.fileSize) }
                 if code == 128 + SIGSYS {
                     violations = KernelLog.seccompKills(since: start, hostPid: nil, uid: spec.idMap.outsideUID)
                 }
@@ -137,6 +141,8 @@ struct Supervisor {
     var killReason: SandboxLimitKind?
     var initStatus: Int32 = 0
     var tail: [UInt8] = []
+    /// Bytes the command has written to its output so far.
+    var outputBytes: UInt64 = 0
     private var statusBuf: [UInt8] = []
 
     init(initPid: pid_t, statusFD: Int32, outFD: Int32, logFD: Int32, echo: Bool, limits: SandboxLimits,
@@ -207,9 +213,20 @@ struct Supervisor {
     }
 
     private mutating func consumeOutput(_ chunk: ArraySlice<UInt8>) {
-        if logFD >= 0 { writeAll(logFD, chunk) }
-        if echo { writeAll(2, chunk) }
-        tail += chunk
+        // The log is a file on the host that the command fills: it gets the
+        // cap every file the command writes has (RLIMIT_FSIZE), else a build
+        // printing `yes` fills the host's disk outside every other limit.
+        let room = outputBytes < limits.fileSizeBytes ? Int(min(UInt64(chunk.count), limits.fileSizeBytes - outputBytes)) : 0
+        outputBytes += UInt64(chunk.count)
+        var kept = Array(chunk.prefix(room))
+        if room < chunk.count, killReason == nil {
+            kept += Array("\nsandbox: output exceeded \(limits.fileSizeBytes) bytes (the fileSize limit); stopped\n".utf8)
+            kill(.fileSize)
+        }
+        guard !kept.isEmpty else { return }
+        if logFD >= 0 { writeAll(logFD, kept[...]) }
+        if echo { writeAll(2, kept[...]) }
+        tail += kept
         if tail.count > 65536 { tail.removeFirst(tail.count - 65536) }
     }
 

@@ -124,6 +124,13 @@ extension Engine {
         let source = tree.sourceLink(m, v)
         let buildDir = tree.buildDir(m, v)
         try environment.prepare(sourceDir: source, buildDir: buildDir)
+        // Dependencies' tree entries (and through them their sources), read-only.
+        for dep in conf.buildDepends where NameRules.problem(inComponent: dep) == nil && FS.isDirectory(tree.moduleDir(dep)) {
+            environment.exposeReadOnly(tree.moduleDir(dep))
+            for dv in tree.versions(dep) {
+                if let real = FS.realPath(tree.sourceLink(dep, dv)) { environment.exposeReadOnly(real) }
+            }
+        }
         // A failed build keeps its make.log (in the build directory) but
         // not its build area.
         var built = false

@@ -27,6 +27,7 @@ extension Engine {
             }
             manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
         }
+        manifest.dependencies = conf.buildDepends.sorted().map { ($0, dependencyExports($0, target)) }
         try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
         chmod(staging, 0o755)
         guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
@@ -62,6 +63,37 @@ extension Engine {
         }
         try signer.sign(file, decision: decision)
         _ = try? store.store(key, files: [(relativePath: "signed.ko", sourcePath: file)], labels: labels)
+    }
+
+    /// The identity of a module's installed exports for `target`: the digest
+    /// of its Module.symvers (empty when none is installed or it exports nothing).
+    func dependencyExports(_ name: String, _ target: KernelTarget) -> String {
+        guard let dir = FS.realPath(tree.installedLink(name, target.version, target.arch)) else { return "none" }
+        return SHA256.hash(bytes: FS.readFile(dir + "/module/Module.symvers") ?? []).short
+    }
+
+    /// After `dep` is (re)installed for `target`: rebuild and reinstall the
+    /// installed modules that were built against other exports of it, as
+    /// dkms 3.2 does for BUILD_DEPENDS_REBUILD.
+    mutating func rebuildDependents(of dep: String, _ target: KernelTarget) throws {
+        let k = target.version, a = target.arch
+        let now = dependencyExports(dep, target)
+        for m in tree.modules() where m != dep {
+            guard let base = FS.realPath(tree.installedLink(m, k, a)),
+                  let manifest = BuildManifest.load(base + "/log/dkms-swift.manifest"),
+                  let recorded = manifest.dependencies.first(where: { $0.name == dep }),
+                  recorded.exports != now else { continue }
+            let v = String(base.split(separator: "/").dropLast(2).last ?? "")
+            guard tree.isInstalled(m, v, k, a) else { continue }
+            out.line("")
+            out.line("Rebuilding module \(m)/\(v) due to updated dependencies")
+            out.line("")
+            try uninstallOne(m, v, target)
+            try unbuildOne(m, v, target, uninstallFirst: false)
+            try buildOne(m, v, target)
+            try installOne(m, v, target)
+            try rebuildDependents(of: m, target)
+        }
     }
 
     /// mok_signing_key, mok_certificate and sign_file from framework.conf.

@@ -25,6 +25,7 @@ extension Engine {
         }
         if !tree.isBuilt(m, v, k, a) { try buildOne(m, v, target) }
         try installOne(m, v, target)
+        try rebuildDependents(of: m, target)
     }
 
     mutating func installOne(_ m: String, _ v: String, _ target: KernelTarget) throws {

@@ -16,6 +16,9 @@ public protocol BuildEnvironment {
     func teardown(buildDir: String)
     /// What distinguishes this environment's builds, for the cache key.
     var profileIdentity: String { get }
+    /// Makes a host path readable to module code (a BUILD_DEPENDS module's
+    /// tree entry, whose Module.symvers a dependent build links against).
+    func exposeReadOnly(_ path: String)
 }
 
 /// How a step ended. Sandbox outcomes name the syscall or limit.
@@ -60,4 +63,6 @@ public struct HostBuildEnvironment: BuildEnvironment {
     public func teardown(buildDir: String) { try? Files.removeTree(buildDir) }
 
     public var profileIdentity: String { "host (unsandboxed)" }
+
+    public func exposeReadOnly(_ path: String) {}
 }

@@ -72,6 +72,8 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         return m
     }
 
+    public func exposeReadOnly(_ path: String) { exposeSource(path) }
+
     public func exposeSource(_ link: String) {
         if let real = FS.realPath(link) { sources[link] = real }
     }
@@ -104,13 +106,19 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         switch r.outcome {
         case .exited(let code):
             if code != 0, let v = r.seccompViolations.first { return .killed(reason: "a process was killed by the seccomp filter for calling \(v)", output: output) }
+            // A shell's 128+SIGSYS: a helper was killed, but the kernel log
+            // (rate-limited) had no record of the call.
+            if code == 128 + SIGSYS { return .killed(reason: "a process was killed by the seccomp filter \(SandboxBuildEnvironment.unnamedCall)", output: output) }
             return .exited(code, output: output)
-        case .killedBySeccomp(let name): return .killed(reason: "killed by the seccomp filter for calling \(name)", output: output)
+        case .killedBySeccomp(let name):
+            return .killed(reason: "killed by the seccomp filter " + (name == "unknown" ? unnamedCall : "for calling \(name)"), output: output)
         case .limitExceeded(let kind): return .killed(reason: "stopped: the \(kind.rawValue) limit was exceeded", output: output)
         case .signaled(let sig): return .exited(128 + sig, output: output)
         case .setupFailed(let msg): return .killed(reason: "sandbox setup failed: \(msg)", output: output)
         }
     }
+
+    static let unnamedCall = "(the kernel log, which is rate-limited, did not name the call)"
 
     /// Build outputs are read from the overlay's upper directory (new and
     /// changed files) or the lower one (untouched source files). A path

@@ -72,9 +72,18 @@ public struct SandboxedConfRunner {
         var diagnostics = FS.readText(dir + "/log") ?? result.outputTail
         var status: Int32 = 0
         switch result.outcome {
-        case .exited(let c): status = c
+        case .exited(let c):
+            status = c
+            // A helper the file ran was killed (bash survived to report it): name the call.
+            if c != 0, let v = result.seccompViolations.first {
+                diagnostics += "dkms.conf evaluation: a process was killed by the seccomp filter for calling \(v)\n"
+            } else if c == 128 + SIGSYS {
+                diagnostics += "dkms.conf evaluation: a process was killed by the seccomp filter \(SandboxBuildEnvironment.unnamedCall)\n"
+            }
         case .killedBySeccomp(let name):
-            status = 159; diagnostics += "dkms.conf evaluation was killed by the seccomp filter for calling \(name)\n"
+            status = 159
+            diagnostics += "dkms.conf evaluation was killed by the seccomp filter "
+                + (name == "unknown" ? SandboxBuildEnvironment.unnamedCall : "for calling \(name)") + "\n"
         case .limitExceeded(let kind):
             status = 137; diagnostics += "dkms.conf evaluation stopped: the \(kind.rawValue) limit was exceeded\n"
         case .signaled(let s): status = 128 + s
