@@ -70,6 +70,12 @@ final class HelloLifecycleTests: XCTestCase {
         r = sb.dkms("remove", "nothere/1.0")
         XCTAssertEqual(r.status, 3)
         XCTAssertTrue(r.stderr.contains("The module/version combo: nothere/1.0 is not located in the DKMS tree."))
+        // NAME alone is NAME/VERSION when one version exists, and an error when several do.
+        r = sb.dkms("build", "dkms-hello", "-k", Kernels.all[0])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(sb.dkms("status").stdout.contains("dkms-hello/1.0, \(Kernels.all[0]), x86_64: built"))
+        writeModule(at: sb.sourceTree + "/dkms-hello-2.0", name: "dkms_hello", conf: "PACKAGE_NAME=dkms-hello\nPACKAGE_VERSION=2.0\nBUILT_MODULE_NAME[0]=dkms_hello\n")
+        XCTAssertEqual(sb.dkms("add", "dkms-hello/2.0").status, 0)
         r = sb.dkms("build", "dkms-hello")
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("Arguments <module> and <module-version> are not specified."))

@@ -63,7 +63,18 @@ public struct Engine {
     }
 
     func requireModuleArgs(_ action: String) throws -> (String, String) {
-        guard let m = context.invocation.module, !m.isEmpty, let v = context.invocation.moduleVersion, !v.isEmpty else {
+        var version = context.invocation.moduleVersion
+        // `NAME` alone names its version when only one exists: in the tree,
+        // or for `add`, in the source tree.
+        if let m = context.invocation.module, !m.isEmpty, version == nil, NameRules.problem(inComponent: m) == nil {
+            var candidates = tree.versions(m)
+            if candidates.isEmpty && action == "add" {
+                candidates = FS.list(tree.sourceTree).filter { $0.hasPrefix(m + "-") && FS.isRegularFile("\(tree.sourceTree)/\($0)/dkms.conf") }
+                    .map { String($0.dropFirst(m.count + 1)) }
+            }
+            if candidates.count == 1 { version = candidates[0] }
+        }
+        guard let m = context.invocation.module, !m.isEmpty, let v = version, !v.isEmpty else {
             throw DKMSError(1, "Arguments <module> and <module-version> are not specified.",
                             "Usage: \(action) <module>/<module-version> or",
                             "       \(action) -m <module>/<module-version> or",
