@@ -52,6 +52,9 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
             }
         }
         overlays[buildDir] = (lower, upper, work, scratch)
+        // Each build sees its own source and what it declares, nothing left
+        // over from an earlier build in this run.
+        sources = [:]
         exposeSource(sourceDir)
         try Files.makeDirectories(buildDir)
     }
