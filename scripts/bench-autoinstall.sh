@@ -7,6 +7,8 @@ source "$(dirname "$0")/lib/bench-common.sh"
 ensure_sources
 OURS=$(ours_bin)
 work=$(mktemp -d /tmp/dkms-bench-auto.XXXXXX)
+# The sandbox's unprivileged user must be able to reach the trees.
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 
 run_auto() {  # run_auto IMPL: wall ms of autoinstall on fresh trees

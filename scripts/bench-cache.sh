@@ -8,6 +8,8 @@ source "$(dirname "$0")/lib/bench-common.sh"
 ensure_sources
 OURS=$(ours_bin)
 work=$(mktemp -d /tmp/dkms-bench-cache.XXXXXX)
+# The sandbox's unprivileged user must be able to reach the trees.
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 
 cycle() {  # cycle IMPL DIR: remove then install every module for $kernel

@@ -7,6 +7,8 @@ ensure_sources
 OURS=$(ours_bin)
 runs=${1:-5}
 work=$(mktemp -d /tmp/dkms-bench-sandbox.XXXXXX)
+# The sandbox's unprivileged user must be able to reach the trees.
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 p=v4l2loopback-dkms
 nv=$(module_nv $p)

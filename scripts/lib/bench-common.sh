@@ -40,4 +40,4 @@ module_nv() { cat "$modules_cache/$1/module" | tr ' ' /; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-ensure_sources() { "$repo/scripts/fetch-debian-modules.sh" "$modules_cache" >/dev/null; }
+ensure_sources() { "$repo/scripts/fetch-debian-modules.sh" "$modules_cache" >/dev/null 2>&1; }
