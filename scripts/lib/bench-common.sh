@@ -32,7 +32,7 @@ ours() { local d=$1; shift; DKMS_CONFIG_DIR="$d/etc" "$OURS" "$@" $(tree_args "$
 # framework.conf, and with --no-depmod (its depmod ignores --installtree).
 reference() {
   local d=$1; shift
-  unshare -m --propagation private bash -c 'mount --bind "$0" /etc/dkms && shift && exec /usr/sbin/dkms "$@"' \
+  unshare -m --propagation private bash -c 'mount --bind "$0" /etc/dkms && exec /usr/sbin/dkms "$@"' \
     "$d/etc" "$@" $(tree_args "$d")
 }
 
