@@ -32,6 +32,9 @@ struct RunCgroups {
 
     static func create(name: String, limits: SandboxLimits, root: String = "/sys/fs/cgroup") -> RunCgroups {
         var cg = RunCgroups()
+        // Short, small runs (sourcing dkms.conf) use rlimits only: attaching
+        // a process to a cgroup v1 memory controller costs ~10 ms.
+        guard limits.useCgroups else { return cg }
         let magic = csb_fs_magic(root)
         guard magic >= 0 else {
             cg.warnings.append("cgroups unavailable (\(root): \(errnoString(errno))); using rlimits only")

@@ -28,6 +28,9 @@ public struct SandboxLimits: Equatable, Sendable {
     /// Size of the tmpfs holding the writable layer of the build root: a
     /// build cannot fill the host's disk, only this (charged to its memory).
     public var buildRootBytes: UInt64 = 8 << 30
+    /// false: enforce memory and process limits with rlimits alone (RLIMIT_AS,
+    /// RLIMIT_NPROC), skipping the cost of a cgroup for quick runs.
+    public var useCgroups = true
 
     public init(memoryBytes: UInt64 = 4 << 30, pids: UInt64 = 1024, cpuSeconds: UInt64 = 3600,
                 fileSizeBytes: UInt64 = 1 << 30, openFiles: UInt64 = 4096, wallClockSeconds: Double = 3600,
@@ -55,7 +58,7 @@ public struct SandboxLimits: Equatable, Sendable {
     public static func parse(_ data: Data) throws -> SandboxLimits {
         let r = try JSONObjectReader(JSONParser.parse(data), context: "limits",
                                      allowedKeys: ["memoryBytes", "pids", "cpuSeconds", "fileSizeBytes", "openFiles",
-                                                   "wallClockSeconds", "noOutputSeconds", "tmpfsBytes", "buildRootBytes", "comment"])
+                                                   "wallClockSeconds", "noOutputSeconds", "tmpfsBytes", "buildRootBytes", "useCgroups", "comment"])
         var l = SandboxLimits()
         if let v = try r.uint64("memoryBytes") { l.memoryBytes = v }
         if let v = try r.uint64("pids") { l.pids = v }
@@ -66,6 +69,12 @@ public struct SandboxLimits: Equatable, Sendable {
         if let v = try seconds(r, "noOutputSeconds") { l.noOutputSeconds = v }
         if let v = try r.uint64("tmpfsBytes") { l.tmpfsBytes = v }
         if let v = try r.uint64("buildRootBytes") { l.buildRootBytes = v }
+        if let v = r.raw("useCgroups") {
+            switch v {
+            case .bool(let b): l.useCgroups = b
+            default: throw SandboxError.invalidProfile("limits.useCgroups: expected true or false")
+            }
+        }
         for (name, v) in [("memoryBytes", l.memoryBytes), ("pids", l.pids), ("cpuSeconds", l.cpuSeconds),
                           ("fileSizeBytes", l.fileSizeBytes), ("openFiles", l.openFiles), ("tmpfsBytes", l.tmpfsBytes),
                           ("buildRootBytes", l.buildRootBytes)] where v == 0 {
