@@ -49,8 +49,9 @@ public struct Engine {
         let cwd = FS.realPath(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])) ?? "/"
         let evaluated = try evaluator.evaluate(confPath: path, overrides: overrides, context: ctx, cwd: cwd)
         if !evaluated.diagnostics.isEmpty { out.errorLine(evaluated.diagnostics.trimmingCharacters(in: "\n")) }
-        let builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
+        var builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
                                           destOverride: context.destOverride, confPath: path)
+        builder.configCache = context.run.kernelConfigs
         do {
             let conf = try builder.build(evaluated.raw, warn: { out.deprecated($0) })
             context.run.confs[memoKey] = conf

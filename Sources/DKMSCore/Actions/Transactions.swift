@@ -11,6 +11,7 @@ public final class RunState {
     public var kernelDigests: [String: Digest] = [:]
     /// dkms.conf evaluations of this run: a build then install reads it once.
     public var confs: [String: ModuleConfig] = [:]
+    public var kernelConfigs = KernelConfigCache()
 
     public init(lock: TreeLock? = nil, faults: FaultInjector = .disabled) {
         self.lock = lock

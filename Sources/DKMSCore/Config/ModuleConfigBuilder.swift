@@ -9,6 +9,7 @@ public struct ModuleConfigBuilder {
     /// Debian, Ubuntu and Arch), or nil to honour DEST_MODULE_LOCATION.
     public var destOverride: String?
     public var confPath: String
+    public var configCache: KernelConfigCache? = nil
 
     public init(target: KernelTarget, dkmsTree: String, module: String, moduleVersion: String,
                 destOverride: String?, confPath: String) {
@@ -96,7 +97,7 @@ public struct ModuleConfigBuilder {
         if make.isEmpty { make = "make -C \(target.sourceDir) M=\(buildDir)" }
         var clean = raw.scalar("CLEAN")
         if clean.isEmpty { clean = "make -C \(target.sourceDir) M=\(buildDir) clean" }
-        let kconfig = target.kernelConfig()
+        let kconfig = target.kernelConfig(cache: configCache)
         if kconfig["CONFIG_CC_IS_CLANG"] == "y" { make += " CC=clang" }
         if kconfig["CONFIG_LD_IS_LLD"] == "y" { make += " LD=ld.lld" }
 
