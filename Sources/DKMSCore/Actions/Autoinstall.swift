@@ -1,3 +1,4 @@
+import Glibc
 import Foundation
 extension Engine {
     /// `dkms autoinstall`: install, for one kernel, the newest version of
@@ -63,10 +64,11 @@ extension Engine {
                 // Leave it to the ordinary path, which reports failures in full.
             }
         }
-        let runner = ParallelAutoinstall(items: items, kernel: k, arch: a, jobs: context.jobs,
+        var runner = ParallelAutoinstall(items: items, kernel: k, arch: a, jobs: context.jobs,
                                          childArguments: childArguments(), environment: childEnvironment(), out: out,
                                          inheritFD: context.run.lock?.descriptor,
                                          logDir: { [tree] m, v in "\(tree.buildDir(m, v))/make.log" })
+        for item in items { runner.sourceSizes[item.module] = sourceBytes(tree.sourceLink(item.module, item.version)) }
         for (item, result) in runner.run() {
             switch result {
             case .installed: succeeded.append(item.module); touched = true
@@ -111,6 +113,21 @@ extension Engine {
         if let fd = context.run.lock?.descriptor { env.append("DKMS_TREE_LOCK_FD=\(fd)") }
         return env
     }
+}
+
+/// Total size of the C and header files under a source directory.
+func sourceBytes(_ dir: String) -> Int64 {
+    var total: Int64 = 0
+    var stack = [FS.realPath(dir) ?? dir]
+    while let d = stack.popLast() {
+        for name in FS.list(d) {
+            let p = d + "/" + name
+            guard let st = FS.lstatInfo(p) else { continue }
+            if (st.st_mode & S_IFMT) == S_IFDIR { stack.append(p) }
+            else if name.hasSuffix(".c") || name.hasSuffix(".h") { total += Int64(st.st_size) }
+        }
+    }
+    return total
 }
 
 public enum DependencyOrder {

@@ -31,9 +31,12 @@ struct ParallelAutoinstall {
 
         func startReady() {
             while running.count < slots {
-                guard let i = pending.firstIndex(where: { item in
-                    item.deps.allSatisfy { d in !pending.contains { $0.module == d } && !running.contains { $0.0.module == d } }
-                }) else { return }
+                // Of the modules whose dependencies are done, the biggest
+                // source first: the longest build should not start last.
+                let ready = pending.indices.filter { idx in
+                    pending[idx].deps.allSatisfy { d in !pending.contains { $0.module == d } && !running.contains { $0.0.module == d } }
+                }
+                guard let i = ready.max(by: { sourceSize(pending[$0]) < sourceSize(pending[$1]) }) else { return }
                 let item = pending.remove(at: i)
                 if let bad = item.deps.first(where: { d in
                     if case .installed = results[d] ?? .installed(0) { return false }; return true
@@ -42,8 +45,10 @@ struct ParallelAutoinstall {
                     report(item, .blocked(bad), output: "")
                     continue
                 }
-                // Share the cores: the modules running together split -j.
-                let share = max(1, jobs / min(slots, pending.count + running.count + 1))
+                // Each build gets the whole job budget: builds have serial
+                // stretches (modpost, linking, a MAKE of several makes in a
+                // row) that the other build running beside it fills.
+                let share = max(1, jobs)
                 let argv = [selfPath()] + ["install", "\(item.module)/\(item.version)", "-k", "\(kernel)/\(arch)",
                                            "--no-depmod", "-j", String(share)] + childArguments
                 if let child = ChildProcess(argv, environment: environment, inheritFD: inheritFD) {
@@ -95,6 +100,11 @@ struct ParallelAutoinstall {
         for item in pending where results[item.module] == nil { results[item.module] = .blocked(item.deps.joined(separator: " ")) }
         return items.map { ($0, results[$0.module]!) }
     }
+
+    var sourceSizes: [String: Int64] = [:]
+
+    /// Bytes of source, as a cheap estimate of how long a build takes.
+    func sourceSize(_ item: Item) -> Int64 { sourceSizes[item.module] ?? 0 }
 
     func selfPath() -> String { FS.realPath("/proc/self/exe") ?? CommandLine.arguments[0] }
 }
