@@ -55,7 +55,9 @@ extension Engine {
         try checkBuildDepends(m, v, conf, target)
         out.line("")
 
-        let env = buildEnvironmentVariables(m, v, target)
+        // Every make of a MAKE chain builds in parallel, not only the first
+        // one that gets -jN (jool's MAKE runs three makes in a row).
+        let env = buildEnvironmentVariables(m, v, target) + (context.jobs > 1 ? ["MAKEFLAGS=-j\(context.jobs)"] : [])
         let make = makeCommandLine(conf.makeCommand, kernel: k)
         guard !context.invocation.noCache && context.framework["cache"] != "no" else {
             try compile(m, v, target, conf, env: env, make: make) { _ in }
