@@ -155,11 +155,15 @@ final class BuildCacheIntegrationTests: XCTestCase {
         let k = Kernels.all[0]
         XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
         XCTAssertEqual(sb.dkms("install", "dkms-hello/1.0", "-k", k).status, 0)
+        // The build (pinned by the installed module) and its signature (not pinned).
+        XCTAssertTrue(sb.dkms("cache", "stats").stdout.contains("entries 2,"))
         let pruned = sb.dkms("cache", "prune", "0")
         XCTAssertEqual(pruned.status, 0, pruned.all)
-        XCTAssertTrue(pruned.stdout.contains("Pruned 0 entr"), pruned.stdout)
+        XCTAssertTrue(pruned.stdout.contains("Pruned 1 entr"), pruned.stdout)
+        XCTAssertTrue(sb.dkms("cache", "stats").stdout.contains("entries 1,"), "the installed module's build stays")
         XCTAssertEqual(sb.dkms("uninstall", "dkms-hello/1.0", "-k", k).status, 0)
         XCTAssertTrue(sb.dkms("cache", "prune", "0").stdout.contains("Pruned 1 entr"))
+        XCTAssertTrue(sb.dkms("cache", "stats").stdout.contains("entries 0,"))
     }
 
     func testVerifyRebuildsAndComparesDigests() throws {
