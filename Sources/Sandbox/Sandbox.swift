@@ -100,6 +100,10 @@ public struct Sandbox {
                 default: outcome = .signaled(sig)
                 }
             }
+        } else if oom {
+            // The OOM killer may pick the sandbox's pid 1 (it holds the
+            // namespace): the memory limit is still what ended the run.
+            outcome = .limitExceeded(.memory)
         } else {
             outcome = .setupFailed("sandbox: pid 1 exited without reporting the command's status (init status \(sup.initStatus))")
         }
