@@ -1,4 +1,5 @@
 import Glibc
+import Installer
 
 extension Engine {
     public func cleanup() throws {
@@ -15,16 +16,15 @@ extension Engine {
             out.line("\(findings.count) item(s), \(humanSize(total)). Dry run: nothing was removed; run with --yes to remove them.")
             return
         }
+        var plan = TransactionPlan(description: "cleanup")
         var kernels = Set<String>()
         for f in findings {
-            if FS.isSymlink(f.path) || !FS.isDirectory(f.path) {
-                guard unlink(f.path) == 0 || errno == ENOENT else { throw DKMSError(1, "Cannot remove \(f.path): \(FS.errnoText())") }
-                AtomicFile.syncDirectory(of: f.path)
-            } else {
-                try Files.removeTree(f.path)
-            }
+            if FS.isSymlink(f.path) { plan.steps.append(.removeLink(path: f.path)) }
+            else if FS.isDirectory(f.path) { plan.steps.append(.removeDirectory(path: f.path)) }
+            else { plan.steps.append(.removeFile(path: f.path)) }
             if let k = f.kernel { kernels.insert(k) }
         }
+        try commit(plan)
         for k in kernels.sorted() where FS.isDirectory(tree.libTree(k)) { depmod(k) }
         out.line("Removed \(findings.count) item(s), \(humanSize(total)).")
     }

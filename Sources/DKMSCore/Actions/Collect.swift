@@ -28,12 +28,9 @@ extension Engine {
             if !r.succeeded { throw DKMSError(7, "Stripping the built modules failed for: \(k) (\(a))", "Consult \(logPath) for more information.") }
         }
 
-        try Files.makeDirectories(tree.kernelDir(m, v, k))
-        let staging = try Staging.makeDirectory(in: tree.kernelDir(m, v, k), prefix: ".tmp_\(a)_")
+        let staging = try newStaging(m, v, k, a)
         var done = false
         defer { if !done { try? Files.removeTree(staging) } }
-        try Files.makeDirectories(staging + "/module")
-        try Files.makeDirectories(staging + "/log")
         for spec in conf.modules {
             let hostPath = environment.hostPath(forBuildPath: "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko")
             let bytes = try ModuleCheck.read(hostPath, kernel: k, arch: a)
@@ -44,6 +41,24 @@ extension Engine {
             try Staging.writeFile(staging + "/module/Module.symvers", data)
         }
         done = true
+        return staging
+    }
+}
+
+extension Engine {
+    /// <m>/<v>/<k>/.tmp_<a>_XXXXXX with module/ and log/: where a build's
+    /// output, fresh or from the cache, is assembled before `finalize`
+    /// renames it to <a> (dkms 3.2's staging).
+    func newStaging(_ m: String, _ v: String, _ k: String, _ a: String) throws -> String {
+        try Files.makeDirectories(tree.kernelDir(m, v, k))
+        let staging = try Staging.makeDirectory(in: tree.kernelDir(m, v, k), prefix: ".tmp_\(a)_")
+        do {
+            try Files.makeDirectories(staging + "/module")
+            try Files.makeDirectories(staging + "/log")
+        } catch {
+            try? Files.removeTree(staging)
+            throw error
+        }
         return staging
     }
 }

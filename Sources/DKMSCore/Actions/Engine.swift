@@ -6,15 +6,13 @@ public struct Engine {
     public var context: Context
     public var evaluator: ConfEvaluator
     public var environment: BuildEnvironment
-    public var hooks: BuildHooks
     /// What recovery did at the start of this run, if anything.
     public var recovery: Recovery.Report?
 
-    public init(context: Context, evaluator: ConfEvaluator, environment: BuildEnvironment, hooks: BuildHooks = BuildHooks()) {
+    public init(context: Context, evaluator: ConfEvaluator, environment: BuildEnvironment) {
         self.context = context
         self.evaluator = evaluator
         self.environment = environment
-        self.hooks = hooks
     }
 
     var tree: DKMSTree { context.tree }
@@ -104,9 +102,4 @@ public struct Engine {
         if FS.isSymlink(link) { return !FS.isDirectory(link) }
         return !FS.isDirectory(link) && FS.isDirectory(tree.sourceDir(m, v))
     }
-}
-
-/// Callbacks around a build, where the cache and the installer attach.
-public struct BuildHooks {
-    public init() {}
 }

@@ -105,13 +105,9 @@ extension Engine {
         if context.invocation.noDepmod { return }
         let modulesDep = "\(tree.libTree(kernel))/modules.dep"
         guard FS.exists(modulesDep) else { return }
-        var argv = ["depmod", "-a"]
-        if tree.installTree != "/lib/modules" && tree.installTree != "/usr/lib/modules" {
-            guard tree.installTree.hasSuffix("/lib/modules") else { return }
-            argv += ["-b", String(tree.installTree.dropLast("/lib/modules".count))]
-        }
-        argv.append(kernel)
-        let r = Subprocess.run(argv)
+        // An install tree depmod cannot index (not <base>/lib/modules) is skipped.
+        guard let args = try? Depmod().arguments(kernel: kernel, installTree: tree.installTree) else { return }
+        let r = Subprocess.run(["depmod"] + args)
         if !r.succeeded {
             out.line("(bad exit status: \(r.status))")
             out.warn("depmod failed for kernel \(kernel): \(r.stderrText.trimmingCharacters(in: "\n"))")
@@ -133,36 +129,5 @@ public enum ModuleLocator {
             }
         }
         return found.sorted()
-    }
-}
-
-/// Replacing a file or link so that readers see the old or the new one,
-/// never a partial one.
-public enum AtomicFile {
-    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let tmp = path + ".dkms-tmp-\(getpid())"
-        unlink(tmp)
-        try Staging.writeFile(tmp, bytes, mode: mode)
-        guard rename(tmp, path) == 0 else {
-            let e = errno; unlink(tmp)
-            throw DKMSError(6, "Cannot install \(path): \(FS.errnoText(e))")
-        }
-        syncDirectory(of: path)
-    }
-
-    public static func symlink(_ path: String, target: String) throws {
-        let tmp = path + ".dkms-tmp-\(getpid())"
-        unlink(tmp)
-        guard Glibc.symlink(target, tmp) == 0, rename(tmp, path) == 0 else {
-            let e = errno; unlink(tmp)
-            throw DKMSError(6, "Cannot create link \(path): \(FS.errnoText(e))")
-        }
-        syncDirectory(of: path)
-    }
-
-    public static func syncDirectory(of path: String) {
-        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        let fd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
     }
 }

@@ -9,12 +9,9 @@ extension Engine {
                  files: [ResultFile], store: CacheStore, key cacheKey: CacheKey) throws {
         let key = cacheKey.short
         let k = target.version, a = target.arch
-        try Files.makeDirectories(tree.kernelDir(m, v, k))
-        let staging = try Staging.makeDirectory(in: tree.kernelDir(m, v, k), prefix: ".tmp_\(a)_")
+        let staging = try newStaging(m, v, k, a)
         var committed = false
         defer { if !committed { try? Files.removeTree(staging) } }
-        try Files.makeDirectories(staging + "/module")
-        try Files.makeDirectories(staging + "/log")
         for f in files {
             guard NameRules.problem(inComponent: f.relativePath) == nil else {
                 throw DKMSError(7, "Build cache entry \(key) names a bad file '\(f.relativePath)'.")
@@ -27,14 +24,6 @@ extension Engine {
         try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(cacheKey.hex) hit\n".utf8))
         try finalize(staging, m, v, target, conf)
         committed = true
-    }
-}
-
-extension CacheMark {
-    static func write(_ logDir: String, key: String, hit: Bool) throws {
-        let path = logDir + "/dkms-swift.cache"
-        unlink(path)
-        try Staging.writeFile(path, Array("\(key) \(hit ? "hit" : "miss")\n".utf8))
     }
 }
 

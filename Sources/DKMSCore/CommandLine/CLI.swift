@@ -22,7 +22,7 @@ public enum CLI {
         for d in inv.deprecations { output.deprecated(d) }
         for w in inv.warnings { output.warn(w) }
 
-        var context = Context(invocation: inv, configDir: configDir, output: output)
+        let context = Context(invocation: inv, configDir: configDir, output: output)
         context.run.faults = FaultInjector.fromEnvironment(environment)
         var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
         let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify]

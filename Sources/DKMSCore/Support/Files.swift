@@ -30,13 +30,4 @@ public enum Files {
         let r = Subprocess.run(["cp", "-fpRT", "--", from + "/", into])
         if !r.succeeded { throw DKMSError(1, "Cannot copy \(from) to \(into): \(r.stderrText.trimmingCharacters(in: "\n"))") }
     }
-
-    /// Removes `dir` and its parents up to (not including) `stop` while they are empty.
-    public static func pruneEmpty(_ dir: String, stop: String) {
-        var d = dir
-        while d.hasPrefix(stop + "/") && d != stop {
-            if rmdir(d) != 0 { return }
-            d = String(d[..<(d.lastIndex(of: "/") ?? d.startIndex)])
-        }
-    }
 }
