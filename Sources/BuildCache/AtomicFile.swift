@@ -39,11 +39,13 @@ struct TempFile {
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     /// fsync + close + rename + directory fsync. After this returns the file is durable at `target`.
-    mutating func commit(to target: String) throws {
+    /// `syncDirectory: false` leaves the directory's fsync to the caller: one for many files
+    /// written into a private directory that is published later.
+    mutating func commit(to target: String, syncDirectory: Bool = true) throws {
         guard fsync(fd) == 0 else { let e = CacheError.errno("fsync", path); discard(); throw e }
         close(fd); fd = -1
         guard rename(path, target) == 0 else { let e = CacheError.errno("rename", target); unlink(path); throw e }
-        try AtomicFile.fsyncDirectory(directory)
+        if syncDirectory { try AtomicFile.fsyncDirectory(directory) }
     }
 
     /// Removes the temp file; used on every error path so no `.tmp-*` litter survives.

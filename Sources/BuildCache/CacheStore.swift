@@ -176,7 +176,10 @@ public struct CacheStore: Sendable {
 
     /// Copies a verified result file out to `destination` (atomically), re-verifying the digest
     /// on the bytes actually copied so a blob corrupted after lookup is still caught.
-    public func copy(_ file: ResultFile, to destination: String, mode: mode_t = 0o644) throws {
+    ///
+    /// `syncDirectory: false`: the destination's directory is private and the caller fsyncs
+    /// it once before publishing it (a cache hit restores a dozen files into staging).
+    public func copy(_ file: ResultFile, to destination: String, mode: mode_t = 0o644, syncDirectory: Bool = true) throws {
         try FileSystem.makeDirectories(destination.deletingLastComponent)
         var tmp = try TempFile(in: destination.deletingLastComponent, mode: mode)
         do {
@@ -196,7 +199,7 @@ public struct CacheStore: Sendable {
                 reporter(.corruptBlob(key: file.digest, blob: file.digest, path: file.blobPath))
                 throw CacheError.corruptMetadata(path: file.blobPath, reason: "blob digest mismatch on copy")
             }
-            try tmp.commit(to: destination)
+            try tmp.commit(to: destination, syncDirectory: syncDirectory)
         } catch {
             tmp.discard()
             throw error

@@ -31,13 +31,13 @@ public struct FileDigester {
     public private(set) var statistics = DigesterStatistics()
     var memo: StatMemo
 
-    /// - Parameter memoDirectory: where `stat-memo.v1` lives; nil = in-memory only.
-    public init(memoDirectory: String?, minimumAgeSeconds: Double = 2.0,
+    /// - Parameter memoDirectory: where `stat-memo.v1` (or `memoFileName`) lives; nil = in-memory only.
+    public init(memoDirectory: String?, memoFileName: String = StatMemo.fileName, minimumAgeSeconds: Double = 2.0,
                 clock: @escaping @Sendable () -> Int64 = FileDigester.realtimeNs) {
         self.memoDirectory = memoDirectory
         self.minimumAgeNs = Int64(minimumAgeSeconds * 1e9)
         self.clock = clock
-        self.memo = memoDirectory.map { StatMemo.load(directory: $0) } ?? StatMemo()
+        self.memo = memoDirectory.map { StatMemo.load(directory: $0, fileName: memoFileName) } ?? StatMemo(fileName: memoFileName)
     }
 
     public var memoCount: Int { memo.count }

@@ -55,3 +55,52 @@ public struct KernelBuildTree: Sendable, Equatable {
         try TreeDigester(options: Self.digestOptions(threads: threads)).digest(roots: roots, using: &digester)
     }
 }
+
+extension KernelBuildTree {
+    /// The content digest, as `digest(using:)` computes it, but a process that finds the tree
+    /// as the last computation left it (same `TreeFingerprint`) reuses that result: a stat
+    /// walk instead of memo load + 16,000 probes + Merkle assembly. Otherwise it digests with
+    /// the kernel trees' own stat memo (`stat-memo-kernel.v1`, kept apart so other digests
+    /// do not load 16,000 entries they never probe) and records the result, unless some entry
+    /// is younger than `minimumAgeSeconds` (a second write within one timestamp tick would go
+    /// unseen) or the tree changed while it was digested.
+    public func digest(memoDirectory: String, threads: Int = 2, minimumAgeSeconds: Double = 2.0) throws -> Digest {
+        let paths = roots.map(\.path)
+        let record = KernelTreeRecord(directory: memoDirectory, roots: paths)
+        let before = try TreeFingerprint.compute(roots: paths, threads: threads)
+        if let known = record.load(), known.fingerprint == before.fingerprint { return known.digest }
+        var digester = FileDigester(memoDirectory: memoDirectory, memoFileName: "stat-memo-kernel.v1",
+                                    minimumAgeSeconds: minimumAgeSeconds)
+        let digest = try self.digest(using: &digester, threads: threads).digest
+        try? digester.save()
+        let after = try TreeFingerprint.compute(roots: paths, threads: threads)
+        if after == before, FileSystem.nowNs() - before.newestNs >= Int64(minimumAgeSeconds * 1e9) {
+            record.save(fingerprint: before.fingerprint, digest: digest)
+        }
+        return digest
+    }
+}
+
+/// `<memo>/kernel-trees/<roots digest>`: fingerprint, content digest and a checksum of both
+/// (a torn or foreign file reads as absent).
+struct KernelTreeRecord {
+    let path: String
+
+    init(directory: String, roots: [String]) {
+        var enc = CanonicalEncoder(domain: "buildcache.kernel-tree-record.v1")
+        enc.append(roots)
+        path = directory.appendingComponent("kernel-trees").appendingComponent(enc.digest().hex)
+    }
+
+    func load() -> (fingerprint: Digest, digest: Digest)? {
+        guard let b = try? AtomicFile.readAll(path), b.count == 96,
+              SHA256.hash(bytes: b[0..<64]).bytes == Array(b[64..<96]) else { return nil }
+        return (Digest(bytes: b[0..<32]), Digest(bytes: b[32..<64]))
+    }
+
+    func save(fingerprint: Digest, digest: Digest) {
+        let body = fingerprint.bytes + digest.bytes
+        try? FileSystem.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
+        try? AtomicFile.write(body + SHA256.hash(bytes: body).bytes, to: path)
+    }
+}

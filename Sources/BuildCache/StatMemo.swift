@@ -9,7 +9,9 @@ import Glibc
 public struct StatMemo {
     static let magic: [UInt8] = Array("BCMEMO01".utf8)
     static let recordSize = 80
-    static let fileName = "stat-memo.v1"
+    public static let fileName = "stat-memo.v1"
+    /// The file this memo loads from and saves to, inside its directory.
+    var fileName = StatMemo.fileName
 
     /// Entries beyond this are trimmed to those used in the current session when saving,
     /// so inode churn from reinstalls cannot grow the file without bound.
@@ -21,7 +23,10 @@ public struct StatMemo {
 
     struct Entry { var digest: Digest; var used: Bool }
 
-    public init(maxEntries: Int = 200_000) { self.maxEntries = maxEntries }
+    public init(maxEntries: Int = 200_000, fileName: String = StatMemo.fileName) {
+        self.maxEntries = maxEntries
+        self.fileName = fileName
+    }
 
     public var count: Int { entries.count }
 
@@ -36,8 +41,8 @@ public struct StatMemo {
     }
 
     /// Loads `<directory>/stat-memo.v1`; a missing or malformed file yields an empty memo.
-    public static func load(directory: String, maxEntries: Int = 200_000) -> StatMemo {
-        var memo = StatMemo(maxEntries: maxEntries)
+    public static func load(directory: String, maxEntries: Int = 200_000, fileName: String = StatMemo.fileName) -> StatMemo {
+        var memo = StatMemo(maxEntries: maxEntries, fileName: fileName)
         guard let bytes = try? AtomicFile.readAll(directory.appendingComponent(fileName)),
               bytes.count >= 16, Array(bytes[0..<8]) == magic else { return memo }
         bytes.withUnsafeBytes { raw in
@@ -90,7 +95,7 @@ public struct StatMemo {
                 off += StatMemo.recordSize
             }
         }
-        try AtomicFile.write(out, to: directory.appendingComponent(StatMemo.fileName))
+        try AtomicFile.write(out, to: directory.appendingComponent(fileName))
         entries = keep
         dirty = false
     }

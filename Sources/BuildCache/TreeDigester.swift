@@ -264,14 +264,7 @@ private struct Walk {
     }
 
     private func shouldFollow(linkPath: String, target: [UInt8], boundary: String) -> Bool {
-        switch options.symlinks {
-        case .record: return false
-        case .followAll: return true
-        case .followExternal:
-            if target.first == UInt8(ascii: "/") { return true }
-            guard let real = FileSystem.realPath(linkPath) else { return false }  // dangling: record
-            return !(real == boundary || real.hasPrefix(boundary + "/"))
-        }
+        TreeWalkRules.shouldFollow(linkPath: linkPath, target: target, boundary: boundary, policy: options.symlinks)
     }
 
     private mutating func addFile(location: FileLocation, key: StatKey, mayRepeat: Bool) -> Int {

@@ -9,20 +9,39 @@ public struct KernelConfig: Equatable, Sendable {
     public init(values: [String: String] = [:]) { self.values = values }
 
     public init(text: String) {
+        var text = text
+        self = text.withUTF8 { KernelConfig(bytes: $0) }
+    }
+
+    /// One pass over the bytes: a kernel's .config has ~10,000 lines and every
+    /// dkms command that reads a dkms.conf reads it, so no per-line String or
+    /// Substring is made for the lines that are not `CONFIG_NAME=value`.
+    public init(bytes: UnsafeBufferPointer<UInt8>) {
         var v: [String: String] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("CONFIG_") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            var value = String(line[line.index(after: eq)...])
-            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
-                value = String(value.dropFirst().dropLast())
+        v.reserveCapacity(bytes.count / 40)
+        let prefix: [UInt8] = Array("CONFIG_".utf8)
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            var end = i
+            while end < n && bytes[end] != 0x0a { end += 1 }
+            if end - i > prefix.count && bytes[i] == 0x43 && prefix.indices.allSatisfy({ bytes[i + $0] == prefix[$0] }) {
+                var eq = i + prefix.count
+                while eq < end && bytes[eq] != 0x3d { eq += 1 }
+                if eq < end {
+                    var vs = eq + 1, ve = end
+                    if ve - vs >= 2 && bytes[vs] == 0x22 && bytes[ve - 1] == 0x22 { vs += 1; ve -= 1 }
+                    v[String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<eq]), as: UTF8.self)] =
+                        String(decoding: UnsafeBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
+                }
             }
-            v[String(line[..<eq])] = value
+            i = end + 1
         }
         values = v
     }
 
     public static func load(path: String) throws -> KernelConfig {
-        KernelConfig(text: String(decoding: try FS.readFile(path), as: UTF8.self))
+        try FS.readFile(path).withUnsafeBufferPointer { KernelConfig(bytes: $0) }
     }
 
     /// `/lib/modules/<k>/build/.config` under a given install tree (default /lib/modules).

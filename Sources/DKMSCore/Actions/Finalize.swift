@@ -9,7 +9,7 @@ extension Engine {
     /// the staging directory into place.
     func finalize(_ staging: String, _ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig) throws {
         let k = target.version, a = target.arch
-        let config = KernelConfig(text: FS.readText(target.configPath) ?? "")
+        let config = target.kernelConfig(cache: context.run.kernelConfigs)
         let decision = try signingDecision(target, config)
         let compression = CompressionPolicy(override: context.framework["compress_module"].flatMap(ModuleCompression.init(name:)))
             .method(for: config)
@@ -30,6 +30,9 @@ extension Engine {
         manifest.dependencies = conf.buildDepends.sorted().map { ($0, dependencyExports($0, target)) }
         try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
         chmod(staging, 0o755)
+        // Files in module/ were fsynced as they were written; their names once, here.
+        let dir = open(staging + "/module", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { fsync(dir); close(dir) }
         guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
             throw DKMSError(7, "do_build: final mv failed (\(errno))")
         }
@@ -57,7 +60,7 @@ extension Engine {
         let key = h.finalize()
         if let files = try? store.lookup(key), let f = files.first {
             let tmp = file + ".signed"
-            try? store.copy(f, to: tmp)
+            try? store.copy(f, to: tmp, syncDirectory: false)
             if let signed = FS.readFile(tmp), ModuleSignature.stripped(signed) == unsigned, rename(tmp, file) == 0 { return }
             unlink(tmp)
         }

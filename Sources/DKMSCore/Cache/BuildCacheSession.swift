@@ -55,8 +55,8 @@ public struct BuildCacheSession {
         }
     }
 
-    /// The key for one build. Hashing the kernel tree costs ~1 s cold and
-    /// ~60 ms once the stat memo knows it.
+    /// The key for one build. Hashing the kernel tree costs ~1 s cold, and
+    /// a stat walk (~30 ms) when it is as the last digest left it.
     public mutating func key(_ p: KeyParts, kernelDigests: RunState? = nil) throws -> CacheKey {
         do {
             let source = try TreeDigester(options: TreeDigestOptions(symlinks: .record, exclude: .moduleBuildProducts))
@@ -66,7 +66,7 @@ public struct BuildCacheSession {
             if let known = kernelDigests?.kernelDigests[p.target.sourceDir] {
                 kernel = known
             } else {
-                kernel = try KernelBuildTree.discover(buildDirectory: p.target.sourceDir).digest(using: &digester).digest
+                kernel = try KernelBuildTree.discover(buildDirectory: p.target.sourceDir).digest(memoDirectory: store.memoDirectory)
                 kernelDigests?.kernelDigests[p.target.sourceDir] = kernel
             }
             let cc = p.environment.first { $0.hasPrefix("CC=") }.map { String($0.dropFirst(3)) } ?? "gcc"

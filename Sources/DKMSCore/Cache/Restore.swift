@@ -16,7 +16,8 @@ extension Engine {
             guard NameRules.problem(inComponent: f.relativePath) == nil else {
                 throw DKMSError(7, "Build cache entry \(key) names a bad file '\(f.relativePath)'.")
             }
-            do { try store.copy(f, to: staging + "/module/" + f.relativePath) }
+            // finalize fsyncs module/ once, before the staging directory is published.
+            do { try store.copy(f, to: staging + "/module/" + f.relativePath, syncDirectory: false) }
             catch { throw DKMSError(7, "Build cache entry \(key): \(error)") }
         }
         try Staging.writeFile(staging + "/log/make.log",

@@ -97,7 +97,7 @@ public struct ModuleConfigBuilder {
         if make.isEmpty { make = "make -C \(target.sourceDir) M=\(buildDir)" }
         var clean = raw.scalar("CLEAN")
         if clean.isEmpty { clean = "make -C \(target.sourceDir) M=\(buildDir) clean" }
-        let kconfig = target.kernelConfig(cache: configCache)
+        let kconfig = target.kernelConfig(cache: configCache).values
         if kconfig["CONFIG_CC_IS_CLANG"] == "y" { make += " CC=clang" }
         if kconfig["CONFIG_LD_IS_LLD"] == "y" { make += " LD=ld.lld" }
 

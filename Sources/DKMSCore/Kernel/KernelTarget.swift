@@ -1,3 +1,4 @@
+import Installer
 /// One (kernel release, arch) pair an action targets, with the headers it
 /// builds against.
 public struct KernelTarget: Equatable, Hashable {
@@ -11,23 +12,14 @@ public struct KernelTarget: Equatable, Hashable {
 
     public var configPath: String { sourceDir + "/.config" }
 
-    /// `CONFIG_X=value` lines of the kernel's .config, read on demand; a
-    /// run that asks for the same kernel again gets the parsed copy.
-    public func kernelConfig(cache: KernelConfigCache? = nil) -> [String: String] {
+    /// The kernel's .config (`CONFIG_X=value`, string values unquoted), read
+    /// on demand; a run that asks for the same kernel again gets the parsed copy.
+    /// A missing file is an empty config.
+    public func kernelConfig(cache: KernelConfigCache? = nil) -> KernelConfig {
         if let known = cache?.configs[configPath] { return known }
-        let parsed = parseConfig()
+        let parsed = (try? KernelConfig.load(path: configPath)) ?? KernelConfig()
         cache?.configs[configPath] = parsed
         return parsed
-    }
-
-    func parseConfig() -> [String: String] {
-        guard let text = FS.readText(configPath) else { return [:] }
-        var result: [String: String] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("CONFIG_") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            result[String(line[..<eq])] = String(line[line.index(after: eq)...])
-        }
-        return result
     }
 
     /// Headers exist when the build dir has include/ (dkms's _check_kernel_dir).
@@ -36,6 +28,6 @@ public struct KernelTarget: Equatable, Hashable {
 
 /// Parsed kernel .config files of one run (~10,000 lines each).
 public final class KernelConfigCache {
-    public var configs: [String: [String: String]] = [:]
+    public var configs: [String: KernelConfig] = [:]
     public init() {}
 }

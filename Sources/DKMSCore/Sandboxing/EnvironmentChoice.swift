@@ -7,7 +7,7 @@ public enum EnvironmentChoice {
         let inv = context.invocation
         if inv.noSandbox || context.framework["sandbox"] == "no" {
             context.output.warn("the sandbox is turned off (\(inv.noSandbox ? "--no-sandbox" : "sandbox=no in framework.conf")): the module's dkms.conf, Makefile and scripts run unconfined, as root.")
-            return (HostBuildEnvironment(), ConfEvaluator())
+            return (HostBuildEnvironment(), ConfEvaluator(memo: confMemo(context, runner: "host")))
         }
         let profiles = try SandboxProfiles.locate(context)
         let buildName = inv.sandboxProfile ?? context.framework["sandbox_profile"] ?? "kbuild"
@@ -20,6 +20,13 @@ public enum EnvironmentChoice {
         let env = SandboxBuildEnvironment(profile: build.profile, identity: build.identity, headers: headers,
                                           scratchRoot: scratch, output: context.output)
         let runner = SandboxedConfRunner(profile: eval.profile, scratchRoot: scratch, configDir: context.configDir, headers: headers)
-        return (env, ConfEvaluator(runner: runner.runner))
+        return (env, ConfEvaluator(runner: runner.runner, memo: confMemo(context, runner: eval.identity)))
+    }
+
+    /// Evaluations of pure dkms.conf files are kept beside the build cache,
+    /// and like it, not with --no-cache or cache=no.
+    static func confMemo(_ context: Context, runner: String) -> ConfMemo? {
+        guard !context.invocation.noCache, context.framework["cache"] != "no" else { return nil }
+        return ConfMemo(directory: BuildCacheSession.root(context) + "/conf-evals", runner: runner)
     }
 }

@@ -1,0 +1,66 @@
+import BuildCache
+import Glibc
+
+/// Replays the evaluation of pure dkms.conf files (see `PureConf`): their
+/// result is a function of the files' bytes, the argv, environment and
+/// working directory the evaluator was given, and where it ran (the sandbox
+/// profile). Each result is one small file named by the digest of all of
+/// that. A sandbox start costs ~30 ms and every remove, add and install
+/// evaluates dkms.conf: this is most of a cache hit's time otherwise.
+///
+/// Entries are written by rename and end with the digest of their content; a
+/// torn or foreign file is a miss. Nothing in an entry is ever executed.
+public struct ConfMemo {
+    public var directory: String
+    /// Where evaluations run (the conf-eval sandbox profile's identity, or
+    /// "host" without the sandbox): results from elsewhere are not replayed.
+    public var runner: String
+
+    public init(directory: String, runner: String) { self.directory = directory; self.runner = runner }
+
+    static let magic = Array("DKCONF01".utf8)
+
+    /// The key of one evaluation, or nil when a file is not pure.
+    func key(argv: [String], environment: [String], cwd: String, files: [(path: String, bytes: [UInt8]?)],
+             known: Set<String>) -> Digest? {
+        guard PureConf.isPure(files.compactMap(\.bytes), known: known) else { return nil }
+        var enc = CanonicalEncoder(domain: "dkms-swift conf evaluation 1")
+        enc.append(runner)
+        enc.append(argv)
+        enc.append(environment)
+        enc.append(cwd)
+        enc.append(UInt64(files.count))
+        for f in files {
+            enc.append(f.path)
+            if let b = f.bytes { enc.append(tag: 0x31); enc.append(bytes: b) } else { enc.append(tag: 0x30) }
+        }
+        return enc.digest()
+    }
+
+    func path(_ key: Digest) -> String { directory + "/" + key.hex }
+
+    func load(_ key: Digest) -> Subprocess.Result? {
+        guard let bytes = FS.readFile(path(key)), bytes.count >= 8 + 8 + 32, Array(bytes[0..<8]) == ConfMemo.magic else { return nil }
+        let body = Array(bytes[0..<(bytes.count - 32)])
+        guard SHA256.hash(bytes: body).bytes == Array(bytes[(bytes.count - 32)...]) else { return nil }
+        let stderrCount = body[8..<16].reduce(0) { $0 << 8 | Int($1) }
+        guard stderrCount <= body.count - 16 else { return nil }
+        let stderr = Array(body[16..<(16 + stderrCount)])
+        return Subprocess.Result(status: 0, stdout: Array(body[(16 + stderrCount)...]), stderr: stderr)
+    }
+
+    /// Best effort: a memo that cannot be written only costs the next run a sandbox start.
+    func store(_ key: Digest, _ result: Subprocess.Result) {
+        var body = ConfMemo.magic
+        body += (0..<8).reversed().map { UInt8(truncatingIfNeeded: result.stderr.count >> ($0 * 8)) }
+        body += result.stderr + result.stdout
+        body += SHA256.hash(bytes: body).bytes
+        guard (try? Files.makeDirectories(directory, mode: 0o700)) != nil else { return }
+        let temp = path(key) + ".tmp\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return }
+        let written = body.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written == body.count { rename(temp, path(key)) } else { unlink(temp) }
+    }
+}
