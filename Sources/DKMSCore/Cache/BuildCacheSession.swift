@@ -55,20 +55,23 @@ public struct BuildCacheSession {
         }
     }
 
+    /// The digest of the kernel build tree at `buildDirectory` (what a key's
+    /// kernel-tree component is made of). One walk of the kernel tree per
+    /// run, however many modules it builds. The stat memo is read, not saved.
+    public mutating func kernelTreeDigest(_ buildDirectory: String, run: RunState? = nil) throws -> Digest {
+        if let known = run?.kernelDigests[buildDirectory] { return known }
+        let digest = try KernelBuildTree.discover(buildDirectory: buildDirectory).digest(using: &digester).digest
+        run?.kernelDigests[buildDirectory] = digest
+        return digest
+    }
+
     /// The key for one build. Hashing the kernel tree costs ~1 s cold and
     /// ~60 ms once the stat memo knows it.
     public mutating func key(_ p: KeyParts, kernelDigests: RunState? = nil) throws -> CacheKey {
         do {
             let source = try TreeDigester(options: TreeDigestOptions(symlinks: .record, exclude: .moduleBuildProducts))
                 .digest(root: FS.realPath(p.sourceDir) ?? p.sourceDir, using: &digester).digest
-            // One walk of the kernel tree per run, however many modules it builds.
-            let kernel: Digest
-            if let known = kernelDigests?.kernelDigests[p.target.sourceDir] {
-                kernel = known
-            } else {
-                kernel = try KernelBuildTree.discover(buildDirectory: p.target.sourceDir).digest(using: &digester).digest
-                kernelDigests?.kernelDigests[p.target.sourceDir] = kernel
-            }
+            let kernel = try kernelTreeDigest(p.target.sourceDir, run: kernelDigests)
             let cc = p.environment.first { $0.hasPrefix("CC=") }.map { String($0.dropFirst(3)) } ?? "gcc"
             let tools = try Toolchain.resolve(cc: cc, searchPath: "/usr/bin:/bin", memoDirectory: store.memoDirectory)
                 .digests(using: &digester)
