@@ -6,7 +6,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-7}
-ours=${DKMS_BIN:-$(cd "$repo" && swift build -c release --product dkms >/dev/null && swift build -c release --show-bin-path)/dkms}
+ours=${DKMS_BIN:-$(cd "$repo" && swift build -c release --static-swift-stdlib --product dkms >/dev/null && swift build -c release --show-bin-path)/dkms}
 reference=/usr/sbin/dkms
 [[ -x $reference ]] || { echo "bench-status: the reference dkms is not installed (scripts/install-deps.sh)" >&2; exit 1; }
 

@@ -17,7 +17,7 @@ destdir=${destdir%/}
 if [[ -n ${DKMS_BINARY:-} ]]; then
     binary=$DKMS_BINARY
 else
-    (cd "$repo" && swift build -c release --product dkms)
+    (cd "$repo" && swift build -c release --static-swift-stdlib --product dkms)
     binary=$(cd "$repo" && swift build -c release --show-bin-path)/dkms
 fi
 [[ -x $binary ]] || { echo "install-integration: no dkms binary at $binary" >&2; exit 1; }

@@ -7,7 +7,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 scripts/install-deps.sh
-swift build -c release --product dkms
+# The Swift runtime linked in: dkms starts in ~8 ms instead of ~18 ms (it
+# runs once per module from hooks), and runs where Swift is not installed.
+swift build -c release --static-swift-stdlib --product dkms
 bin=$(swift build -c release --show-bin-path)/dkms
 
 scratch=${DKMS_SCRATCH:-$repo/scratch/example}

@@ -17,19 +17,28 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     public static func == (a: CacheKey, b: CacheKey) -> Bool { a.digest == b.digest }
     public func hash(into h: inout Hasher) { h.combine(digest) }
 
+    static func component(_ name: String, _ fill: (inout CanonicalEncoder) -> Void) -> (name: String, digest: Digest) {
+        var e = CanonicalEncoder(domain: "buildcache.key.component.v1")
+        e.append(name)
+        fill(&e)
+        return (name, e.digest())
+    }
+
+    /// The kernel-tree component (name and digest, as `explain()` gives them) of a key built
+    /// against a kernel tree whose digest is `kernelTree`: lets maintenance tell whether a
+    /// stored record was built against the headers a kernel has now.
+    public static func kernelTreeComponent(_ kernelTree: Digest) -> (name: String, digest: Digest) {
+        component("kernel-tree") { $0.append(kernelTree) }
+    }
+
     public init(_ inputs: BuildInputs) {
-        func enc(_ name: String, _ fill: (inout CanonicalEncoder) -> Void) -> (String, Digest) {
-            var e = CanonicalEncoder(domain: "buildcache.key.component.v1")
-            e.append(name)
-            fill(&e)
-            return (name, e.digest())
-        }
+        let enc = CacheKey.component
         let comps: [(name: String, digest: Digest)] = [
             enc("schema") { $0.append(UInt64(inputs.schemaVersion)) },
             enc("salt") { $0.append(inputs.salt) },
             enc("module-source") { $0.append(inputs.moduleSource) },
             enc("config") { $0.append(inputs.config) },
-            enc("kernel-tree") { $0.append(inputs.kernelTree) },
+            CacheKey.kernelTreeComponent(inputs.kernelTree),
             enc("toolchain") { e in
                 let sorted = inputs.toolchain.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
                 e.append(UInt64(sorted.count))

@@ -164,7 +164,7 @@ extension CacheStore {
         var out: [RecordEntry] = []
         for p in try listRecordPaths() {
             guard let key = Digest(hex: p.lastComponent), let k = try? FileSystem.lstatKey(p) else { continue }
-            guard let bytes = try? AtomicFile.readAll(p), let rec = try? ResultRecord.decode(bytes, path: p) else {
+            guard let rec = readRecord(p) else {
                 unlink(p)
                 reporter(.corruptRecord(key: key, reason: "unparseable record"))
                 continue

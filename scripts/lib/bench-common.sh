@@ -8,7 +8,7 @@ six=(v4l2loopback-dkms acpi-call-dkms ddcci-dkms jool-dkms gost-crypto-dkms dm-w
 
 ours_bin() {
   if [[ -n ${DKMS_BIN:-} ]]; then echo "$DKMS_BIN"; return; fi
-  (cd "$repo" && swift build -c release --product dkms >/dev/null && echo "$(swift build -c release --show-bin-path)/dkms")
+  (cd "$repo" && swift build -c release --static-swift-stdlib --product dkms >/dev/null && echo "$(swift build -c release --show-bin-path)/dkms")
 }
 
 # new_trees DIR: a dkms tree, a source tree and an install tree

@@ -39,6 +39,10 @@ extension Engine {
             throw DKMSError(3, "This module/version has already been built on: \(k)",
                             "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
         }
+        if target.hasHeaders && !context.invocation.noCache && context.framework["cache"] != "no",
+           let cache = try? BuildCacheSession(root: BuildCacheSession.root(context)) {
+            cache.prefetchKernelTreeDigest(target.sourceDir, run: context.run)
+        }
         let conf = try readConf(m, v, target)
         if conf.buildExclusion != nil {
             out.warn("The \(base)/dkms.conf\nfor module \(m)/\(v) includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.")

@@ -1,3 +1,4 @@
+import BuildCache
 import Glibc
 import Installer
 
@@ -5,27 +6,66 @@ extension Engine {
     public func cleanup() throws {
         let locations = [context.destOverride ?? "/updates/dkms", "/updates/dkms", "/updates", "/extra"]
         let finder = Cleanup(tree: tree, destLocations: locations)
-        let findings = finder.findings()
+        var findings = finder.findings()
+        var cache = cacheCleanup()
+        do { if var c = cache { findings += try c.findings(removing: Set(findings.map(\.path))) } } catch {
+            out.warn("Build cache at \(BuildCacheSession.root(context)): \(error); its entries were not checked.")
+            cache = nil
+        }
         if findings.isEmpty { out.line("Nothing to clean up."); return }
         var total: Int64 = 0
         for f in findings {
-            out.line("\(f.kind.rawValue): \(f.path) (\(humanSize(f.bytes)))")
+            out.line("\(f.kind.rawValue): \(f.path) (\(f.note.map { $0 + "; " } ?? "")\(humanSize(f.bytes)))")
             total += f.bytes
         }
         guard context.invocation.yes else {
             out.line("\(findings.count) item(s), \(humanSize(total)). Dry run: nothing was removed; run with --yes to remove them.")
             return
         }
+        // The tree's findings go in one journaled transaction; the cache's are
+        // removed by the store under its lock, only once that has committed.
         var plan = TransactionPlan(description: "cleanup")
         var kernels = Set<String>()
+        var removed = 0, bytes: Int64 = 0
+        var records: [Digest] = [], blobs: [Digest] = []
         for f in findings {
+            switch f.cacheItem {
+            case .record(let key, let own)?: records.append(key); blobs += own; continue
+            case .blob(let b)?: blobs.append(b); continue
+            case nil: break
+            }
             if FS.isSymlink(f.path) { plan.steps.append(.removeLink(path: f.path)) }
             else if FS.isDirectory(f.path) { plan.steps.append(.removeDirectory(path: f.path)) }
             else { plan.steps.append(.removeFile(path: f.path)) }
             if let k = f.kernel { kernels.insert(k) }
+            removed += 1; bytes += f.bytes
         }
         try commit(plan)
         for k in kernels.sorted() where FS.isDirectory(tree.libTree(k)) { depmod(k) }
-        out.line("Removed \(findings.count) item(s), \(humanSize(total)).")
+        if let store = cache?.session.store, !records.isEmpty || !blobs.isEmpty {
+            let report: RemovalReport
+            do { report = try store.remove(records: records, blobs: blobs) } catch {
+                throw DKMSError(1, "Build cache at \(store.root): \(error)")
+            }
+            let gone = Set(report.recordsRemoved + report.blobsRemoved)
+            removed += findings.filter {
+                switch $0.cacheItem {
+                case .record(let d, _)?, .blob(let d)?: return gone.contains(d)
+                case nil: return false
+                }
+            }.count
+            bytes += report.bytesRemoved
+            if !report.kept.isEmpty { out.line("Kept \(report.kept.count) build cache item(s) that came into use since they were listed.") }
+        }
+        out.line("Removed \(removed) item(s), \(humanSize(bytes)).")
+    }
+
+    /// The cache part of cleanup; nil when the cache is off (cache=no,
+    /// --no-cache) or was never created: then there is nothing to look at.
+    func cacheCleanup() -> CacheCleanup? {
+        let root = BuildCacheSession.root(context)
+        guard !context.invocation.noCache, context.framework["cache"] != "no", FS.isDirectory(root),
+              let session = try? BuildCacheSession(root: root) else { return nil }
+        return CacheCleanup(tree: tree, session: session, run: context.run)
     }
 }

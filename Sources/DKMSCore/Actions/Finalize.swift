@@ -65,7 +65,7 @@ extension Engine {
             unlink(tmp)
         }
         try signer.sign(file, decision: decision)
-        _ = try? store.store(key, files: [(relativePath: "signed.ko", sourcePath: file)], labels: labels)
+        _ = try? store.store(key, files: [(relativePath: CacheCleanup.signedFile, sourcePath: file)], labels: labels)
     }
 
     /// The identity of a module's installed exports for `target`: the digest

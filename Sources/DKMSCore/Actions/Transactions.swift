@@ -1,4 +1,5 @@
 import Installer
+import Foundation
 import Glibc
 import BuildCache
 
@@ -9,6 +10,8 @@ public final class RunState {
     public var faults: FaultInjector
     /// Kernel build trees already digested in this run.
     public var kernelDigests: [String: Digest] = [:]
+    /// Kernel build trees being digested on other threads (see prefetch).
+    public var pendingKernelDigests: [String: PendingDigest] = [:]
     /// dkms.conf evaluations of this run: a build then install reads it once.
     public var confs: [String: ModuleConfig] = [:]
     public var kernelConfigs = KernelConfigCache()
@@ -16,6 +19,25 @@ public final class RunState {
     public init(lock: TreeLock? = nil, faults: FaultInjector = .disabled) {
         self.lock = lock
         self.faults = faults
+    }
+}
+
+/// A digest computed on another thread; `wait` blocks until it is there.
+public final class PendingDigest: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Digest, Error>?
+
+    init(_ work: @escaping @Sendable () throws -> Digest) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+
+    func wait() throws -> Digest {
+        done.wait()
+        done.signal()
+        return try result!.get()
     }
 }
 

@@ -55,20 +55,36 @@ public struct BuildCacheSession {
         }
     }
 
-    /// The key for one build. Hashing the kernel tree costs ~1 s cold, and
-    /// a stat walk (~30 ms) when it is as the last digest left it.
+    /// The digest of the kernel build tree at `buildDirectory` (what a key's
+    /// kernel-tree component is made of). One walk of the kernel tree per
+    /// run, however many modules it builds: ~1 s cold, a stat walk (~30 ms)
+    /// when the tree is as the last digest left it. A digest `prefetch`
+    /// started is waited for instead.
+    public func kernelTreeDigest(_ buildDirectory: String, run: RunState? = nil) throws -> Digest {
+        if let known = run?.kernelDigests[buildDirectory] { return known }
+        let digest = try run?.pendingKernelDigests.removeValue(forKey: buildDirectory)?.wait()
+            ?? KernelBuildTree.discover(buildDirectory: buildDirectory).digest(memoDirectory: store.memoDirectory)
+        run?.kernelDigests[buildDirectory] = digest
+        return digest
+    }
+
+    /// Starts digesting the kernel tree on other threads, so the walk
+    /// overlaps with what comes before the key (evaluating dkms.conf in the
+    /// sandbox mostly waits on process start-up).
+    public func prefetchKernelTreeDigest(_ buildDirectory: String, run: RunState) {
+        guard run.kernelDigests[buildDirectory] == nil, run.pendingKernelDigests[buildDirectory] == nil else { return }
+        let memo = store.memoDirectory
+        run.pendingKernelDigests[buildDirectory] = PendingDigest {
+            try KernelBuildTree.discover(buildDirectory: buildDirectory).digest(memoDirectory: memo)
+        }
+    }
+
+    /// The key for one build.
     public mutating func key(_ p: KeyParts, kernelDigests: RunState? = nil) throws -> CacheKey {
         do {
             let source = try TreeDigester(options: TreeDigestOptions(symlinks: .record, exclude: .moduleBuildProducts))
                 .digest(root: FS.realPath(p.sourceDir) ?? p.sourceDir, using: &digester).digest
-            // One walk of the kernel tree per run, however many modules it builds.
-            let kernel: Digest
-            if let known = kernelDigests?.kernelDigests[p.target.sourceDir] {
-                kernel = known
-            } else {
-                kernel = try KernelBuildTree.discover(buildDirectory: p.target.sourceDir).digest(memoDirectory: store.memoDirectory)
-                kernelDigests?.kernelDigests[p.target.sourceDir] = kernel
-            }
+            let kernel = try kernelTreeDigest(p.target.sourceDir, run: kernelDigests)
             let cc = p.environment.first { $0.hasPrefix("CC=") }.map { String($0.dropFirst(3)) } ?? "gcc"
             let tools = try Toolchain.resolve(cc: cc, searchPath: "/usr/bin:/bin", memoDirectory: store.memoDirectory)
                 .digests(using: &digester)

@@ -1,3 +1,4 @@
+import BuildCache
 import Foundation
 import Glibc
 
@@ -11,6 +12,15 @@ public struct Cleanup {
         case brokenEntry = "tree entry whose source is gone"
         case staleVersion = "old version installed for no kernel"
         case staleBuildDir = "leftover build or staging directory"
+        case unreachableCacheEntry = "build cache entry no longer reachable"
+        case unreferencedCacheBlob = "build cache blob no record references"
+    }
+
+    /// What a build cache finding removes: a record (with the blobs only it
+    /// uses) or a blob.
+    public enum CacheItem: Equatable {
+        case record(Digest, blobs: [Digest])
+        case blob(Digest)
     }
 
     public struct Finding: Equatable {
@@ -19,6 +29,10 @@ public struct Cleanup {
         public var bytes: Int64
         /// The kernel whose modules.dep must be refreshed when this goes.
         public var kernel: String?
+        /// What the path is, when the path alone does not say.
+        public var note: String? = nil
+        /// Set for build cache findings, which the store removes (not the tree transaction).
+        public var cacheItem: CacheItem? = nil
     }
 
     public var tree: DKMSTree

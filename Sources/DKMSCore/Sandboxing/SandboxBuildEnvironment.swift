@@ -8,7 +8,7 @@ import Glibc
 /// also visible read-only at $dkms_tree/<m>/<v>/source, and the kernel
 /// headers read-only. Nothing else of the host is writable or even visible.
 public final class SandboxBuildEnvironment: BuildEnvironment {
-    let profile: SandboxProfile
+    let profile: LazyProfile
     let identity: String
     let headers: [String]
     let scratchRoot: String
@@ -19,7 +19,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     var sources: [String: String] = [:]
     let idMap = SandboxSpec.IDMap()
 
-    public init(profile: SandboxProfile, identity: String, headers: [String], scratchRoot: String, output: Output) {
+    public init(profile: LazyProfile, identity: String, headers: [String], scratchRoot: String, output: Output) {
         self.profile = profile
         self.identity = identity
         self.headers = headers
@@ -30,6 +30,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     public var profileIdentity: String { identity }
 
     public func prepare(sourceDir: String, buildDir: String) throws {
+        let profile = try self.profile.get()
         teardown(buildDir: buildDir)
         guard let lower = FS.realPath(sourceDir) else { throw DKMSError(2, "Module source \(sourceDir) does not exist.") }
         // Searchable but not listable: the sandbox's mapped user must reach
@@ -85,6 +86,10 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         // Scripts run from the module's source directory: show it read-only.
         let covered = overlays.keys.contains { cwd == $0 || cwd.hasPrefix($0 + "/") } || sources.keys.contains { cwd == $0 || cwd.hasPrefix($0 + "/") }
         if !covered { exposeSource(cwd) }
+        let profile: SandboxProfile
+        do { profile = try self.profile.get() } catch {
+            return .killed(reason: "\(error)", output: "")
+        }
         var spec = SandboxSpec(argv: ["/bin/bash", "--noprofile", "--norc", "-c", command], env: environment, cwd: cwd,
                                mounts: mounts(for: cwd), headersDirs: headers, profile: profile, idMap: idMap)
         spec.hostname = "dkms-build"

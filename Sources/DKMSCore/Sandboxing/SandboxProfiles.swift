@@ -25,17 +25,33 @@ public struct SandboxProfiles {
                         "Install sandbox-profiles/ or set sandbox_profiles_dir in framework.conf.")
     }
 
-    public func load(_ name: String) throws -> (profile: SandboxProfile, identity: String) {
+    public func load(_ name: String) throws -> (profile: LazyProfile, identity: String) {
         guard NameRules.problem(inComponent: name) == nil else { throw DKMSError(1, "Invalid sandbox profile name '\(name)'.") }
         let seccomp = "\(directory)/\(name).json", limits = "\(directory)/\(name).limits.json"
         guard FS.isRegularFile(seccomp) else { throw DKMSError(1, "Sandbox profile \(seccomp) does not exist.") }
-        do {
-            let profile = try SandboxProfile.load(seccompJSON: seccomp, limitsJSON: limits)
-            // The cache key covers the policy the build ran under, by content.
-            let bytes = (FS.readFile(seccomp) ?? []) + [0] + (FS.readFile(limits) ?? [])
-            return (profile, "sandbox \(name) " + SHA256.hash(bytes: bytes).hex)
-        } catch {
-            throw DKMSError(1, "\(seccomp): \(error)")
+        // The cache key covers the policy the build ran under, by content.
+        let bytes = (FS.readFile(seccomp) ?? []) + [0] + (FS.readFile(limits) ?? [])
+        let profile = LazyProfile {
+            do { return try SandboxProfile.load(seccompJSON: seccomp, limitsJSON: limits) } catch {
+                throw DKMSError(1, "\(seccomp): \(error)")
+            }
         }
+        return (profile, "sandbox \(name) " + SHA256.hash(bytes: bytes).hex)
+    }
+}
+
+/// A profile parsed and compiled on first use: a command that runs no
+/// module code (a cache hit whose dkms.conf evaluation is replayed) does not
+/// compile two seccomp filters (~6 ms). A broken profile fails the first
+/// step that would run under it, before anything runs.
+public final class LazyProfile {
+    private let loader: () throws -> SandboxProfile
+    private var loaded: Result<SandboxProfile, Error>?
+
+    init(_ loader: @escaping () throws -> SandboxProfile) { self.loader = loader }
+
+    public func get() throws -> SandboxProfile {
+        if loaded == nil { loaded = Result { try loader() } }
+        return try loaded!.get()
     }
 }

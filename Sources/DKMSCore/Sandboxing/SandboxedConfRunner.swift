@@ -6,12 +6,12 @@ import Glibc
 /// root, no network. Only a small output directory is writable, for the
 /// NUL-separated record the evaluator reads back.
 public struct SandboxedConfRunner {
-    let profile: SandboxProfile
+    let profile: LazyProfile
     let scratchRoot: String
     let configDir: String
     let headers: [String]
 
-    public init(profile: SandboxProfile, scratchRoot: String, configDir: String, headers: [String]) {
+    public init(profile: LazyProfile, scratchRoot: String, configDir: String, headers: [String]) {
         self.profile = profile
         self.scratchRoot = scratchRoot
         self.configDir = configDir
@@ -24,6 +24,8 @@ public struct SandboxedConfRunner {
 
     func run(_ argv: [String], _ env: [String], _ cwd: String) -> Subprocess.Result {
         let fail = { (msg: String) in Subprocess.Result(status: 1, stdout: [], stderr: Array((msg + "\n").utf8)) }
+        let profile: SandboxProfile
+        do { profile = try self.profile.get() } catch { return fail("sandbox: \(error)") }
         guard (try? Files.makeDirectories(scratchRoot, mode: 0o711)) != nil,
               let dir = try? Staging.makeDirectory(in: scratchRoot, prefix: "conf-") else {
             return fail("sandbox: cannot prepare \(scratchRoot)")
