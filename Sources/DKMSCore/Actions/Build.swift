@@ -61,7 +61,8 @@ extension Engine {
 
         // Every make of a MAKE chain builds in parallel, not only the first
         // one that gets -jN (jool's MAKE runs three makes in a row).
-        let env = buildEnvironmentVariables(m, v, target) + (context.jobs > 1 ? ["MAKEFLAGS=-j\(context.jobs)"] : [])
+        let env = buildEnvironmentVariables(m, v, target, withoutDebugInfo: conf.strippedOutput)
+            + (context.jobs > 1 ? ["MAKEFLAGS=-j\(context.jobs)"] : [])
         let make = makeCommandLine(conf.makeCommand, kernel: k)
         guard !context.invocation.noCache && context.framework["cache"] != "no" else {
             try compile(m, v, target, conf, env: env, make: make) { _ in }
@@ -93,7 +94,7 @@ extension Engine {
     /// The cache key of building m/v for `target` with `conf`.
     func cacheKey(_ cache: inout BuildCacheSession, _ m: String, _ v: String, _ conf: ModuleConfig,
                   _ target: KernelTarget) throws -> CacheKey {
-        let env = buildEnvironmentVariables(m, v, target)
+        let env = buildEnvironmentVariables(m, v, target, withoutDebugInfo: conf.strippedOutput)
         let make = makeCommandLine(conf.makeCommand, kernel: target.version, parallel: false)
         return try cache.key(.init(sourceDir: tree.sourceLink(m, v), config: conf, target: target, makeCommand: make,
                                    environment: env, profile: environment.profileIdentity,

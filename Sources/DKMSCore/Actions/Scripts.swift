@@ -55,7 +55,14 @@ extension Engine {
 
     /// The environment every module command sees: fixed, with the variables
     /// dkms defines and the settings that make builds reproducible.
-    func buildEnvironmentVariables(_ m: String, _ v: String, _ target: KernelTarget) -> [String] {
+    ///
+    /// `withoutDebugInfo`: every module of the build is stripped of its debug
+    /// info afterwards (STRIP, yes by default, as dkms does with `strip -g`),
+    /// so the compiler is not asked to produce it: `-g0` comes after the
+    /// kernel's `-g` in KCFLAGS. Stripped, the module has the same sections
+    /// and code (only its build id and the order of `__versions` differ);
+    /// a Debian kernel's debug info is a tenth of the compile time.
+    func buildEnvironmentVariables(_ m: String, _ v: String, _ target: KernelTarget, withoutDebugInfo: Bool = false) -> [String] {
         var env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "LANG=C", "TZ=UTC", "HOME=/nonexistent", "TMPDIR=/tmp",
                    "SOURCE_DATE_EPOCH=0", "KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970",
                    "KBUILD_BUILD_USER=dkms", "KBUILD_BUILD_HOST=dkms",
@@ -64,7 +71,8 @@ extension Engine {
                    "module=\(m)", "module_version=\(v)"]
         // Debug info and build ids must not depend on where the tree lives.
         let map = "-ffile-prefix-map=\(tree.buildDir(m, v))/="
-        env += ["KCFLAGS=\(map)", "KAFLAGS=\(map)"]
+        let g0 = withoutDebugInfo ? " -g0" : ""
+        env += ["KCFLAGS=\(map)\(g0)", "KAFLAGS=\(map)\(g0)"]
         if let cc = compilerFromKernelConfig(target) { env += ["CC=\(cc)", "KERNEL_CC=\(cc)"] }
         return env
     }

@@ -13,6 +13,9 @@ public struct ModuleSpec: Equatable, Codable {
 /// applied and every per-kernel choice (MAKE_MATCH, PATCH_MATCH,
 /// BUILD_EXCLUSIVE_*) already made.
 public struct ModuleConfig: Equatable {
+    /// Whether every module loses its debug info after the build (STRIP).
+    public var strippedOutput: Bool { !modules.isEmpty && modules.allSatisfy(\.strip) }
+
     public var packageName: String
     public var packageVersion: String
     public var modules: [ModuleSpec]
