@@ -119,7 +119,7 @@ extension Engine {
             out.line("Kernel config \(target.configPath) not found, modules won't be signed")
             return .skip(reason: "no kernel config", isWarning: false)
         }
-        guard config.values["CONFIG_MODULE_SIG_HASH"] != nil, config.moduleSigning else {
+        guard config["CONFIG_MODULE_SIG_HASH"] != nil, config.moduleSigning else {
             out.line("The kernel is built without module signing facility, modules won't be signed")
             return .skip(reason: "no signing facility", isWarning: false)
         }

@@ -79,7 +79,7 @@ extension Engine {
 
     /// dkms 3.2 exports the compiler named in CONFIG_CC_VERSION_TEXT when it exists.
     func compilerFromKernelConfig(_ target: KernelTarget) -> String? {
-        guard var text = target.kernelConfig(cache: context.run.kernelConfigs).values["CONFIG_CC_VERSION_TEXT"] else { return nil }
+        guard var text = target.kernelConfig(cache: context.run.kernelConfigs)["CONFIG_CC_VERSION_TEXT"] else { return nil }
         text = text.trimmingCharacters(in: "\"")
         guard let first = text.split(separator: " ").first.map(String.init), !first.isEmpty,
               NameRules.problem(inComponent: first) == nil else { return nil }

@@ -1,3 +1,4 @@
+import Installer
 /// Turns what bash left in the directive variables into a `ModuleConfig`,
 /// applying dkms's defaults and its validation, with its error texts.
 public struct ModuleConfigBuilder {
@@ -97,7 +98,7 @@ public struct ModuleConfigBuilder {
         if make.isEmpty { make = "make -C \(target.sourceDir) M=\(buildDir)" }
         var clean = raw.scalar("CLEAN")
         if clean.isEmpty { clean = "make -C \(target.sourceDir) M=\(buildDir) clean" }
-        let kconfig = target.kernelConfig(cache: configCache).values
+        let kconfig = target.kernelConfig(cache: configCache)
         if kconfig["CONFIG_CC_IS_CLANG"] == "y" { make += " CC=clang" }
         if kconfig["CONFIG_LD_IS_LLD"] == "y" { make += " LD=ld.lld" }
 
@@ -125,7 +126,7 @@ public struct ModuleConfigBuilder {
 
     /// dkms's BUILD_EXCLUSIVE_* tests: regexes for kernel and arch, a
     /// version range, and required (or, with "!", forbidden) config options.
-    func exclusion(_ raw: RawConf, kconfig: [String: String]) -> String? {
+    func exclusion(_ raw: RawConf, kconfig: KernelConfig) -> String? {
         let k = raw.scalar("BUILD_EXCLUSIVE_KERNEL")
         if !k.isEmpty && !BashRegex.matches(target.version, k) { return "BUILD_EXCLUSIVE_KERNEL" }
         let kmin = raw.scalar("BUILD_EXCLUSIVE_KERNEL_MIN")
