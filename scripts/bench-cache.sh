@@ -18,6 +18,8 @@ trap 'rm -rf "$work"' EXIT
 # (both implementations do: dkms's prepare_build calls add_module).
 cycle() {
   local impl=$1 d=$2 start
+  # Neither side pays for the other's dirty pages (fsync waits on writeback).
+  sync
   start=$(now_ms)
   for p in "${six[@]}"; do "$impl" "$d" remove "$(module_nv "$p")" -k "$kernel" --no-depmod >/dev/null 2>&1 || true; done
   for p in "${six[@]}"; do "$impl" "$d" install "$(module_nv "$p")" -k "$kernel" --no-depmod >/dev/null 2>&1 || true; done
@@ -40,6 +42,7 @@ ref_ms=$(cycle reference "$work/reference")
 ours_runs=($(for _ in 1 2 3; do cycle ours "$work/ours"; done | sort -n))
 ours_ms=${ours_runs[1]}
 for p in "${six[@]}"; do ours "$work/ours" remove "$(module_nv "$p")" -k "$kernel" --no-depmod >/dev/null 2>&1 || true; done
+sync
 hit_ms=($(for p in "${six[@]}"; do
   s=$(now_ms); ours "$work/ours" install "$(module_nv "$p")" -k "$kernel" --no-depmod >/dev/null 2>&1 || true
   echo $(( $(now_ms) - s ))
@@ -48,6 +51,7 @@ auto_start=$(now_ms)
 for p in "${six[@]}"; do ours "$work/ours" remove "$(module_nv "$p")" -k "$kernel" --no-depmod >/dev/null 2>&1 || true; done
 for p in "${six[@]}"; do ours "$work/ours" add "$(module_nv "$p")" >/dev/null 2>&1 || true; done
 remove_ms=$(( $(now_ms) - auto_start ))
+sync
 auto_start=$(now_ms)
 ours "$work/ours" autoinstall -k "$kernel" >/dev/null 2>&1 || true
 auto_ms=$(( $(now_ms) - auto_start ))

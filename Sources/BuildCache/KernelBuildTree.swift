@@ -67,15 +67,22 @@ extension KernelBuildTree {
     public func digest(memoDirectory: String, threads: Int = 2, minimumAgeSeconds: Double = 2.0) throws -> Digest {
         let paths = roots.map(\.path)
         let record = KernelTreeRecord(directory: memoDirectory, roots: paths)
-        let before = try TreeFingerprint.compute(roots: paths, threads: threads)
-        if let known = record.load(), known.fingerprint == before.fingerprint { return known.digest }
+        let listings = record.loadListings()
+        let before = try TreeFingerprint.compute(roots: paths, threads: threads, known: listings)
+        let oldEnough = FileSystem.nowNs() - before.newestNs >= Int64(minimumAgeSeconds * 1e9)
+        if let known = record.load(), known.fingerprint == before.fingerprint {
+            // A record from before listings were kept: this walk read every directory.
+            if listings == nil && oldEnough { record.saveListings(before.listings) }
+            return known.digest
+        }
         var digester = FileDigester(memoDirectory: memoDirectory, memoFileName: "stat-memo-kernel.v1",
                                     minimumAgeSeconds: minimumAgeSeconds)
         let digest = try self.digest(using: &digester, threads: threads).digest
         try? digester.save()
+        // Read every directory again: the listings recorded are the file system's, not a copy.
         let after = try TreeFingerprint.compute(roots: paths, threads: threads)
-        if after == before, FileSystem.nowNs() - before.newestNs >= Int64(minimumAgeSeconds * 1e9) {
-            record.save(fingerprint: before.fingerprint, digest: digest)
+        if after.fingerprint == before.fingerprint, oldEnough {
+            record.save(fingerprint: before.fingerprint, digest: digest, listings: after.listings)
         }
         return digest
     }
@@ -98,9 +105,22 @@ struct KernelTreeRecord {
         return (Digest(bytes: b[0..<32]), Digest(bytes: b[32..<64]))
     }
 
-    func save(fingerprint: Digest, digest: Digest) {
+    var listingsPath: String { path + ".listings" }
+
+    func loadListings() -> DirectoryListings? {
+        (try? AtomicFile.readAll(listingsPath)).flatMap(DirectoryListings.decode)
+    }
+
+    func save(fingerprint: Digest, digest: Digest, listings: DirectoryListings) {
         let body = fingerprint.bytes + digest.bytes
-        try? FileSystem.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
+        saveListings(listings)
         try? AtomicFile.write(body + SHA256.hash(bytes: body).bytes, to: path)
+    }
+
+    /// Each listing stands alone (a directory with that stat key had those names, and was old
+    /// enough), so listings and record need not be written together.
+    func saveListings(_ listings: DirectoryListings) {
+        try? FileSystem.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
+        try? AtomicFile.write(listings.encoded(), to: listingsPath)
     }
 }
