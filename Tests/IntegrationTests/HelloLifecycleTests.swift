@@ -59,6 +59,29 @@ final class HelloLifecycleTests: XCTestCase {
         }
     }
 
+    /// `install` of a module that is only in the source tree adds it first
+    /// (as dkms's prepare_build does), reading dkms.conf once through the
+    /// tree's link; a dkms.conf that is not valid leaves nothing added.
+    func testInstallAddsFirstAndABadConfAddsNothing() throws {
+        let k = Kernels.all[0]
+        // Impure on purpose ($(...)): evaluated in the sandbox, not replayed.
+        writeModule(at: sb.sourceTree + "/implicit-1.0", name: "implicit",
+                    conf: "PACKAGE_NAME=implicit\nPACKAGE_VERSION=$(echo 1.0)\nBUILT_MODULE_NAME[0]=implicit\nDEST_MODULE_LOCATION[0]=/extra\nPOST_ADD=post-add.sh\n",
+                    extraFiles: ["post-add.sh": "#!/bin/sh\necho post-add ran in $PWD\n"])
+        var r = sb.dkms("install", "implicit/1.0", "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.hasPrefix("Creating symlink \(sb.dkmsTree)/implicit/1.0/source -> \(sb.sourceTree)/implicit-1.0\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("post-add ran in"), r.stdout)
+        XCTAssertEqual(sb.dkms("status").stdout, "implicit/1.0, \(k), x86_64: installed\n")
+
+        writeModule(at: sb.sourceTree + "/broken-1.0", name: "broken", conf: "PACKAGE_VERSION=$(echo 1.0)\nBUILT_MODULE_NAME[0]=broken\n")
+        r = sb.dkms("install", "broken/1.0", "-k", k)
+        XCTAssertEqual(r.status, 8, r.all)
+        XCTAssertTrue(r.stderr.contains("No 'PACKAGE_NAME' directive specified."), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sb.dkmsTree + "/broken"), "nothing added")
+        XCTAssertEqual(sb.dkms("status").stdout, "implicit/1.0, \(k), x86_64: installed\n")
+    }
+
     func testErrorsAndExitCodes() throws {
         XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
         var r = sb.dkms("add", "-m", "dkms-hello", "-v", "1.0")

@@ -11,7 +11,12 @@ extension Engine {
         try addModule(m, v)
     }
 
-    mutating func addModule(_ m: String, _ v: String) throws {
+    /// `beforeBuild`: the add a build or install does first (as dkms's
+    /// prepare_build does). The file is then read through the tree's source
+    /// link, as the build reads it right after, so one evaluation serves both
+    /// (a dkms.conf that sources the kernel's .config costs ~50 ms each); if
+    /// it is not valid, the link goes again and nothing is added.
+    mutating func addModule(_ m: String, _ v: String, beforeBuild: Bool = false) throws {
         if tree.isAdded(m, v) {
             throw DKMSError(3, "DKMS tree already contains: \(m)/\(v)",
                             "You cannot add the same module/version combo more than once.")
@@ -21,14 +26,30 @@ extension Engine {
             throw DKMSError(2, "Could not find module source directory.", "Directory: \(src) does not exist.")
         }
         let target = context.targets()[0]
-        let conf = try readConf(m, v, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
+        let viaTree = beforeBuild && context.invocation.conf == nil
+        let conf: ModuleConfig
+        if viaTree {
+            let created = !FS.isDirectory(tree.versionDir(m, v))
+            try link(src, m, v)
+            do { conf = try readConf(m, v, target) } catch {
+                unlink(tree.sourceLink(m, v))
+                if created { try? Files.removeTree(tree.versionDir(m, v)); rmdir(tree.moduleDir(m)) }
+                throw error
+            }
+        } else {
+            conf = try readConf(m, v, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
+        }
         if conf.modules.isEmpty { out.errorLine("dkms.conf: Warning! Zero modules specified.") }
         out.line("Creating symlink \(tree.sourceLink(m, v)) -> \(src)")
+        if !viaTree { try link(src, m, v) }
+        try runScript(.postAdd, conf.postAdd, m, v, target)
+    }
+
+    private func link(_ src: String, _ m: String, _ v: String) throws {
         try Files.makeDirectories(tree.buildDir(m, v))
         guard symlink(src, tree.sourceLink(m, v)) == 0 else {
             throw DKMSError(1, "Could not create \(tree.sourceLink(m, v)): \(FS.errnoText())")
         }
-        try runScript(.postAdd, conf.postAdd, m, v, target)
     }
 
     /// `dkms add <dir>`: read PACKAGE_NAME/VERSION from the directory's

@@ -30,7 +30,7 @@ extension Engine {
     /// One build, in dkms 3.2's order, with its messages and exit codes.
     mutating func buildOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
         if !tree.isAdded(m, v) {
-            try addModule(m, v)
+            try addModule(m, v, beforeBuild: true)
             out.line("")
         }
         let k = target.version, a = target.arch

@@ -97,7 +97,7 @@ public struct BuildCacheSession {
             config["@modules"] = p.config.modules.map { "\($0.builtLocation)\($0.builtName)>\($0.destName):\($0.strip)" }.joined(separator: "\n")
             config["@recipe"] = BuildCacheSession.recipeVersion
             for (i, d) in p.dependencyOutputs.enumerated() {
-                config["@dependency[\(i)]"] = try SHA256.hash(bytes: FS.readFile(d) ?? []).hex
+                config["@dependency[\(i)]"] = SHA256.hash(bytes: FS.readFile(d) ?? []).hex
             }
             var env: [String: String] = [:]
             for e in p.environment {
