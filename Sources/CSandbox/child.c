@@ -12,7 +12,7 @@
  *     6. chdir(cwd), sethostname; the network namespace is left empty (not even lo is up)
  *     7. fork the command; pid 1 drops its own capabilities and becomes the reaper (init.c)
  *   the command (csb_exec_command):
- *     8. setsid; stdin=/dev/null, stdout/stderr from the caller; rlimits; umask 022
+ *     8. setsid (carrying our nice value into the new autogroup); stdin=/dev/null, stdout/stderr from the caller; rlimits; umask 022
  *     9. mark every fd > 2 close-on-exec (close_range CLOEXEC keeps the status pipe usable for
  *        error reports up to execve)
  *    10. drop all capabilities (bounding, ambient, securebits, sets)
@@ -129,6 +129,7 @@ void csb_exec_command(const struct csb_config *cfg, int st, int hostproc_fd, cap
     csb_report(st, CSB_REC_STARTED, host_pid, (int32_t)getpid(), 0);
 
     if (setsid() < 0) csb_fail(st, CSB_STEP_SETSID, errno, -1);
+    csb_nice_autogroup();
 
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0 || dup2(devnull, 0) < 0) csb_fail(st, CSB_STEP_STDIO, errno, -1);

@@ -41,6 +41,7 @@ int csb_caps_drop_all(cap_t empty);
 
 /* limits.c */
 int csb_limits_apply(const struct csb_config *cfg, int *index);
+void csb_nice_autogroup(void);
 
 /* init.c */
 __attribute__((noreturn)) void csb_init_main(const struct csb_config *cfg,

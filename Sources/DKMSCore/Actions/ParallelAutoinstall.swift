@@ -51,7 +51,12 @@ struct ParallelAutoinstall {
                 let share = max(1, jobs)
                 let argv = [selfPath()] + ["install", "\(item.module)/\(item.version)", "-k", "\(kernel)/\(arch)",
                                            "--no-depmod", "-j", String(share)] + childArguments
-                if let child = ChildProcess(argv, environment: environment, inheritFD: inheritFD) {
+                // Critical path first: a build started beside a bigger one runs
+                // at a lower priority, so it fills the bigger build's serial
+                // stretches instead of slowing it down (the total is bounded by
+                // the biggest build, which should not wait for the small ones).
+                let beside = running.contains { sourceSize($0.0) >= sourceSize(item) }
+                if let child = ChildProcess(argv, environment: environment, inheritFD: inheritFD, niceness: beside ? 10 : 0) {
                     running.append((item, child, Date()))
                 } else {
                     results[item.module] = .failed(127, 0, "cannot start \(argv[0])")

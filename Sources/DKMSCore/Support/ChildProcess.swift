@@ -8,7 +8,9 @@ public final class ChildProcess {
     public private(set) var output: [UInt8] = []
     public private(set) var status: Int32? = nil
 
-    public init?(_ argv: [String], environment: [String], inheritFD: Int32? = nil) {
+    /// `niceness`: added to this process's, right after the child starts
+    /// (before it has run any module code, which inherits it).
+    public init?(_ argv: [String], environment: [String], inheritFD: Int32? = nil, niceness: Int32 = 0) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { return nil }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -30,6 +32,11 @@ public final class ChildProcess {
         if let fd = inheritFD { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         close(fds[1])
         guard rc == 0 else { close(fds[0]); return nil }
+        if niceness != 0 {
+            errno = 0
+            let base = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+            if errno == 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(p), base + niceness) }
+        }
         pid = p
         outputFD = fds[0]
     }
