@@ -22,6 +22,35 @@ final class BuildCacheIntegrationTests: XCTestCase {
 
     func installed(_ k: String, _ name: String) -> String { "\(sb.installTree)/\(k)/updates/dkms/\(name).ko" }
 
+    /// A pure dkms.conf is evaluated in the sandbox once per kernel and
+    /// file content, then replayed; `cache clear` drops the replays too.
+    func testPureConfEvaluationsAreReplayedAndCleared() throws {
+        let k = Kernels.all[0]
+        let evals = sb.dkmsTree + "/.cache/conf-evals"
+        XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        XCTAssertEqual(sb.dkms("install", "dkms-hello/1.0", "-k", k).status, 0)
+        let kept = (try? FileManager.default.contentsOfDirectory(atPath: evals)) ?? []
+        XCTAssertFalse(kept.isEmpty, "the add's and the build's evaluations are kept")
+        // Replayed: the sandbox's scratch area sees no new conf- directory and the entries stay as they were.
+        let before = sh(["sh", "-c", "ls -l --time-style=full-iso \(evals)"]).stdout
+        XCTAssertEqual(sb.dkms("remove", "dkms-hello/1.0", "--all").status, 0)
+        XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
+        XCTAssertEqual(sb.dkms("install", "dkms-hello/1.0", "-k", k).status, 0)
+        XCTAssertEqual(sh(["sh", "-c", "ls -l --time-style=full-iso \(evals)"]).stdout, before)
+        // A changed file is another evaluation.
+        let conf = sb.sourceTree + "/dkms-hello-1.0/dkms.conf"
+        let text = try String(contentsOfFile: conf)
+        try (text + "# edited\n").write(toFile: conf, atomically: true, encoding: .utf8)
+        XCTAssertEqual(sb.dkms("remove", "dkms-hello/1.0", "--all").status, 0)
+        XCTAssertEqual(sb.dkms("install", "dkms-hello/1.0", "-k", k).status, 0)
+        let now = (try? FileManager.default.contentsOfDirectory(atPath: evals)) ?? []
+        XCTAssertGreaterThan(now.count, kept.count, "the edited file was evaluated again: \(now)")
+        let r = sb.dkms("cache", "clear")
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.contains("and \(now.count) replayable dkms.conf evaluation(s)."), r.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: evals))
+    }
+
     func testIdenticalInputsHitAndInstallIdenticalBytes() throws {
         let k = Kernels.all[0]
         XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)

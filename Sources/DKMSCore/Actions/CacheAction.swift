@@ -26,7 +26,11 @@ extension Engine {
                 out.line("Pruned \(r.evicted.count) entr(ies): \(humanSize(r.bytesBefore)) -> \(humanSize(r.bytesAfter)) (\(humanSize(r.pinnedBytes)) pinned by installed modules).")
             case "clear":
                 try store.clear()
-                out.line("Cleared the build cache (entries pinned by installed modules were kept).")
+                // Replayed dkms.conf evaluations live beside the store (EnvironmentChoice.confMemo).
+                let evals = root + "/conf-evals"
+                let replays = FS.list(evals).count
+                if replays > 0 { try Files.removeTree(evals) }
+                out.line("Cleared the build cache (entries pinned by installed modules were kept) and \(replays) replayable dkms.conf evaluation(s).")
             default:
                 throw DKMSError(2, "Unknown cache command '\(sub)'. Use stats, verify, prune or clear.")
             }
