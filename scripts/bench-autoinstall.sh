@@ -4,12 +4,7 @@
 # Target: ours at most 0.8x the reference's wall time on 2 cores.
 set -euo pipefail
 source "$(dirname "$0")/lib/bench-common.sh"
-ensure_sources
-OURS=$(ours_bin)
-work=$(mktemp -d /tmp/dkms-bench-auto.XXXXXX)
-# The sandbox's unprivileged user must be able to reach the trees.
-chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
+bench_setup auto
 
 run_auto() {  # run_auto IMPL: wall ms of autoinstall on fresh trees
   local impl=$1 d="$work/$1" start

@@ -5,12 +5,7 @@
 # the ratio, and our time per module.
 set -euo pipefail
 source "$(dirname "$0")/lib/bench-common.sh"
-ensure_sources
-OURS=$(ours_bin)
-work=$(mktemp -d /tmp/dkms-bench-cache.XXXXXX)
-# The sandbox's unprivileged user must be able to reach the trees.
-chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
+bench_setup cache
 
 # cycle IMPL DIR: remove then install every module for $kernel, one
 # process each, as the pacman hook does. Removing a module's last kernel

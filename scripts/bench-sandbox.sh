@@ -3,13 +3,8 @@
 # unsandboxed (--no-sandbox) and by the reference dkms, in the same run.
 set -euo pipefail
 source "$(dirname "$0")/lib/bench-common.sh"
-ensure_sources
-OURS=$(ours_bin)
+bench_setup sandbox
 runs=${1:-5}
-work=$(mktemp -d /tmp/dkms-bench-sandbox.XXXXXX)
-# The sandbox's unprivileged user must be able to reach the trees.
-chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
 p=v4l2loopback-dkms
 nv=$(module_nv $p)
 

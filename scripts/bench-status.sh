@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Times `dkms status` on the same tree of 28 modules (43 status lines, mixed
+# Times `dkms status` on the same tree of 26 modules (43 status lines, mixed
 # added/built/installed on two kernels) for our dkms and the reference
 # (Debian's /usr/sbin/dkms), alternating runs, and prints the medians and
 # their ratio. Usage: scripts/bench-status.sh [runs] (default 7).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib/bench-common.sh"
 runs=${1:-7}
-ours=${DKMS_BIN:-$(cd "$repo" && swift build -c release --static-swift-stdlib --product dkms >/dev/null && swift build -c release --show-bin-path)/dkms}
+ours=$(ours_bin)
 reference=/usr/sbin/dkms
 [[ -x $reference ]] || { echo "bench-status: the reference dkms is not installed (scripts/install-deps.sh)" >&2; exit 1; }
 

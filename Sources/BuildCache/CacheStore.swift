@@ -41,7 +41,10 @@ public struct CacheStore: Sendable {
         }
     }
 
-    public var memoDirectory: String { root.appendingComponent("memo") }
+    public var memoDirectory: String { CacheStore.memoDirectory(root: root) }
+
+    /// Where a store at `root` keeps its memos, without opening the store.
+    public static func memoDirectory(root: String) -> String { root.appendingComponent("memo") }
 
     // MARK: paths
 

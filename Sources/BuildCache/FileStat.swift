@@ -135,3 +135,28 @@ extension String {
     }
     func appendingComponent(_ c: String) -> String { hasSuffix("/") ? self + c : self + "/" + c }
 }
+
+extension StatKey {
+    /// The six fields packed, native byte order, no padding: how fingerprints hash a key and
+    /// directory listings store one (the stat memo's record has its own, padded layout).
+    static let packedSize = 44
+
+    func pack(into out: inout [UInt8]) {
+        withUnsafeBytes(of: dev) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: ino) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: mode) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: size) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: mtimeNs) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: ctimeNs) { out.append(contentsOf: $0) }
+    }
+
+    /// The key `pack` wrote at `offset` (the caller checked `packedSize` bytes are there).
+    init(unpacking raw: UnsafeRawBufferPointer, at offset: Int) {
+        self.init(dev: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                  ino: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
+                  mode: raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self),
+                  size: raw.loadUnaligned(fromByteOffset: offset + 20, as: Int64.self),
+                  mtimeNs: raw.loadUnaligned(fromByteOffset: offset + 28, as: Int64.self),
+                  ctimeNs: raw.loadUnaligned(fromByteOffset: offset + 36, as: Int64.self))
+    }
+}

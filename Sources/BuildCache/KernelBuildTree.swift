@@ -88,8 +88,7 @@ extension KernelBuildTree {
     }
 }
 
-/// `<memo>/kernel-trees/<roots digest>`: fingerprint, content digest and a checksum of both
-/// (a torn or foreign file reads as absent).
+/// `<memo>/kernel-trees/<roots digest>`: fingerprint and content digest, sealed.
 struct KernelTreeRecord {
     let path: String
 
@@ -100,9 +99,8 @@ struct KernelTreeRecord {
     }
 
     func load() -> (fingerprint: Digest, digest: Digest)? {
-        guard let b = try? AtomicFile.readAll(path), b.count == 96,
-              SHA256.hash(bytes: b[0..<64]).bytes == Array(b[64..<96]) else { return nil }
-        return (Digest(bytes: b[0..<32]), Digest(bytes: b[32..<64]))
+        guard let file = try? AtomicFile.readAll(path), let b = Sealed.open(file), b.count == 64 else { return nil }
+        return (Digest(bytes: b.prefix(32)), Digest(bytes: b.suffix(32)))
     }
 
     var listingsPath: String { path + ".listings" }
@@ -112,9 +110,8 @@ struct KernelTreeRecord {
     }
 
     func save(fingerprint: Digest, digest: Digest, listings: DirectoryListings) {
-        let body = fingerprint.bytes + digest.bytes
         saveListings(listings)
-        try? AtomicFile.write(body + SHA256.hash(bytes: body).bytes, to: path)
+        try? AtomicFile.write(Sealed.seal(fingerprint.bytes + digest.bytes), to: path)
     }
 
     /// Each listing stands alone (a directory with that stat key had those names, and was old

@@ -81,12 +81,7 @@ struct TreeFingerprint {
 
         mutating func add(_ k: StatKey) {
             newestNs = max(newestNs, k.mtimeNs, k.ctimeNs)
-            withUnsafeBytes(of: k.dev) { stream.append(contentsOf: $0) }
-            withUnsafeBytes(of: k.ino) { stream.append(contentsOf: $0) }
-            withUnsafeBytes(of: k.mode) { stream.append(contentsOf: $0) }
-            withUnsafeBytes(of: k.size) { stream.append(contentsOf: $0) }
-            withUnsafeBytes(of: k.mtimeNs) { stream.append(contentsOf: $0) }
-            withUnsafeBytes(of: k.ctimeNs) { stream.append(contentsOf: $0) }
+            k.pack(into: &stream)
         }
 
         mutating func walk(path: String, key: StatKey, boundary: String, depth: Int) throws {
@@ -182,26 +177,27 @@ struct TreeFingerprint {
 /// a fingerprint old enough for the racy-timestamp rule, which covers directories as well.
 ///
 /// File: "BCLIST01" | per directory: u32 path length, path, key (u64 dev, u64 ino, u32 mode,
-/// i64 size, i64 mtime, i64 ctime), u32 name count, u32 name bytes, NUL-terminated names |
-/// SHA-256 of everything before it.
+/// i64 size, i64 mtime, i64 ctime), u32 name count, u32 name bytes, NUL-terminated names;
+/// sealed (`Sealed`).
 struct DirectoryListings {
-    private(set) var index: [String: (key: StatKey, start: Int, count: Int)] = [:]
+    /// Per directory: its key, where its names are in `names`, and how many there are.
+    private(set) var index: [String: (key: StatKey, bytes: Range<Int>, count: Int)] = [:]
     private(set) var names: [UInt8] = []
 
     func entries(of path: String, key: StatKey) -> (start: Int, count: Int)? {
         guard let e = index[path], e.key == key else { return nil }
-        return (e.start, e.count)
+        return (e.bytes.lowerBound, e.count)
     }
 
     mutating func record(path: String, key: StatKey, names list: [UInt8], count: Int) {
-        index[path] = (key, names.count, count)
+        index[path] = (key, names.count..<(names.count + list.count), count)
         names.append(contentsOf: list)
     }
 
     mutating func merge(_ other: DirectoryListings) {
         let base = names.count
         names.append(contentsOf: other.names)
-        for (p, e) in other.index { index[p] = (e.key, e.start + base, e.count) }
+        for (p, e) in other.index { index[p] = (e.key, (e.bytes.lowerBound + base)..<(e.bytes.upperBound + base), e.count) }
     }
 
     static let magic = Array("BCLIST01".utf8)
@@ -212,22 +208,19 @@ struct DirectoryListings {
         for (path, e) in index {
             let p = Array(path.utf8)
             put(UInt32(p.count)); out.append(contentsOf: p)
-            put(e.key.dev); put(e.key.ino); put(e.key.mode); put(e.key.size); put(e.key.mtimeNs); put(e.key.ctimeNs)
-            var end = e.start
-            for _ in 0..<e.count { while names[end] != 0 { end += 1 }; end += 1 }
-            put(UInt32(e.count)); put(UInt32(end - e.start))
-            out.append(contentsOf: names[e.start..<end])
+            e.key.pack(into: &out)
+            put(UInt32(e.count)); put(UInt32(e.bytes.count))
+            out.append(contentsOf: names[e.bytes])
         }
-        out.append(contentsOf: SHA256.hash(bytes: out).bytes)
-        return out
+        return Sealed.seal(out)
     }
 
     /// nil for a torn, foreign or inconsistent file: the walk then reads every directory.
-    static func decode(_ bytes: [UInt8]) -> DirectoryListings? {
-        guard bytes.count >= 8 + 32, Array(bytes[0..<8]) == magic,
-              SHA256.hash(bytes: bytes[0..<(bytes.count - 32)]).bytes == Array(bytes[(bytes.count - 32)...]) else { return nil }
+    static func decode(_ file: [UInt8]) -> DirectoryListings? {
+        guard let sealed = Sealed.open(file), sealed.count >= 8, Array(sealed.prefix(8)) == magic else { return nil }
+        let bytes = Array(sealed)
         var l = DirectoryListings()
-        let end = bytes.count - 32
+        let end = bytes.count
         var i = 8
         return bytes.withUnsafeBytes { raw -> DirectoryListings? in
             func get<T>(_: T.Type) -> T? {
@@ -239,14 +232,14 @@ struct DirectoryListings {
                 guard let pl = get(UInt32.self), i + Int(pl) <= end else { return nil }
                 let path = String(decoding: bytes[i..<(i + Int(pl))], as: UTF8.self)
                 i += Int(pl)
-                guard let dev = get(UInt64.self), let ino = get(UInt64.self), let mode = get(UInt32.self),
-                      let size = get(Int64.self), let mt = get(Int64.self), let ct = get(Int64.self),
-                      let count = get(UInt32.self), let len = get(UInt32.self), i + Int(len) <= end else { return nil }
+                guard i + StatKey.packedSize <= end else { return nil }
+                let key = StatKey(unpacking: raw, at: i)
+                i += StatKey.packedSize
+                guard let count = get(UInt32.self), let len = get(UInt32.self), i + Int(len) <= end else { return nil }
                 let list = Array(bytes[i..<(i + Int(len))])
                 guard list.filter({ $0 == 0 }).count == Int(count), list.last == 0 || count == 0 else { return nil }
                 i += Int(len)
-                l.record(path: path, key: StatKey(dev: dev, ino: ino, mode: mode, size: size, mtimeNs: mt, ctimeNs: ct),
-                         names: list, count: Int(count))
+                l.record(path: path, key: key, names: list, count: Int(count))
             }
             return l
         }

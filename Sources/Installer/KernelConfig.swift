@@ -23,24 +23,15 @@ public struct KernelConfig: Equatable, Sendable {
         if let explicit { return explicit[name] }
         let key = Array(name.utf8) + [0x3d]
         return text.withUnsafeBufferPointer { b -> String? in
-            guard let base = b.baseAddress, !key.isEmpty else { return nil }
-            let n = b.count
-            var found: Int?
-            var line = 0
-            // memchr from line start to line start; memcmp only where the first byte matches.
-            while line < n {
-                let next = memchr(base + line, 0x0a, n - line).map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? n
-                if next - line >= key.count && base[line] == key[0],
-                   key.withUnsafeBufferPointer({ memcmp(base + line, $0.baseAddress!, key.count) }) == 0 {
-                    found = line + key.count
+            var found: (Int, Int)?
+            // memcmp only where the first byte matches.
+            KernelConfig.eachLine(b) { start, end in
+                if end - start >= key.count && b[start] == key[0],
+                   key.withUnsafeBufferPointer({ memcmp(b.baseAddress! + start, $0.baseAddress!, key.count) }) == 0 {
+                    found = (start + key.count, end)
                 }
-                line = next + 1
             }
-            guard var vs = found else { return nil }
-            var ve = vs
-            while ve < n && b[ve] != 0x0a { ve += 1 }
-            if ve - vs >= 2 && b[vs] == 0x22 && b[ve - 1] == 0x22 { vs += 1; ve -= 1 }
-            return String(decoding: UnsafeBufferPointer(rebasing: b[vs..<ve]), as: UTF8.self)
+            return found.map { KernelConfig.value(b, $0.0, $0.1) }
         }
     }
 
@@ -50,25 +41,32 @@ public struct KernelConfig: Equatable, Sendable {
         var v: [String: String] = [:]
         let prefix = Array("CONFIG_".utf8)
         text.withUnsafeBufferPointer { b in
-            let n = b.count
-            var i = 0
-            while i < n {
-                var end = i
-                while end < n && b[end] != 0x0a { end += 1 }
-                if end - i > prefix.count && prefix.indices.allSatisfy({ b[i + $0] == prefix[$0] }) {
-                    var eq = i + prefix.count
-                    while eq < end && b[eq] != 0x3d { eq += 1 }
-                    if eq < end {
-                        var vs = eq + 1, ve = end
-                        if ve - vs >= 2 && b[vs] == 0x22 && b[ve - 1] == 0x22 { vs += 1; ve -= 1 }
-                        v[String(decoding: UnsafeBufferPointer(rebasing: b[i..<eq]), as: UTF8.self)] =
-                            String(decoding: UnsafeBufferPointer(rebasing: b[vs..<ve]), as: UTF8.self)
-                    }
-                }
-                i = end + 1
+            KernelConfig.eachLine(b) { start, end in
+                guard end - start > prefix.count, prefix.indices.allSatisfy({ b[start + $0] == prefix[$0] }),
+                      let eq = (start..<end).first(where: { b[$0] == 0x3d }) else { return }
+                v[String(decoding: UnsafeBufferPointer(rebasing: b[start..<eq]), as: UTF8.self)] = KernelConfig.value(b, eq + 1, end)
             }
         }
         return v
+    }
+
+    /// Calls `body` with each line's start and end (the newline excluded), found with memchr.
+    private static func eachLine(_ b: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
+        guard let base = b.baseAddress else { return }
+        var line = 0
+        while line < b.count {
+            let next = memchr(base + line, 0x0a, b.count - line)
+                .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? b.count
+            body(line, next)
+            line = next + 1
+        }
+    }
+
+    /// The value between `start` and `end`, a surrounding pair of double quotes removed.
+    private static func value(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
+        var (vs, ve) = (start, end)
+        if ve - vs >= 2 && b[vs] == 0x22 && b[ve - 1] == 0x22 { vs += 1; ve -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: b[vs..<ve]), as: UTF8.self)
     }
 
     public static func load(path: String) throws -> KernelConfig {

@@ -38,6 +38,17 @@ reference() {
 
 module_nv() { cat "$modules_cache/$1/module" | tr ' ' /; }
 
+# bench_setup NAME: the Debian sources, our release binary ($OURS) and a
+# scratch directory ($work, removed on exit) that the sandbox's unprivileged
+# user can reach.
+bench_setup() {
+  ensure_sources
+  OURS=$(ours_bin)
+  work=$(mktemp -d "/tmp/dkms-bench-$1.XXXXXX")
+  chmod 755 "$work"
+  trap 'rm -rf "$work"' EXIT
+}
+
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 ensure_sources() { "$repo/scripts/fetch-debian-modules.sh" "$modules_cache" >/dev/null 2>&1; }

@@ -68,7 +68,7 @@ extension Engine {
                                          childArguments: childArguments(), environment: childEnvironment(), out: out,
                                          inheritFD: context.run.lock?.descriptor,
                                          logDir: { [tree] m, v in "\(tree.buildDir(m, v))/make.log" })
-        for item in items { runner.sourceSizes[item.module] = buildWeight(tree.sourceLink(item.module, item.version)) }
+        for item in items { runner.buildWeights[item.module] = buildWeight(tree.sourceLink(item.module, item.version)) }
         for (item, result) in runner.run() {
             switch result {
             case .installed: succeeded.append(item.module); touched = true
@@ -115,7 +115,6 @@ extension Engine {
     }
 }
 
-/// Total size of the C and header files under a source directory.
 /// A build's expected cost, to start the longest first: each C or assembly
 /// file is a compiler run that reads the kernel's headers (~1 MB of them), so
 /// it counts as 200 KB of code of its own plus its size. Headers count only

@@ -39,9 +39,8 @@ extension Engine {
             throw DKMSError(3, "This module/version has already been built on: \(k)",
                             "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
         }
-        if target.hasHeaders && !context.invocation.noCache && context.framework["cache"] != "no",
-           let cache = try? BuildCacheSession(root: BuildCacheSession.root(context)) {
-            cache.prefetchKernelTreeDigest(target.sourceDir, run: context.run)
+        if target.hasHeaders && context.usesCache {
+            BuildCacheSession.prefetchKernelTreeDigest(target.sourceDir, cacheRoot: BuildCacheSession.root(context), run: context.run)
         }
         let conf = try readConf(m, v, target)
         if conf.buildExclusion != nil {
@@ -64,7 +63,7 @@ extension Engine {
         let env = buildEnvironmentVariables(m, v, target, withoutDebugInfo: conf.strippedOutput)
             + (context.jobs > 1 ? ["MAKEFLAGS=-j\(context.jobs)"] : [])
         let make = makeCommandLine(conf.makeCommand, kernel: k)
-        guard !context.invocation.noCache && context.framework["cache"] != "no" else {
+        guard context.usesCache else {
             try compile(m, v, target, conf, env: env, make: make) { _ in }
             return
         }
@@ -106,8 +105,7 @@ extension Engine {
     /// Whether building m/v for `target` would be a cache hit (nothing is
     /// removed or counted: a probe for scheduling).
     func wouldHit(_ m: String, _ v: String, _ conf: ModuleConfig, _ target: KernelTarget) -> Bool {
-        guard !context.invocation.noCache, context.framework["cache"] != "no",
-              FS.isDirectory(BuildCacheSession.root(context)),
+        guard context.usesCache, FS.isDirectory(BuildCacheSession.root(context)),
               var cache = try? BuildCacheSession(root: BuildCacheSession.root(context)),
               let key = try? cacheKey(&cache, m, v, conf, target) else { return false }
         return cache.store.hasRecord(key)

@@ -8,7 +8,7 @@ extension Engine {
         let finder = Cleanup(tree: tree, destLocations: locations)
         var findings = finder.findings()
         var cache = cacheCleanup()
-        do { if var c = cache { findings += try c.findings(removing: Set(findings.map(\.path))) } } catch {
+        do { if let c = cache { findings += try c.findings(removing: Set(findings.map(\.path))) } } catch {
             out.warn("Build cache at \(BuildCacheSession.root(context)): \(error); its entries were not checked.")
             cache = nil
         }
@@ -64,7 +64,7 @@ extension Engine {
     /// --no-cache) or was never created: then there is nothing to look at.
     func cacheCleanup() -> CacheCleanup? {
         let root = BuildCacheSession.root(context)
-        guard !context.invocation.noCache, context.framework["cache"] != "no", FS.isDirectory(root),
+        guard context.usesCache, FS.isDirectory(root),
               let session = try? BuildCacheSession(root: root) else { return nil }
         return CacheCleanup(tree: tree, session: session, run: context.run)
     }

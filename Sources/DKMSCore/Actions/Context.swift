@@ -64,6 +64,10 @@ public struct Context {
         }
     }
 
+    /// Whether this run uses the build cache (and the replays kept beside
+    /// it): not with --no-cache or cache=no in framework.conf.
+    public var usesCache: Bool { !invocation.noCache && framework["cache"] != "no" }
+
     /// The headers a kernel builds against: --kernelsourcedir, else the
     /// install tree's build link, else /lib/modules/<k>/build.
     public func kernelSourceDir(for kernel: String) -> String {

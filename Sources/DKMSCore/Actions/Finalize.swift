@@ -46,8 +46,7 @@ extension Engine {
         guard case .sign(let tool, _, let cert, let hash) = decision else { return }
         let signer = Signer(settings: signingSettings(target))
         let root = BuildCacheSession.root(context)
-        guard !context.invocation.noCache, context.framework["cache"] != "no",
-              let store = try? CacheStore(root: root), let unsigned = FS.readFile(file) else {
+        guard context.usesCache, let store = try? CacheStore(root: root), let unsigned = FS.readFile(file) else {
             try signer.sign(file, decision: decision)
             return
         }

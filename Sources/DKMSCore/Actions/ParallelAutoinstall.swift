@@ -31,12 +31,12 @@ struct ParallelAutoinstall {
 
         func startReady() {
             while running.count < slots {
-                // Of the modules whose dependencies are done, the biggest
-                // source first: the longest build should not start last.
+                // Of the modules whose dependencies are done, the costliest
+                // first: the longest build should not start last.
                 let ready = pending.indices.filter { idx in
                     pending[idx].deps.allSatisfy { d in !pending.contains { $0.module == d } && !running.contains { $0.0.module == d } }
                 }
-                guard let i = ready.max(by: { sourceSize(pending[$0]) < sourceSize(pending[$1]) }) else { return }
+                guard let i = ready.max(by: { weight(pending[$0]) < weight(pending[$1]) }) else { return }
                 let item = pending.remove(at: i)
                 if let bad = item.deps.first(where: { d in
                     if case .installed = results[d] ?? .installed(0) { return false }; return true
@@ -55,7 +55,7 @@ struct ParallelAutoinstall {
                 // at a lower priority, so it fills the bigger build's serial
                 // stretches instead of slowing it down (the total is bounded by
                 // the biggest build, which should not wait for the small ones).
-                let beside = running.contains { sourceSize($0.0) >= sourceSize(item) }
+                let beside = running.contains { weight($0.0) >= weight(item) }
                 if let child = ChildProcess(argv, environment: environment, inheritFD: inheritFD, niceness: beside ? 10 : 0) {
                     running.append((item, child, Date()))
                 } else {
@@ -106,10 +106,10 @@ struct ParallelAutoinstall {
         return items.map { ($0, results[$0.module]!) }
     }
 
-    var sourceSizes: [String: Int64] = [:]
+    var buildWeights: [String: Int64] = [:]
 
-    /// Bytes of source, as a cheap estimate of how long a build takes.
-    func sourceSize(_ item: Item) -> Int64 { sourceSizes[item.module] ?? 0 }
+    /// A cheap estimate of how long a build takes (`buildWeight`).
+    func weight(_ item: Item) -> Int64 { buildWeights[item.module] ?? 0 }
 
     func selfPath() -> String { FS.realPath("/proc/self/exe") ?? CommandLine.arguments[0] }
 }

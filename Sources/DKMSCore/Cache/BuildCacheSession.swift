@@ -63,19 +63,24 @@ public struct BuildCacheSession {
     public func kernelTreeDigest(_ buildDirectory: String, run: RunState? = nil) throws -> Digest {
         if let known = run?.kernelDigests[buildDirectory] { return known }
         let digest = try run?.pendingKernelDigests.removeValue(forKey: buildDirectory)?.wait()
-            ?? KernelBuildTree.discover(buildDirectory: buildDirectory).digest(memoDirectory: store.memoDirectory)
+            ?? BuildCacheSession.digestKernelTree(buildDirectory, memoDirectory: store.memoDirectory)
         run?.kernelDigests[buildDirectory] = digest
         return digest
     }
 
+    static func digestKernelTree(_ buildDirectory: String, memoDirectory: String) throws -> Digest {
+        try KernelBuildTree.discover(buildDirectory: buildDirectory).digest(memoDirectory: memoDirectory)
+    }
+
     /// Starts digesting the kernel tree on other threads, so the walk
     /// overlaps with what comes before the key (evaluating dkms.conf in the
-    /// sandbox mostly waits on process start-up).
-    public func prefetchKernelTreeDigest(_ buildDirectory: String, run: RunState) {
+    /// sandbox mostly waits on process start-up). Static: it needs no store
+    /// and no file memo, which the session loads when it is made.
+    public static func prefetchKernelTreeDigest(_ buildDirectory: String, cacheRoot: String, run: RunState) {
         guard run.kernelDigests[buildDirectory] == nil, run.pendingKernelDigests[buildDirectory] == nil else { return }
-        let memo = store.memoDirectory
+        let memo = CacheStore.memoDirectory(root: cacheRoot)
         run.pendingKernelDigests[buildDirectory] = PendingDigest {
-            try KernelBuildTree.discover(buildDirectory: buildDirectory).digest(memoDirectory: memo)
+            try digestKernelTree(buildDirectory, memoDirectory: memo)
         }
     }
 

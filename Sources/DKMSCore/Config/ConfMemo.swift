@@ -8,8 +8,8 @@ import Glibc
 /// that. A sandbox start costs ~30 ms and every remove, add and install
 /// evaluates dkms.conf: this is most of a cache hit's time otherwise.
 ///
-/// Entries are written by rename and end with the digest of their content; a
-/// torn or foreign file is a miss. Nothing in an entry is ever executed.
+/// Entries are written by rename and sealed (`Sealed`); a torn or foreign
+/// file is a miss. Nothing in an entry is ever executed.
 public struct ConfMemo {
     public var directory: String
     /// Where evaluations run (the conf-eval sandbox profile's identity, or
@@ -40,27 +40,25 @@ public struct ConfMemo {
     func path(_ key: Digest) -> String { directory + "/" + key.hex }
 
     func load(_ key: Digest) -> Subprocess.Result? {
-        guard let bytes = FS.readFile(path(key)), bytes.count >= 8 + 8 + 32, Array(bytes[0..<8]) == ConfMemo.magic else { return nil }
-        let body = Array(bytes[0..<(bytes.count - 32)])
-        guard SHA256.hash(bytes: body).bytes == Array(bytes[(bytes.count - 32)...]) else { return nil }
+        guard let file = FS.readFile(path(key)), let sealed = Sealed.open(file), sealed.count >= 16,
+              Array(sealed.prefix(8)) == ConfMemo.magic else { return nil }
+        let body = Array(sealed)
         let stderrCount = body[8..<16].reduce(0) { $0 << 8 | Int($1) }
-        guard stderrCount <= body.count - 16 else { return nil }
+        guard stderrCount >= 0, stderrCount <= body.count - 16 else { return nil }
         let stderr = Array(body[16..<(16 + stderrCount)])
         return Subprocess.Result(status: 0, stdout: Array(body[(16 + stderrCount)...]), stderr: stderr)
     }
 
     /// Best effort: a memo that cannot be written only costs the next run a sandbox start.
     func store(_ key: Digest, _ result: Subprocess.Result) {
-        var body = ConfMemo.magic
-        body += (0..<8).reversed().map { UInt8(truncatingIfNeeded: result.stderr.count >> ($0 * 8)) }
-        body += result.stderr + result.stdout
-        body += SHA256.hash(bytes: body).bytes
+        let length = (0..<8).reversed().map { UInt8(truncatingIfNeeded: result.stderr.count >> ($0 * 8)) }
+        let file = Sealed.seal(ConfMemo.magic + length + result.stderr + result.stdout)
         guard (try? Files.makeDirectories(directory, mode: 0o700)) != nil else { return }
         let temp = path(key) + ".tmp\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return }
-        let written = body.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = file.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
-        if written == body.count { rename(temp, path(key)) } else { unlink(temp) }
+        if written == file.count { rename(temp, path(key)) } else { unlink(temp) }
     }
 }

@@ -34,7 +34,7 @@ struct CacheCleanup {
     static let signedFile = "signed.ko"
 
     /// `removing`: paths the tree part of this cleanup removes.
-    mutating func findings(removing: Set<String>) throws -> [Cleanup.Finding] {
+    func findings(removing: Set<String>) throws -> [Cleanup.Finding] {
         let inventory = try session.store.inventory()
         var kernelComponents: [String: (name: String, digest: String)?] = [:]
         var unreachable: [(entry: CacheEntry, why: String)] = []
@@ -91,7 +91,7 @@ struct CacheCleanup {
 
     /// The kernel-tree key component of `kernel`'s build tree now; nil when
     /// it cannot be digested (then no entry is judged by it).
-    mutating func kernelTreeComponent(_ kernel: String) -> (name: String, digest: String)? {
+    func kernelTreeComponent(_ kernel: String) -> (name: String, digest: String)? {
         guard let d = try? session.kernelTreeDigest(tree.libTree(kernel) + "/build", run: run) else { return nil }
         let c = CacheKey.kernelTreeComponent(d)
         return (c.name, c.digest.hex)

@@ -26,7 +26,7 @@ public enum EnvironmentChoice {
     /// Evaluations of pure dkms.conf files are kept beside the build cache,
     /// and like it, not with --no-cache or cache=no.
     static func confMemo(_ context: Context, runner: String) -> ConfMemo? {
-        guard !context.invocation.noCache, context.framework["cache"] != "no" else { return nil }
+        guard context.usesCache else { return nil }
         return ConfMemo(directory: BuildCacheSession.root(context) + "/conf-evals", runner: runner)
     }
 }
