@@ -189,6 +189,47 @@ final class HookTests: XCTestCase {
         XCTAssertEqual(status(), "dkms-hello/1.1, \(k0), \(arch): installed\n", r.all)
     }
 
+    /// The hook script runs as root outside any sandbox: it must read
+    /// dkms.conf, never run it. A package whose dkms.conf would leave a
+    /// marker on the host when sourced still gets its name and version (from
+    /// literal assignments or the directory name) and is installed by dkms,
+    /// which evaluates the file in its sandbox only.
+    func testAlpmScriptNeverRunsDkmsConf() throws {
+        sb.cleanup()
+        sb = TestTrees(kernels: [k0])
+        let marker = sb.base + "/sourced-by-the-hook"
+        writeModule(at: sb.sourceTree + "/sneaky-1.0", name: "sneaky", conf: """
+        PACKAGE_NAME=sneaky
+        PACKAGE_VERSION="1.0"
+        BUILT_MODULE_NAME[0]=sneaky
+        DEST_MODULE_LOCATION[0]=/updates/dkms
+        AUTOINSTALL=yes
+        : $(touch \(marker).1)
+        touch \(marker).2
+        """)
+        // Name and version that only running the file would reveal: the
+        // directory name decides.
+        writeModule(at: sb.sourceTree + "/odd-name-2.1", name: "odd-name", conf: """
+        PACKAGE_NAME="odd-$(touch \(marker).3; echo name)"
+        PACKAGE_VERSION=`touch \(marker).4; echo 2.1`
+        BUILT_MODULE_NAME[0]=odd-name
+        DEST_MODULE_LOCATION[0]=/updates/dkms
+        """)
+        let r = try XCTUnwrap(sb.pacman(Integration.installHook, "Install",
+                                        files: dkmsPackageFiles("sneaky-1.0") + dkmsPackageFiles("odd-name-2.1")))
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.contains("dkms install --no-depmod -m sneaky -v 1.0 -k \(k0)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("dkms install --no-depmod -m odd-name -v 2.1 -k \(k0)"), r.stdout)
+        XCTAssertEqual(status(), """
+        odd-name/2.1, \(k0), \(arch): installed
+        sneaky/1.0, \(k0), \(arch): installed
+
+        """, r.all)
+        for i in 1...4 {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(marker).\(i)"), "dkms.conf ran outside the sandbox (\(i))")
+        }
+    }
+
     func testAlpmScriptRejectsBadUsage() {
         XCTAssertEqual(sh([Integration.alpmScript], input: "").status, 2)
         XCTAssertEqual(sh([Integration.alpmScript, "frobnicate"], input: "").status, 2)
