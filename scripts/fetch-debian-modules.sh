@@ -58,23 +58,15 @@ download() {
     die "cannot download Debian package '$pkg' (see apt output above)"
 }
 
-# eval_name_version DKMS_CONF: print "NAME VERSION" as dkms would see them.
-# dkms.conf is shell: dkms itself sources it, so we do the same, but in a
-# clean environment (env -i) with the variables dkms provides set to harmless
-# values. kernel_source_dir points to a nonexistent dir so conditionals such as
-# v4l2loopback's ". $kernel_source_dir/.config" are skipped; all output of the
-# file itself is discarded.
+# literal_of VAR DKMS_CONF: the pacman hook's reader of literal assignments
+# (dkms.conf is shell that dkms only ever runs in its sandbox; scripts read
+# it and never run it). The hook is installed as one file, so it keeps the
+# function and this script takes it from there.
+eval "$(sed -n '/^literal_of() {$/,/^}$/p' "$script_dir/hooks/alpm/dkms")"
+
+# eval_name_version DKMS_CONF: print "NAME VERSION" from literal assignments.
 eval_name_version() {
-    local conf=$1
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-        kernelver="$(uname -r)" arch="$(uname -m)" \
-        kernel_source_dir=/nonexistent/kernel-source \
-        dkms_tree=/var/lib/dkms source_tree=/usr/src install_tree=/lib/modules \
-        bash --norc --noprofile -c '
-            cd "$(dirname "$1")" || exit 1
-            . "./$(basename "$1")" >/dev/null 2>&1 </dev/null
-            printf "%s %s\n" "$PACKAGE_NAME" "$PACKAGE_VERSION"
-        ' eval-dkms-conf "$conf"
+    printf '%s %s\n' "$(literal_of PACKAGE_NAME "$1")" "$(literal_of PACKAGE_VERSION "$1")"
 }
 
 for pkg in "${PACKAGES[@]}"; do
