@@ -79,3 +79,18 @@ final class ModuleCheckTests: XCTestCase {
                        "is not an ELF file")
     }
 }
+
+final class BuildManifestTests: XCTestCase {
+    func testRoundTripWithPostRemove() {
+        var m = BuildManifest(modules: [.init(destName: "a", destLocation: "/updates/dkms")], dependencies: [("dep", "abc")])
+        XCTAssertEqual(BuildManifest.load(text: m.encoded()), m)
+        m.postRemove = ("0123", "post-remove.sh --flag")
+        XCTAssertEqual(BuildManifest.load(text: m.encoded()), m)
+        m.postRemove = ("0123", "")
+        XCTAssertEqual(BuildManifest.load(text: m.encoded()), m, "an empty POST_REMOVE is recorded as such")
+        // A script text the line format cannot hold is left out: uninstall evaluates then.
+        m.postRemove = ("0123", "a\tb")
+        XCTAssertNil(BuildManifest.load(text: m.encoded())?.postRemove)
+        XCTAssertNil(BuildManifest.load(text: "dkms-swift manifest 1\npostremove\tonly-two\n"))
+    }
+}

@@ -51,6 +51,67 @@ final class BuildCacheIntegrationTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: evals))
     }
 
+    /// Uninstall runs POST_REMOVE as the build's evaluation set it, without
+    /// evaluating dkms.conf again while the file and its overrides are
+    /// unchanged; an edited dkms.conf, a new override or a manifest without
+    /// the record (an older tree) is evaluated again, and its value counts.
+    func testUninstallTakesPostRemoveFromTheBuildUnlessTheConfChanged() throws {
+        let k = Kernels.all[0]
+        let src = sb.sourceTree + "/noisy-1.0"
+        // `echo` makes the file impure: every evaluation runs and says so.
+        let conf = """
+        PACKAGE_NAME=noisy
+        PACKAGE_VERSION=1.0
+        BUILT_MODULE_NAME[0]=noisy
+        DEST_MODULE_LOCATION[0]=/updates/dkms
+        POST_REMOVE="post-remove.sh first"
+        echo "noisy: dkms.conf evaluated" >&2
+        """
+        writeModule(at: src, name: "noisy", conf: conf,
+                    extraFiles: ["post-remove.sh": "#!/bin/sh\necho \"post-remove ran: $1\"\n"])
+        XCTAssertEqual(chmod(src + "/post-remove.sh", 0o755), 0)
+        let evaluated = "noisy: dkms.conf evaluated"
+        var r = sb.dkms("install", "noisy/1.0", "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.all.contains(evaluated), r.all)
+
+        r = sb.dkms("uninstall", "noisy/1.0", "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.contains("post-remove ran: first"), r.all)
+        XCTAssertFalse(r.all.contains(evaluated), "unchanged dkms.conf evaluated again: \(r.all)")
+
+        // Edited: evaluated again, and the new value runs.
+        XCTAssertEqual(sb.dkms("install", "noisy/1.0", "-k", k).status, 0)
+        try conf.replacingOccurrences(of: "post-remove.sh first", with: "post-remove.sh edited")
+            .write(toFile: src + "/dkms.conf", atomically: true, encoding: .utf8)
+        r = sb.dkms("uninstall", "noisy/1.0", "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.all.contains(evaluated), r.all)
+        XCTAssertTrue(r.stdout.contains("post-remove ran: edited"), r.all)
+
+        // An override file appearing in the config dir counts as a change.
+        XCTAssertEqual(sb.dkms("install", "noisy/1.0", "-k", k).status, 0)
+        try FileManager.default.createDirectory(atPath: sb.configDir, withIntermediateDirectories: true)
+        try "POST_REMOVE=\"post-remove.sh override\"\n".write(toFile: sb.configDir + "/noisy.conf", atomically: true, encoding: .utf8)
+        r = sb.dkms("remove", "noisy/1.0", "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.contains("post-remove ran: override"), r.all)
+        try FileManager.default.removeItem(atPath: sb.configDir + "/noisy.conf")
+
+        // A manifest without the record, as older trees have: evaluated.
+        XCTAssertEqual(sb.dkms("install", "noisy/1.0", "-k", k).status, 0)
+        let arch = sh(["uname", "-m"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let manifest = "\(sb.dkmsTree)/noisy/1.0/\(k)/\(arch)/log/dkms-swift.manifest"
+        let text = try String(contentsOfFile: manifest)
+        XCTAssertTrue(text.contains("postremove\t"), text)
+        try text.split(separator: "\n").filter { !$0.hasPrefix("postremove\t") }.map { $0 + "\n" }.joined()
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        r = sb.dkms("remove", "noisy/1.0", "--all")
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.all.contains(evaluated), r.all)
+        XCTAssertTrue(r.stdout.contains("post-remove ran: edited"), r.all)
+    }
+
     func testIdenticalInputsHitAndInstallIdenticalBytes() throws {
         let k = Kernels.all[0]
         XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)

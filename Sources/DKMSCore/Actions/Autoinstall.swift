@@ -15,6 +15,7 @@ extension Engine {
             out.line("Automatic installation of modules has been disabled.")
             return
         }
+        prefetchKernelDigest(target)
         var installed: [String] = []
         var queue: [(m: String, v: String, deps: [String])] = []
         var confs: [String: ModuleConfig] = [:]

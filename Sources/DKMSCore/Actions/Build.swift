@@ -29,6 +29,7 @@ extension Engine {
 
     /// One build, in dkms 3.2's order, with its messages and exit codes.
     mutating func buildOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
+        prefetchKernelDigest(target)
         if !tree.isAdded(m, v) {
             try addModule(m, v, beforeBuild: true)
             out.line("")
@@ -38,9 +39,6 @@ extension Engine {
         if FS.exists(base) {
             throw DKMSError(3, "This module/version has already been built on: \(k)",
                             "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
-        }
-        if target.hasHeaders && context.usesCache {
-            BuildCacheSession.prefetchKernelTreeDigest(target.sourceDir, cacheRoot: BuildCacheSession.root(context), run: context.run)
         }
         let conf = try readConf(m, v, target)
         if conf.buildExclusion != nil {
@@ -88,6 +86,13 @@ extension Engine {
                 try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(key.hex) miss\n".utf8))
             }
         }
+    }
+
+    /// Starts the kernel tree's digest on other threads (when a key will
+    /// need it), so that it overlaps with evaluating dkms.conf.
+    func prefetchKernelDigest(_ target: KernelTarget) {
+        guard target.hasHeaders && context.usesCache else { return }
+        BuildCacheSession.prefetchKernelTreeDigest(target.sourceDir, cacheRoot: BuildCacheSession.root(context), run: context.run)
     }
 
     /// The cache key of building m/v for `target` with `conf`.

@@ -1,3 +1,4 @@
+import BuildCache
 import Installer
 /// Carries out dkms actions on one tree. The two seams the sandbox plugs
 /// into are `evaluator` (where dkms.conf is sourced) and `environment`
@@ -34,16 +35,12 @@ public struct Engine {
     /// Strict read (add/build/install): validation errors are fatal and
     /// deprecations are reported.
     public func readConf(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil) throws -> ModuleConfig {
-        let path = confPath ?? context.invocation.conf ?? tree.confPath(m, v)
+        let (path, overrides) = confFiles(m, v, target, confPath: confPath)
         let memoKey = "\(path)\u{0}\(m)\u{0}\(v)\u{0}\(target.version)\u{0}\(target.arch)\u{0}\(target.sourceDir)"
         if let known = context.run.confs[memoKey] { return known }
         let ctx = ConfEvaluator.Context(kernelVersion: target.version, arch: target.arch, kernelSourceDir: target.sourceDir,
                                         dkmsTree: tree.root, sourceTree: tree.sourceTree, installTree: tree.installTree,
                                         module: m, moduleVersion: v)
-        let dir = context.configDir
-        let overrides = m.isEmpty ? [] : ["\(dir)/\(m).conf", "\(dir)/\(m)-\(v).conf", "\(dir)/\(m)-\(v)-\(target.version).conf",
-                                          "\(dir)/\(m)-\(v)-\(target.version)-\(target.arch).conf",
-                                          "\(dir)/\(m)--\(target.version).conf", "\(dir)/\(m)--\(target.version)-\(target.arch).conf"]
         let cwd = FS.realPath(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])) ?? "/"
         let evaluated = try evaluator.evaluate(confPath: path, overrides: overrides, context: ctx, cwd: cwd)
         if !evaluated.diagnostics.isEmpty { out.errorLine(evaluated.diagnostics.trimmingCharacters(in: "\n")) }
@@ -59,6 +56,33 @@ public struct Engine {
             for l in e.lines.dropFirst(2) { out.errorLine(l) }
             throw DKMSError(exitCode: e.exitCode, lines: Array(e.lines.prefix(2)))
         }
+    }
+
+    /// The dkms.conf evaluated for m/v on `target` and the override files
+    /// (in /etc/dkms) evaluated after it, in order.
+    func confFiles(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil) -> (path: String, overrides: [String]) {
+        let path = confPath ?? context.invocation.conf ?? tree.confPath(m, v)
+        let dir = context.configDir
+        let overrides = m.isEmpty ? [] : ["\(dir)/\(m).conf", "\(dir)/\(m)-\(v).conf", "\(dir)/\(m)-\(v)-\(target.version).conf",
+                                          "\(dir)/\(m)-\(v)-\(target.version)-\(target.arch).conf",
+                                          "\(dir)/\(m)--\(target.version).conf", "\(dir)/\(m)--\(target.version)-\(target.arch).conf"]
+        return (path, overrides)
+    }
+
+    /// The identity of evaluating m/v's dkms.conf for `target`: the files
+    /// `confFiles` names with their bytes (or absence), the kernel and the
+    /// trees. What the file may read beyond that (the kernel's .config, say)
+    /// is not in it: a recorded result keyed by this is the evaluation the
+    /// build was made with, not a new one.
+    func confInputs(_ m: String, _ v: String, _ target: KernelTarget) -> String {
+        let (path, overrides) = confFiles(m, v, target)
+        var enc = CanonicalEncoder(domain: "dkms-swift conf inputs 1")
+        enc.append([m, v, target.version, target.arch, target.sourceDir, tree.root, tree.sourceTree, tree.installTree])
+        for f in [path] + overrides {
+            enc.append(f)
+            if let b = FS.readFile(f) { enc.append(tag: 0x31); enc.append(bytes: b) } else { enc.append(tag: 0x30) }
+        }
+        return enc.digest().hex
     }
 
     func requireModuleArgs(_ action: String) throws -> (String, String) {

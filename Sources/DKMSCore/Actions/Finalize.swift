@@ -28,6 +28,7 @@ extension Engine {
             manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
         }
         manifest.dependencies = conf.buildDepends.sorted().map { ($0, dependencyExports($0, target)) }
+        manifest.postRemove = (confInputs(m, v, target), conf.postRemove)
         try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
         chmod(staging, 0o755)
         // Files in module/ were fsynced as they were written; their names once, here.

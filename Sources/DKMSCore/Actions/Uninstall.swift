@@ -67,8 +67,9 @@ extension Engine {
 
     /// Where each module of an installed build lives: the manifest's
     /// location, or for trees the reference dkms made, the distribution's.
-    func installedEntries(_ m: String, _ v: String, _ k: String, _ a: String) -> [BuildManifest.Entry] {
-        if let manifest = BuildManifest.load(tree.manifestPath(m, v, k, a)) { return manifest.modules }
+    func installedEntries(_ m: String, _ v: String, _ k: String, _ a: String,
+                          manifest: BuildManifest? = nil) -> [BuildManifest.Entry] {
+        if let manifest = manifest ?? BuildManifest.load(tree.manifestPath(m, v, k, a)) { return manifest.modules }
         let location = context.destOverride ?? "/updates/dkms"
         return tree.builtModuleFiles(m, v, k, a).map { .init(destName: ModuleFileName.stem($0), destLocation: location) }
     }
@@ -80,7 +81,8 @@ extension Engine {
         let lib = tree.libTree(k)
         var plan = TransactionPlan(description: "uninstall \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
         var dirs: [String] = []
-        for e in installedEntries(m, v, k, a) {
+        let manifest = BuildManifest.load(tree.manifestPath(m, v, k, a))
+        for e in installedEntries(m, v, k, a, manifest: manifest) {
             let dir = lib + e.destLocation
             guard let installed = ModuleFileName.find(in: dir, name: e.destName) else {
                 out.line("Module \(e.destName).ko was not found within \(lib)/")
@@ -107,9 +109,15 @@ extension Engine {
         }
         try commit(plan)
         pinCache(m, v, k, a, installed: false)
-        if let conf = try? readConf(m, v, target), !conf.postRemove.isEmpty {
-            try runScript(.postRemove, conf.postRemove, m, v, target)
+        // The build's own evaluation while dkms.conf and its overrides are
+        // unchanged; otherwise (or for trees the reference dkms made) a new one.
+        let postRemove: String
+        if let recorded = manifest?.postRemove, recorded.confInputs == confInputs(m, v, target) {
+            postRemove = recorded.script
+        } else {
+            postRemove = (try? readConf(m, v, target))?.postRemove ?? ""
         }
+        if !postRemove.isEmpty { try runScript(.postRemove, postRemove, m, v, target) }
         depmod(k)
     }
 

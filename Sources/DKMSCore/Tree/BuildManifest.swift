@@ -16,14 +16,23 @@ public struct BuildManifest: Equatable {
     /// digest of its installed build's exports (Module.symvers). When a
     /// dependency is reinstalled with other exports, this build is stale.
     public var dependencies: [(name: String, exports: String)] = []
+    /// POST_REMOVE as the build's evaluation of dkms.conf set it, and the
+    /// digest of what that evaluation read from the trees (`confInputs`):
+    /// while those are unchanged, uninstall runs it without evaluating the
+    /// file again (a sandbox start, plus for files that source the kernel's
+    /// .config, tens of milliseconds of bash).
+    public var postRemove: (confInputs: String, script: String)?
 
-    public init(modules: [Entry], dependencies: [(name: String, exports: String)] = []) {
+    public init(modules: [Entry], dependencies: [(name: String, exports: String)] = [],
+                postRemove: (confInputs: String, script: String)? = nil) {
         self.modules = modules
         self.dependencies = dependencies
+        self.postRemove = postRemove
     }
 
     public static func == (a: BuildManifest, b: BuildManifest) -> Bool {
         a.modules == b.modules && a.dependencies.map { $0.name + "=" + $0.exports } == b.dependencies.map { $0.name + "=" + $0.exports }
+            && a.postRemove?.confInputs == b.postRemove?.confInputs && a.postRemove?.script == b.postRemove?.script
     }
 
     static let header = "dkms-swift manifest 1"
@@ -32,25 +41,34 @@ public struct BuildManifest: Equatable {
         var s = BuildManifest.header + "\n"
         for e in modules { s += "module\t\(e.destName)\t\(e.destLocation)\n" }
         for d in dependencies { s += "depends\t\(d.name)\t\(d.exports)\n" }
+        // A script text with a tab or newline is not recorded: uninstall evaluates dkms.conf then.
+        if let p = postRemove, !p.script.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
+            s += "postremove\t\(p.confInputs)\t\(p.script)\n"
+        }
         return s
     }
 
     public static func load(_ path: String) -> BuildManifest? {
-        guard let text = FS.readText(path) else { return nil }
+        FS.readText(path).flatMap { load(text: $0) }
+    }
+
+    static func load(text: String) -> BuildManifest? {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.first == Substring(header) else { return nil }
         lines.removeFirst()
         var entries: [Entry] = []
         var deps: [(name: String, exports: String)] = []
+        var postRemove: (confInputs: String, script: String)?
         for l in lines {
             let f = l.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count == 3 else { return nil }
             switch f[0] {
             case "module": entries.append(Entry(destName: String(f[1]), destLocation: String(f[2])))
             case "depends": deps.append((String(f[1]), String(f[2])))
+            case "postremove": postRemove = (String(f[1]), String(f[2]))
             default: return nil
             }
         }
-        return BuildManifest(modules: entries, dependencies: deps)
+        return BuildManifest(modules: entries, dependencies: deps, postRemove: postRemove)
     }
 }
