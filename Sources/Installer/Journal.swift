@@ -5,8 +5,8 @@ import Glibc
 
 /// The write-ahead journal of one transaction: `$dkms_tree/.journal/<id>.journal`.
 ///
-/// Append-only, one record per line, fsynced after every record: a record that
-/// reached the file is on disk before the step it describes touches anything.
+/// Append-only, one record per line, fsynced after every record recovery acts on: an
+/// intent that reached the file is on disk before the step it describes touches anything.
 /// A class because it owns the open descriptor.
 final class Journal {
     let path: String
@@ -52,8 +52,10 @@ final class Journal {
     deinit { if fd >= 0 { close(fd) } }
 
     /// One write() per record, then fsync: the line is either entirely there or, after
-    /// a power cut, fails its checksum and is ignored.
-    func append(_ record: JournalRecord, faults: inout FaultInjector) throws {
+    /// a power cut, fails its checksum and is ignored. `sync: false` is for records
+    /// recovery does not act on (`done`: an intent is undone whether or not its step
+    /// finished), which the next record's fsync makes durable anyway.
+    func append(_ record: JournalRecord, faults: inout FaultInjector, sync: Bool = true) throws {
         faults.point("journal: " + record.encodeLine().dropLast().split(separator: " ").dropFirst().prefix(2).joined(separator: " "))
         let bytes = Array(record.encodeLine().utf8)
         var off = 0
@@ -62,7 +64,7 @@ final class Journal {
             if n < 0 { if errno == EINTR { continue }; throw FS.fail("append to journal", path) }
             off += n
         }
-        guard fsync(fd) == 0 else { throw FS.fail("fsync journal", path) }
+        guard !sync || fsync(fd) == 0 else { throw FS.fail("fsync journal", path) }
     }
 
     /// The transaction is finished: the journal goes away.

@@ -35,7 +35,7 @@ public struct Transaction {
                     // Say what the failing syscall was for; the path alone can puzzle.
                     throw InstallerError.io(operation: "\(op) (\(step.purpose))", path: path, errno: code)
                 }
-                try journal.append(.done(index: i), faults: &faults)
+                try journal.append(.done(index: i), faults: &faults, sync: false)
             }
             try journal.append(.commit, faults: &faults)
         } catch {
