@@ -26,22 +26,38 @@ extension Engine {
         }
     }
 
+    /// Uninstalls (one transaction per kernel, as POST_REMOVE and depmod
+    /// follow each), then unbuilds and, when no build is left, deletes the
+    /// version, in one transaction: deleting the version directory takes
+    /// the builds with it.
     public mutating func remove() throws {
         let (m, v) = try requireModuleArgs("remove")
         try requireAdded(m, v)
+        var unbuild = TransactionPlan(description: "unbuild \(m)/\(v)")
+        var unbuilt: Set<String> = []
         for target in removalTargets(m, v) {
-            try unbuildOne(m, v, target, uninstallFirst: true)
+            try maybeUninstall(m, v, target)
+            if tree.isBuilt(m, v, target.version, target.arch) {
+                planUnbuild(m, v, target, into: &unbuild)
+                unbuilt.insert(target.version + "/" + target.arch)
+            } else {
+                out.line("Module \(m)/\(v) is not built for kernel \(target.version) (\(target.arch)). Skipping...")
+            }
             out.line("")
         }
         let keep: Set = ["build", "tarball", "driver_disk", "rpm", "deb", "source"]
-        let remaining = FS.list(tree.versionDir(m, v)).filter { !keep.contains($0) && !$0.hasPrefix(".") && FS.isDirectory(tree.versionDir(m, v) + "/" + $0) }
-        if remaining.isEmpty {
-            out.line("Deleting module \(m)/\(v) completely from the DKMS tree.")
-            var plan = TransactionPlan(description: "remove \(m)/\(v)")
-            plan.steps.append(.removeDirectory(path: tree.versionDir(m, v)))
-            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m)))
-            try commit(plan)
+        let versionDir = tree.versionDir(m, v)
+        let remaining = FS.list(versionDir).filter { k in
+            guard !keep.contains(k), !k.hasPrefix("."), FS.isDirectory(versionDir + "/" + k) else { return false }
+            let arches = FS.list(versionDir + "/" + k)
+            return arches.isEmpty || !arches.allSatisfy { unbuilt.contains(k + "/" + $0) }
         }
+        guard remaining.isEmpty else { return try commit(unbuild) }
+        out.line("Deleting module \(m)/\(v) completely from the DKMS tree.")
+        var plan = TransactionPlan(description: "remove \(m)/\(v)")
+        plan.steps.append(.removeDirectory(path: versionDir))
+        plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m)))
+        try commit(plan)
     }
 
     func maybeUninstall(_ m: String, _ v: String, _ target: KernelTarget) throws {
@@ -60,9 +76,13 @@ extension Engine {
             return
         }
         var plan = TransactionPlan(description: "unbuild \(m)/\(v) for \(k) (\(a))")
-        plan.steps.append(.removeDirectory(path: tree.baseDir(m, v, k, a)))
-        plan.steps.append(.removeEmptyDirectory(path: tree.kernelDir(m, v, k)))
+        planUnbuild(m, v, target, into: &plan)
         try commit(plan)
+    }
+
+    func planUnbuild(_ m: String, _ v: String, _ target: KernelTarget, into plan: inout TransactionPlan) {
+        plan.steps.append(.removeDirectory(path: tree.baseDir(m, v, target.version, target.arch)))
+        plan.steps.append(.removeEmptyDirectory(path: tree.kernelDir(m, v, target.version)))
     }
 
     /// Where each module of an installed build lives: the manifest's
