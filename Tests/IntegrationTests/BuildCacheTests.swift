@@ -51,6 +51,37 @@ final class BuildCacheIntegrationTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: evals))
     }
 
+    /// A dkms.conf that only looks at the kernel's configuration (as ddcci's and
+    /// v4l2loopback's do) is evaluated once per file and kernel tree, then replayed
+    /// by the installs that digest that tree anyway; another kernel is evaluated.
+    func testKernelDependentConfEvaluationsAreReplayed() throws {
+        let evals = sb.dkmsTree + "/.cache/conf-evals"
+        writeModule(at: sb.sourceTree + "/kdep-1.0", name: "kdep", conf: """
+        PACKAGE_NAME=kdep
+        PACKAGE_VERSION=1.0
+        BUILT_MODULE_NAME[0]=kdep
+        DEST_MODULE_LOCATION[0]=/updates/dkms
+        if ! grep -q "^CONFIG_MODULES=y$" "$kernel_source_dir/.config" 2>/dev/null; then
+            echo "no module support in this kernel" >&2
+            BUILD_EXCLUSIVE_ARCH="^do_not_build$"
+        fi
+        """)
+        let listing = { sh(["sh", "-c", "ls -l --time-style=full-iso \(evals)"]).stdout }
+        var r = sb.dkms("install", "kdep/1.0", "-k", Kernels.all[0])
+        XCTAssertEqual(r.status, 0, r.all)
+        let first = listing()
+        XCTAssertTrue(first.contains("\n-"), "the evaluation is kept: \(first)")
+        XCTAssertEqual(sb.dkms("remove", "kdep/1.0", "--all").status, 0)
+        r = sb.dkms("install", "kdep/1.0", "-k", Kernels.all[0])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.contains("Build cache: hit"), r.all)
+        XCTAssertEqual(listing(), first, "replayed: no new evaluation kept")
+        // The other kernel's tree is other content: evaluated and kept as well.
+        r = sb.dkms("install", "kdep/1.0", "-k", Kernels.all[1])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertNotEqual(listing(), first)
+    }
+
     /// Uninstall runs POST_REMOVE as the build's evaluation set it, without
     /// evaluating dkms.conf again while the file and its overrides are
     /// unchanged; an edited dkms.conf, a new override or a manifest without

@@ -61,10 +61,16 @@ public struct BuildCacheSession {
     /// when the tree is as the last digest left it. A digest `prefetch`
     /// started is waited for instead.
     public func kernelTreeDigest(_ buildDirectory: String, run: RunState? = nil) throws -> Digest {
-        if let known = run?.kernelDigests[buildDirectory] { return known }
-        let digest = try run?.pendingKernelDigests.removeValue(forKey: buildDirectory)?.wait()
-            ?? BuildCacheSession.digestKernelTree(buildDirectory, memoDirectory: store.memoDirectory)
-        run?.kernelDigests[buildDirectory] = digest
+        guard let run else { return try BuildCacheSession.digestKernelTree(buildDirectory, memoDirectory: store.memoDirectory) }
+        return try BuildCacheSession.kernelTreeDigest(buildDirectory, cacheRoot: store.root, run: run)
+    }
+
+    /// The same, for a run, without opening a session (dkms.conf replays need it).
+    static func kernelTreeDigest(_ buildDirectory: String, cacheRoot: String, run: RunState) throws -> Digest {
+        if let known = run.kernelDigests[buildDirectory] { return known }
+        let digest = try run.pendingKernelDigests.removeValue(forKey: buildDirectory)?.wait()
+            ?? digestKernelTree(buildDirectory, memoDirectory: CacheStore.memoDirectory(root: cacheRoot))
+        run.kernelDigests[buildDirectory] = digest
         return digest
     }
 

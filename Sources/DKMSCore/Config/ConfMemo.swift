@@ -16,15 +16,30 @@ public struct ConfMemo {
     /// "host" without the sandbox): results from elsewhere are not replayed.
     public var runner: String
 
-    public init(directory: String, runner: String) { self.directory = directory; self.runner = runner }
+    /// The content digest of a kernel build tree (what a build key's kernel
+    /// component is), for files that read the kernel's configuration
+    /// (`KernelDependentConf`); nil, or a nil result, evaluates those every time.
+    public var kernelTree: ((_ buildDirectory: String) -> Digest?)?
+
+    public init(directory: String, runner: String, kernelTree: ((String) -> Digest?)? = nil) {
+        self.directory = directory; self.runner = runner; self.kernelTree = kernelTree
+    }
 
     static let magic = Array("DKCONF01".utf8)
 
-    /// The key of one evaluation, or nil when a file is not pure.
+    /// The key of one evaluation, or nil when a file is neither pure nor
+    /// kernel-dependent in the way `KernelDependentConf` takes.
     func key(argv: [String], environment: [String], cwd: String, files: [(path: String, bytes: [UInt8]?)],
              known: Set<String>) -> Digest? {
-        guard PureConf.isPure(files.compactMap(\.bytes), known: known) else { return nil }
+        let texts = files.compactMap(\.bytes)
+        var kernel: CanonicalEncoder?
+        if !PureConf.isPure(texts, known: known) {
+            guard let programs = KernelDependentConf.programs(texts),
+                  let inputs = kernelInputs(environment: environment, programs: programs) else { return nil }
+            kernel = inputs
+        }
         var enc = CanonicalEncoder(domain: "dkms-swift conf evaluation 1")
+        if let kernel { enc.append(tag: 0x4b); enc.append(kernel.digest()) }
         enc.append(runner)
         enc.append(argv)
         enc.append(environment)
@@ -35,6 +50,29 @@ public struct ConfMemo {
             if let b = f.bytes { enc.append(tag: 0x31); enc.append(bytes: b) } else { enc.append(tag: 0x30) }
         }
         return enc.digest()
+    }
+
+    /// What a kernel-dependent evaluation reads besides its text and variables:
+    /// the kernel tree (by content), and bash and the programs it runs (by
+    /// (dev, inode, size, mtime, ctime): an upgrade replaces the file). Nil when
+    /// the tree cannot be digested (no headers), the kernel's `.config`, which
+    /// such files source, is not plain assignments, or the tree's path would be
+    /// split or globbed when expanded unquoted.
+    func kernelInputs(environment: [String], programs: Set<String>) -> CanonicalEncoder? {
+        guard let dir = environment.first(where: { $0.hasPrefix("kernel_source_dir=") })?.dropFirst("kernel_source_dir=".count),
+              !dir.isEmpty, !dir.contains(where: { " \t\n*?[".contains($0) }),
+              let tree = kernelTree?(String(dir)) else { return nil }
+        if let config = FS.readFile(dir + "/.config"), !KernelDependentConf.isPlainKernelConfig(config) { return nil }
+        var enc = CanonicalEncoder(domain: "dkms-swift conf kernel inputs 1")
+        enc.append(tree)
+        for p in ["bash"] + programs.sorted() {
+            guard let path = ["/usr/bin/", "/bin/"].map({ $0 + p }).first(where: FS.exists),
+                  let real = FS.realPath(path), let st = FS.statInfo(real) else { return nil }
+            enc.append(real)
+            for v in [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec), UInt64(st.st_mtim.tv_nsec),
+                      UInt64(st.st_ctim.tv_sec), UInt64(st.st_ctim.tv_nsec)] { enc.append(v) }
+        }
+        return enc
     }
 
     func path(_ key: Digest) -> String { directory + "/" + key.hex }

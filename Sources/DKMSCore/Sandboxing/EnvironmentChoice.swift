@@ -27,6 +27,12 @@ public enum EnvironmentChoice {
     /// and like it, not with --no-cache or cache=no.
     static func confMemo(_ context: Context, runner: String) -> ConfMemo? {
         guard context.usesCache else { return nil }
-        return ConfMemo(directory: BuildCacheSession.root(context) + "/conf-evals", runner: runner)
+        let root = BuildCacheSession.root(context)
+        // Only a digest this run computes anyway (for a build key): a `dkms add`
+        // alone would otherwise walk, or on a cold memo read, the whole tree.
+        return ConfMemo(directory: root + "/conf-evals", runner: runner) { [run = context.run] dir in
+            guard run.kernelDigests[dir] != nil || run.pendingKernelDigests[dir] != nil else { return nil }
+            return try? BuildCacheSession.kernelTreeDigest(dir, cacheRoot: root, run: run)
+        }
     }
 }
