@@ -107,8 +107,8 @@ enum KernelDependentConf {
         case redirect(String)    // one of the allowed redirections
     }
 
-    private static func isNameStart(_ c: UInt8) -> Bool { c == 0x5f || (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a }
-    private static func isNameChar(_ c: UInt8) -> Bool { isNameStart(c) || c >= 0x30 && c <= 0x39 }
+    private static func isNameStart(_ c: UInt8) -> Bool { PureConf.isNameStart(c) }
+    private static func isNameChar(_ c: UInt8) -> Bool { PureConf.isNameChar(c) }
 
     static let allowedRedirections: Set<String> = [">&2", "1>&2", "2>&1", ">/dev/null", "1>/dev/null", "2>/dev/null"]
 

@@ -30,8 +30,8 @@ enum PureConf {
         return true
     }
 
-    private static func isNameStart(_ c: UInt8) -> Bool { c == 0x5f || (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a }
-    private static func isNameChar(_ c: UInt8) -> Bool { isNameStart(c) || c >= 0x30 && c <= 0x39 }
+    static func isNameStart(_ c: UInt8) -> Bool { c == 0x5f || (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a }
+    static func isNameChar(_ c: UInt8) -> Bool { isNameStart(c) || c >= 0x30 && c <= 0x39 }
 
     private static func check(_ raw: [UInt8], assigned: inout Set<String>) -> Bool {
         // The evaluator strips CRs from CRLF files before evaluating them.
