@@ -56,6 +56,8 @@ extension Engine {
                 let quiet = Output(quiet: true)
                 var inner = self
                 inner.context.output = quiet
+                // One depmod at the end covers every module installed here.
+                inner.context.invocation.noDepmod = true
                 try inner.maybeInstall(item.module, item.version, target)
                 out.line("Autoinstall of module \(item.module)/\(item.version) for kernel \(k) (\(a)): installed from the build cache (\(String(format: "%.2f", Date().timeIntervalSince(started))) s)")
                 succeeded.append(item.module)
