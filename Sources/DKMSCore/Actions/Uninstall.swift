@@ -85,11 +85,12 @@ extension Engine {
         plan.steps.append(.removeEmptyDirectory(path: tree.kernelDir(m, v, target.version)))
     }
 
-    /// Where each module of an installed build lives: the manifest's
-    /// location, or for trees the reference dkms made, the distribution's.
+    /// Where each module of an installed build lives: its manifest's
+    /// location, or for trees the reference dkms made (no manifest), the
+    /// distribution's.
     func installedEntries(_ m: String, _ v: String, _ k: String, _ a: String,
-                          manifest: BuildManifest? = nil) -> [BuildManifest.Entry] {
-        if let manifest = manifest ?? BuildManifest.load(tree.manifestPath(m, v, k, a)) { return manifest.modules }
+                          manifest: BuildManifest?) -> [BuildManifest.Entry] {
+        if let manifest { return manifest.modules }
         let location = context.destOverride ?? "/updates/dkms"
         return tree.builtModuleFiles(m, v, k, a).map { .init(destName: ModuleFileName.stem($0), destLocation: location) }
     }

@@ -59,7 +59,8 @@ public struct ConfMemo {
     /// such files source, is not plain assignments, or the tree's path would be
     /// split or globbed when expanded unquoted.
     func kernelInputs(environment: [String], programs: Set<String>) -> CanonicalEncoder? {
-        guard let dir = environment.first(where: { $0.hasPrefix("kernel_source_dir=") })?.dropFirst("kernel_source_dir=".count),
+        let name = KernelDependentConf.kernelDirVariable + "="
+        guard let dir = environment.first(where: { $0.hasPrefix(name) })?.dropFirst(name.count),
               !dir.isEmpty, !dir.contains(where: { " \t\n*?[".contains($0) }),
               let tree = kernelTree?(String(dir)) else { return nil }
         if let config = FS.readFile(dir + "/.config"), !KernelDependentConf.isPlainKernelConfig(config) { return nil }

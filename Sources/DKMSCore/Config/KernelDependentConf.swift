@@ -73,8 +73,8 @@ enum KernelDependentConf {
         }
     }
 
-    /// Where the kernel tree is, as variables dkms passes.
-    static let kernelDirVariables: Set<String> = ["kernel_source_dir"]
+    /// Where the kernel tree is, as the variables dkms passes name it.
+    static let kernelDirVariable = "kernel_source_dir"
     static let kernelConfigVariable = "kernel_config"
 
     // MARK: words
@@ -263,25 +263,21 @@ enum KernelDependentConf {
     /// assignments alone or an allowed command with allowed arguments.
     static func check(_ tokens: [Token], programs: inout Set<String>) -> Bool {
         var words: [Word] = []
-        var redirects: [String] = []
         var atStart = true
         func finish() -> Bool {
-            defer { words = []; redirects = []; atStart = true }
+            defer { words = []; atStart = true }
             return command(words, programs: &programs)
         }
         for t in tokens {
             switch t {
             case .op:
                 guard finish() else { return false }
-            case .redirect(let r):
-                redirects.append(r)
+            case .redirect:
+                // The tokenizer let through only redirections to stderr or /dev/null.
                 atStart = false
             case .word(let w):
-                // Reserved words only count in command position.
-                if atStart, let p = w.plain, reserved.contains(p) {
-                    if p == "}" || p == "fi" { guard words.isEmpty else { return false } }
-                    continue
-                }
+                // Reserved words only count in command position (no word before them yet).
+                if atStart, let p = w.plain, reserved.contains(p) { continue }
                 atStart = false
                 words.append(w)
             }
@@ -305,7 +301,7 @@ enum KernelDependentConf {
     /// or `$kernel_config`.
     static func isKernelPath(_ w: Word) -> Bool {
         if w.parts == [.variable(kernelConfigVariable)] { return true }
-        guard w.parts.count == 2, case .variable(let v) = w.parts[0], kernelDirVariables.contains(v),
+        guard w.parts.count == 2, w.parts[0] == .variable(kernelDirVariable),
               case .literal(let rest) = w.parts[1], rest.first == 0x2f else { return false }
         return !String(decoding: rest, as: UTF8.self).split(separator: "/").contains("..")
     }
