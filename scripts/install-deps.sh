@@ -19,6 +19,24 @@ packages=(
   dkms
 )
 
+# A second kernel series: Debian 12's 6.12 (bookworm-security), which has BTF for
+# modules and xz-compressed modules, like Arch, Fedora and Ubuntu kernels. Found by
+# name (the newest linux-headers-6.12.*+deb12-amd64 apt knows), never pinned; an
+# installed one is enough.
+series_612() {
+  dpkg-query -W -f='${Package} ${Status}\n' 'linux-headers-6.12.*+deb12-amd64' 2>/dev/null |
+    awk '$NF == "installed" { print $1; exit }'
+}
+newest_612() {
+  apt-cache pkgnames linux-headers-6.12. 2>/dev/null | grep -E '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
+    sort -V | tail -n 1
+}
+if [[ -z $(series_612) ]]; then
+  if [[ -z $(newest_612) && $(id -u) == 0 ]]; then apt-get update -qq; fi
+  k612=$(newest_612)
+  if [[ -n $k612 ]]; then packages+=("$k612"); else echo "install-deps: no linux-headers-6.12.*+deb12-amd64 known to apt (is bookworm-security in the sources?)" >&2; fi
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

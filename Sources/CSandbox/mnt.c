@@ -70,11 +70,15 @@ static int do_bind(const struct csb_op *op) {
     if (S_ISDIR(st.st_mode)) {
         if (csb_mkdir_p(op->dst, 0755) < 0) return -1;
     } else {
-        /* Files and device nodes are bound onto an empty regular file (no mknod in a userns). */
-        if (mkdir_parent(op->dst) < 0) return -1;
-        int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0) return -1;
-        close(fd);
+        /* Files and device nodes are bound onto an empty regular file (no mknod in a userns).
+         * A file that already exists (under the read-only /usr) is used as it is. */
+        struct stat tst;
+        if (lstat(op->dst, &tst) < 0 || !S_ISREG(tst.st_mode)) {
+            if (mkdir_parent(op->dst) < 0) return -1;
+            int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+            if (fd < 0) return -1;
+            close(fd);
+        }
     }
     /* MS_REC: a non-recursive bind would expose what submounts hide. */
     if (mount(op->src, op->dst, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;

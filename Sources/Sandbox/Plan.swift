@@ -35,19 +35,47 @@ struct Plan {
         guard !spec.argv.isEmpty, !spec.argv[0].isEmpty else { throw SandboxError.invalidSpec("argv is empty") }
         guard spec.cwd.hasPrefix("/") else { throw SandboxError.invalidSpec("cwd \(spec.cwd) is not absolute") }
         for m in spec.mounts {
-            try Plan.checkTarget(m.target)
+            try Plan.checkTarget(m)
         }
         buildOps()
         buildRlimits()
     }
 
-    static func checkTarget(_ t: String) throws {
+    /// Targets under /proc and /dev are refused (the sandbox makes those). Under the read-only
+    /// base /usr a target must already exist on the host, since nothing can be created there:
+    /// sources live in /usr/src/<name>-<version> on every distribution. /etc lives on the new
+    /// root's tmpfs, so its mount points can be made.
+    static func checkTarget(_ m: SandboxSpec.Mount) throws {
+        let t = m.target
         guard t.hasPrefix("/"), t != "/" else { throw SandboxError.invalidSpec("mount target \(t) must be absolute and not /") }
         let comps = t.split(separator: "/")
         if comps.contains("..") || comps.contains(".") { throw SandboxError.invalidSpec("mount target \(t) escapes the root") }
-        for reserved in ["/usr", "/proc", "/dev", "/etc"] where t == reserved || t.hasPrefix(reserved + "/") {
+        for reserved in ["/proc", "/dev"] where t == reserved || t.hasPrefix(reserved + "/") {
             throw SandboxError.invalidSpec("mount target \(t) is inside the fixed \(reserved)")
         }
+        if t == "/usr" { throw SandboxError.invalidSpec("mount target /usr replaces the base system") }
+        if t.hasPrefix("/usr/"), !Plan.isRedundant(m) {
+            var st = stat()
+            if case .symlink = m {
+                throw SandboxError.invalidSpec("mount target \(t) is inside the read-only /usr: no link can be made there")
+            }
+            guard lstat(t, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR || (st.st_mode & S_IFMT) == S_IFREG else {
+                throw SandboxError.invalidSpec("mount target \(t) is inside the read-only /usr and is not a directory or file on the host")
+            }
+        }
+    }
+
+    /// A read-only bind of a /usr path onto itself adds nothing: the base /usr already shows it
+    /// read-only (a module's source in /usr/src, shown where its scripts run).
+    static func isRedundant(_ m: SandboxSpec.Mount) -> Bool {
+        guard case let .readOnlyBind(source, target) = m, target.hasPrefix("/usr/") else { return false }
+        return source == target && realpathString(source) == target
+    }
+
+    static func realpathString(_ p: String) -> String? {
+        guard let r = realpath(p, nil) else { return nil }
+        defer { free(r) }
+        return String(cString: r)
     }
 
     private static func host(_ p: String) -> String { CSB_OLD_ROOT + (p.hasPrefix("/") ? p : "/" + p) }
@@ -109,7 +137,7 @@ struct Plan {
             bind(real, real, flags: Plan.roFlags, what: "bind headers \(real) read-only")
         }
         // Caller's mounts, in order.
-        for m in spec.mounts {
+        for m in spec.mounts where !Plan.isRedundant(m) {
             switch m {
             case let .readOnlyBind(s, t): bind(s, t, flags: Plan.roFlags, what: "bind \(s) read-only at \(t)")
             case let .readWriteBind(s, t): bind(s, t, flags: Plan.rwFlags, what: "bind \(s) at \(t)")

@@ -148,10 +148,30 @@ final class ConfEvaluatorTests: XCTestCase {
         XCTAssertEqual(c.packageVersion, "1.0")
     }
 
-    func testValuesWithNewlinesQuotesAndSpacesSurvive() throws {
-        let f = try ConfFixture("PACKAGE_NAME=x\nPACKAGE_VERSION=1\nPOST_INSTALL=$'a \"b\"\\nc'\n")
+    /// dkms echoes each value back unquoted (safe_source): blanks and
+    /// newlines collapse to single spaces, quotes stay.
+    func testValuesAreWordSplitAsDkmsReadsThemBack() throws {
+        let f = try ConfFixture("PACKAGE_NAME=x\nPACKAGE_VERSION=1\nPOST_INSTALL=$'  a \"b\"\\n\\tc  '\n")
         defer { f.remove() }
-        XCTAssertEqual(try f.config().postInstall, "a \"b\"\nc")
+        XCTAssertEqual(try f.config().postInstall, "a \"b\" c")
+    }
+
+    /// zfs-dkms writes PRE_BUILD over many lines, with command substitutions.
+    func testMultiLineDirectiveBecomesOneCommand() throws {
+        let f = try ConfFixture("""
+        PACKAGE_NAME=zfs
+        PACKAGE_VERSION=2.1.11
+        PRE_BUILD="configure
+          --prefix=/usr
+          --with-linux=$(
+            echo "${kernel_source_dir}"
+          )
+          --with-linux-obj="${kernel_source_dir}"
+        "
+        """)
+        defer { f.remove() }
+        XCTAssertEqual(try f.config().preBuild,
+                       "configure --prefix=/usr --with-linux=\(f.kernelDir) --with-linux-obj=\(f.kernelDir)")
     }
 
     func testConfThatExitsIsAnError() throws {

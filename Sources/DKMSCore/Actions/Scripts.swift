@@ -61,8 +61,12 @@ extension Engine {
     /// so the compiler is not asked to produce it: `-g0` comes after the
     /// kernel's `-g` in KCFLAGS. Stripped, the module has the same sections
     /// and code (only its build id and the order of `__versions` differ);
-    /// a Debian kernel's debug info is a tenth of the compile time.
+    /// a Debian kernel's debug info is a tenth of the compile time. Not on a
+    /// kernel with BTF for modules (CONFIG_DEBUG_INFO_BTF_MODULES: Arch,
+    /// Fedora, Ubuntu, Debian's 6.12): kbuild's pahole turns each module's
+    /// DWARF into its .BTF section, and fails when there is none.
     func buildEnvironmentVariables(_ m: String, _ v: String, _ target: KernelTarget, withoutDebugInfo: Bool = false) -> [String] {
+        let withoutDebugInfo = withoutDebugInfo && !kernelNeedsModuleDebugInfo(target)
         var env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "LANG=C", "TZ=UTC", "HOME=/nonexistent", "TMPDIR=/tmp",
                    "SOURCE_DATE_EPOCH=0", "KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970",
                    "KBUILD_BUILD_USER=dkms", "KBUILD_BUILD_HOST=dkms",
@@ -75,6 +79,10 @@ extension Engine {
         env += ["KCFLAGS=\(map)\(g0)", "KAFLAGS=\(map)\(g0)"]
         if let cc = compilerFromKernelConfig(target) { env += ["CC=\(cc)", "KERNEL_CC=\(cc)"] }
         return env
+    }
+
+    func kernelNeedsModuleDebugInfo(_ target: KernelTarget) -> Bool {
+        target.kernelConfig(cache: context.run.kernelConfigs)["CONFIG_DEBUG_INFO_BTF_MODULES"] == "y"
     }
 
     /// dkms 3.2 exports the compiler named in CONFIG_CC_VERSION_TEXT when it exists.

@@ -132,6 +132,14 @@ public struct ConfEvaluator {
         return result
     }
 
+    /// dkms reads each value back through an unquoted `echo` (safe_source),
+    /// so a value is word-split on blanks and newlines and joined by single
+    /// spaces: zfs's PRE_BUILD spans twenty lines and runs as one command.
+    static func wordSplit(_ value: String) -> String {
+        guard value.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a }) else { return value }
+        return value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).joined(separator: " ")
+    }
+
     /// Decodes `name NUL count NUL (index NUL value NUL)* ... END NUL`.
     /// Returns nil when the stream is truncated (the file ran `exit`, or was killed).
     static func parse(_ bytes: [UInt8]) -> RawConf? {
@@ -152,7 +160,7 @@ public struct ConfEvaluator {
             for _ in 0..<n {
                 guard i + 1 < fields.count else { return nil }
                 // Associative arrays have non-numeric keys; dkms ignores them too.
-                if let idx = Int(fields[i]) { entries[idx] = fields[i + 1] }
+                if let idx = Int(fields[i]) { entries[idx] = wordSplit(fields[i + 1]) }
                 i += 2
             }
             raw.values[name] = entries
