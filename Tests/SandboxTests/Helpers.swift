@@ -6,7 +6,15 @@ enum T {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let profilesDir = packageRoot.appendingPathComponent("sandbox-profiles")
-    static let headers = "/lib/modules/6.1.0-56-amd64/build"
+    /// The kernels whose headers are installed (/lib/modules/<k>/build/include), in version
+    /// order; tests hold for one or many and never name a release.
+    static let kernels: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
+            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+    }()
+    static let kernel = kernels.first ?? "no-kernel-headers-installed"
+    static let headers = "/lib/modules/\(kernel)/build"
 
     static func profile(_ name: String = "kbuild") throws -> SandboxProfile {
         try SandboxProfile.load(seccompJSON: profilesDir.appendingPathComponent("\(name).json"),
