@@ -6,7 +6,7 @@ import XCTest
 /// inventory() lists without changing anything; remove(records:blobs:) removes what it is
 /// given except what, under the lock, a pin or a remaining record still needs.
 final class CacheInventoryTests: XCTestCase {
-    let labels = ResultLabels(module: "hello", version: "1.0", kernel: "6.1.0-56-amd64", arch: "x86_64")
+    let labels = ResultLabels(module: "hello", version: "1.0", kernel: "9.8.7-1-fake", arch: "x86_64")
     func key(_ s: String) -> Digest { SHA256.hash(bytes: Array("key:\(s)".utf8)) }
 
     /// Every path under `root` with its size and mtime: what "changes nothing" compares.
@@ -26,7 +26,7 @@ final class CacheInventoryTests: XCTestCase {
                                 components: [(component: "kernel-tree", digest: "k")])
         try store.store(key("b"), files: [("m.ko", t.sub("a.ko"))], labels: labels)  // shares a's blob
         let c = try store.store(key("c"), files: [("m.ko", t.sub("c.ko"))], labels: labels)
-        try store.pin(key("a"), by: "hello/1.0/6.1.0-56-amd64/x86_64")
+        try store.pin(key("a"), by: "hello/1.0/9.8.7-1-fake/x86_64")
         let orphan = SHA256.hash(bytes: Array("orphan".utf8))
         write(store.blobPath(of: orphan), "orphan")
         write(store.recordPath(key("garbled")), "{not json")

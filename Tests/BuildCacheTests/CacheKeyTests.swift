@@ -6,9 +6,9 @@ final class CacheKeyTests: XCTestCase {
     func d(_ s: String) -> Digest { SHA256.hash(bytes: Array(s.utf8)) }
 
     var base: BuildInputs {
-        BuildInputs(moduleSource: d("src"), config: ["MAKE[0]": "make KERNELRELEASE=6.1.0-56-amd64", "STRIP[0]": "yes"],
+        BuildInputs(moduleSource: d("src"), config: ["MAKE[0]": "make KERNELRELEASE=9.8.7-1-fake", "STRIP[0]": "yes"],
                     kernelTree: d("kernel"), toolchain: ["cc": d("gcc"), "cc1": d("cc1"), "as": d("as"), "ld": d("ld")],
-                    makeArgv: ["make", "-C", "/lib/modules/6.1.0-56-amd64/build", "M=/build", "KERNELRELEASE=6.1.0-56-amd64"],
+                    makeArgv: ["make", "-C", "/lib/modules/9.8.7-1-fake/build", "M=/build", "KERNELRELEASE=9.8.7-1-fake"],
                     environment: ["PATH": "/usr/bin:/bin", "LC_ALL": "C", "SOURCE_DATE_EPOCH": "0"],
                     arch: "x86_64", sandboxProfile: d("profile"))
     }

@@ -4,7 +4,7 @@ import XCTest
 @testable import BuildCache
 
 final class CacheStoreTests: XCTestCase {
-    let labels = ResultLabels(module: "hello", version: "1.0", kernel: "6.1.0-56-amd64", arch: "x86_64")
+    let labels = ResultLabels(module: "hello", version: "1.0", kernel: "9.8.7-1-fake", arch: "x86_64")
     func key(_ s: String) -> Digest { SHA256.hash(bytes: Array("key:\(s)".utf8)) }
 
     /// Collects reported events (reporter is @Sendable, so a locked box).
@@ -148,7 +148,7 @@ final class CacheStoreTests: XCTestCase {
         age(store, key("d"), secondsAgo: 350)
         age(store, key("b"), secondsAgo: 300)
         age(store, key("c"), secondsAgo: 200)
-        try store.pin(key("a"), by: "hello/1.0/6.1.0-56-amd64/x86_64")
+        try store.pin(key("a"), by: "hello/1.0/9.8.7-1-fake/x86_64")
         XCTAssertEqual(try store.stats().bytes, 3000)
 
         // A hit refreshes last use: b becomes the newest.
@@ -166,7 +166,7 @@ final class CacheStoreTests: XCTestCase {
         XCTAssertEqual(r.bytesAfter, 1000, "pinned entry survives even an impossible limit")
         XCTAssertNotNil(try store.lookup(key("a")))
 
-        try store.unpin(by: "hello/1.0/6.1.0-56-amd64/x86_64")
+        try store.unpin(by: "hello/1.0/9.8.7-1-fake/x86_64")
         r = try store.prune(maxBytes: 0)
         XCTAssertEqual(r.evicted, [key("a")])
         let s = try store.stats()
@@ -176,9 +176,9 @@ final class CacheStoreTests: XCTestCase {
     func testPinReplacesPerReference() throws {
         let t = TempDir()
         let store = try CacheStore(root: t.sub("cache"))
-        try store.pin(key("a"), by: "evdi/1.12.0/6.1.0-56-amd64/x86_64")
-        try store.pin(key("b"), by: "evdi/1.12.0/6.1.0-56-amd64/x86_64")
-        try store.pin(key("c"), by: "evdi/1.12.0/6.1.0-56-cloud-amd64/x86_64")
+        try store.pin(key("a"), by: "evdi/1.12.0/9.8.7-1-fake/x86_64")
+        try store.pin(key("b"), by: "evdi/1.12.0/9.8.7-1-fake/x86_64")
+        try store.pin(key("c"), by: "evdi/1.12.0/9.8.7-2-fake-cloud/x86_64")
         XCTAssertEqual(try store.pins().map(\.key), [key("b"), key("c")])
         XCTAssertEqual(try store.pinnedKeys(), [key("b"), key("c")])
     }

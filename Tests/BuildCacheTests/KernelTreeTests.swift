@@ -5,24 +5,43 @@ import XCTest
 
 /// Runs against the real Debian header packages; skipped where they are not installed.
 final class KernelTreeTests: XCTestCase {
-    let amd64 = "/lib/modules/6.1.0-56-amd64/build"
-    let cloud = "/lib/modules/6.1.0-56-cloud-amd64/build"
+    /// Build trees of the installed kernels, in version order: never a named release.
+    static let builds: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
+            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }.map { "/lib/modules/\($0)/build" }
+    }()
 
-    func requireTrees() throws {
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: amd64) && FileManager.default.fileExists(atPath: cloud),
-                          "kernel headers not installed")
+    /// Two flavours of one release sharing a source tree (Debian's amd64 and cloud-amd64 share
+    /// linux-headers-<abi>-common), as scripts/install-deps.sh installs them.
+    func flavourPair() throws -> (String, String) {
+        let trees = Self.builds.compactMap { b in (try? KernelBuildTree.discover(buildDirectory: b)).map { (b, $0) } }
+        for (i, a) in trees.enumerated() {
+            if a.1.srctree != nil, let b = trees[(i + 1)...].first(where: { $0.1.srctree == a.1.srctree && $0.1.objtree != a.1.objtree }) {
+                return (a.0, b.0)
+            }
+        }
+        throw XCTSkip("no two installed kernels share a source tree")
     }
 
     func testDiscoverFollowsBuildLinkAndMakefileInclude() throws {
-        try requireTrees()
-        let k = try KernelBuildTree.discover(buildDirectory: amd64)
-        XCTAssertEqual(k.objtree, "/usr/src/linux-headers-6.1.0-56-amd64")
-        XCTAssertEqual(k.srctree, "/usr/src/linux-headers-6.1.0-56-common")
-        XCTAssertEqual(k.roots.map(\.label), ["objtree", "srctree"])
+        try XCTSkipIf(Self.builds.isEmpty, "kernel headers not installed")
+        for build in Self.builds {
+            let k = try KernelBuildTree.discover(buildDirectory: build)
+            XCTAssertEqual(k.objtree, FileSystem.realPath(build), build)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: k.objtree + "/.config"), build)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: (k.srctree ?? k.objtree) + "/include/linux/module.h"), build)
+            // Debian splits each kernel's headers: the flavour's objtree includes the common srctree.
+            if let srctree = k.srctree {
+                XCTAssertEqual(k.roots.map(\.label), ["objtree", "srctree"], build)
+                let makefile = try String(contentsOfFile: k.objtree + "/Makefile", encoding: .utf8)
+                XCTAssertTrue(makefile.contains(srctree), build)
+            }
+        }
     }
 
-    func testAmd64AndCloudDifferButShareTheCommonSrctree() throws {
-        try requireTrees()
+    func testFlavoursDifferButShareTheCommonSrctree() throws {
+        let (amd64, cloud) = try flavourPair()
         var d = FileDigester(memoDirectory: nil)
         let a = try KernelBuildTree.discover(buildDirectory: amd64).digest(using: &d)
         let c = try KernelBuildTree.discover(buildDirectory: cloud).digest(using: &d)
@@ -48,31 +67,28 @@ final class KernelTreeTests: XCTestCase {
     /// (The copied objtree Makefile still names /usr/src/...-common: it is content, and is
     /// unchanged; rewriting it would, correctly, change the key.)
     func testRelocatedCopyOfKernelTreesDigestsTheSame() throws {
-        try requireTrees()
+        let build = try flavourPair().0
+        let k = try KernelBuildTree.discover(buildDirectory: build)
+        let srctreeHost = try XCTUnwrap(k.srctree)
+        // The kbuild directory the objtree's `scripts` link leads to (Debian: /usr/lib/linux-kbuild-<series>).
+        let kbuild = try XCTUnwrap(FileSystem.realPath(k.objtree + "/scripts")).split(separator: "/").dropLast().joined(separator: "/")
         let t = TempDir()
-        let cmd = """
-        set -e; cd \(t.path); mkdir -p usr/src usr/lib
-        cp -a /usr/src/linux-headers-6.1.0-56-amd64 /usr/src/linux-headers-6.1.0-56-common usr/src/
-        cp -a /usr/lib/linux-kbuild-6.1 usr/lib/
-        """
-        XCTAssertEqual(sh(cmd), 0)
-        XCTAssertEqual(FileSystem.realPath(t.sub("usr/src/linux-headers-6.1.0-56-amd64/scripts")), t.sub("usr/lib/linux-kbuild-6.1/scripts"))
+        XCTAssertEqual(sh("set -e; cp -a --parents \(k.objtree) \(srctreeHost) /\(kbuild) \(t.path)/"), 0)
+        let objtree = t.path + k.objtree, srctree = t.path + srctreeHost
+        XCTAssertEqual(FileSystem.realPath(objtree + "/scripts"), t.path + "/" + kbuild + "/scripts")
         var d = FileDigester(memoDirectory: nil)
-        let original = try KernelBuildTree.discover(buildDirectory: amd64).digest(using: &d)
-        let copy = try KernelBuildTree(objtree: t.sub("usr/src/linux-headers-6.1.0-56-amd64"),
-                                       srctree: t.sub("usr/src/linux-headers-6.1.0-56-common")).digest(using: &d)
+        let original = try KernelBuildTree.discover(buildDirectory: build).digest(using: &d)
+        let copy = try KernelBuildTree(objtree: objtree, srctree: srctree).digest(using: &d)
         XCTAssertEqual(copy.digest, original.digest)
         XCTAssertEqual(copy.files, original.files)
 
         // And one changed byte in a copied header changes it.
-        XCTAssertEqual(sh("printf ' ' >> \(t.sub("usr/src/linux-headers-6.1.0-56-common/include/linux/module.h"))"), 0)
-        let edited = try KernelBuildTree(objtree: t.sub("usr/src/linux-headers-6.1.0-56-amd64"),
-                                         srctree: t.sub("usr/src/linux-headers-6.1.0-56-common")).digest(using: &d)
+        XCTAssertEqual(sh("printf ' ' >> \(srctree)/include/linux/module.h"), 0)
+        let edited = try KernelBuildTree(objtree: objtree, srctree: srctree).digest(using: &d)
         XCTAssertNotEqual(edited.digest, original.digest)
         // A kbuild tool change (the in-place upgraded package) changes it too.
-        XCTAssertEqual(sh("printf 'x' >> \(t.sub("usr/lib/linux-kbuild-6.1/scripts/Makefile.build"))"), 0)
-        let kb = try KernelBuildTree(objtree: t.sub("usr/src/linux-headers-6.1.0-56-amd64"),
-                                     srctree: t.sub("usr/src/linux-headers-6.1.0-56-common")).digest(using: &d)
+        XCTAssertEqual(sh("printf 'x' >> \(t.path)/\(kbuild)/scripts/Makefile.build"), 0)
+        let kb = try KernelBuildTree(objtree: objtree, srctree: srctree).digest(using: &d)
         XCTAssertNotEqual(kb.digest, edited.digest)
     }
 }

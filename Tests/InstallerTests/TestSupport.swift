@@ -8,8 +8,16 @@ import Glibc
 /// Shared plumbing for the tests: temporary trees (never the host's /lib/modules
 /// or /var/lib/dkms), the crash helper child process, snapshots, the hello module.
 enum TestSupport {
-    static let kernel = "6.1.0-56-amd64"
-    static let cloudKernel = "6.1.0-56-cloud-amd64"
+    /// Kernels with headers (/lib/modules/<k>/build/include), in version order: tests hold for
+    /// one or many and never name a release. `kernel` is the first; `otherKernel` a second when
+    /// there is one (the first again otherwise).
+    static let kernels: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
+            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+    }()
+    static let kernel = kernels.first ?? "no-kernel-headers-installed"
+    static let otherKernel = kernels.dropFirst().first ?? kernel
     static let arch = "x86_64"
 
     static func makeTempDir(_ tag: String = "inst") -> String {

@@ -8,6 +8,32 @@ final class CleanupTests: XCTestCase {
         dirs.map { sh(["find", $0, "-printf", "%y %p %l\n"]).stdout }.joined().split(separator: "\n").sorted().joined(separator: "\n")
     }
 
+    /// An install tree whose kernel directory holds only what dkms put there
+    /// (no `build` link, no modules.*), for a kernel whose headers are
+    /// installed: the kernel is not gone, and nothing installed for it goes.
+    func testCleanupKeepsModulesOfAKernelWithHeadersWhateverTheInstallTreeHolds() throws {
+        let sb = TestTrees()
+        defer { sb.cleanup() }
+        for k in Kernels.all { try FileManager.default.removeItem(atPath: "\(sb.installTree)/\(k)/build") }
+        XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
+        for k in Kernels.all {
+            let r = sb.dkms("install", "dkms-hello/1.0", "-k", k)
+            XCTAssertEqual(r.status, 0, r.all)
+            // What depmod writes, and dkms's files: nothing of the kernel's own.
+            let held = try FileManager.default.contentsOfDirectory(atPath: "\(sb.installTree)/\(k)")
+            XCTAssertEqual(held.filter { !$0.hasPrefix("modules.") || ["modules.order", "modules.builtin"].contains($0) }, ["updates"], k)
+        }
+        let statusBefore = sb.dkms("status").stdout
+        let before = listing([sb.dkmsTree, sb.installTree])
+        let dry = sb.dkms("cleanup")
+        XCTAssertTrue(dry.stdout.contains("Nothing to clean up."), dry.all)
+        let act = sb.dkms("cleanup", "--yes")
+        XCTAssertEqual(act.status, 0, act.all)
+        XCTAssertEqual(listing([sb.dkmsTree, sb.installTree]), before)
+        XCTAssertEqual(sb.dkms("status").stdout, statusBefore)
+        XCTAssertEqual(statusBefore, Kernels.all.map { "dkms-hello/1.0, \($0), x86_64: installed\n" }.joined())
+    }
+
     func testDryRunThenYesRemovesExactlyTheOrphans() throws {
         let sb = TestTrees()
         defer { sb.cleanup() }

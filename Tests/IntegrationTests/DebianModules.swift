@@ -5,25 +5,33 @@ struct DebianModule {
     var package: String
     var name: String
     var version: String
-    /// Kernels whose config the module's own dkms.conf excludes (exit 77):
-    /// the cloud kernel has neither V4L2 nor I2C/backlight support.
-    var excludedOnCloud: Bool
+    /// What the module's own dkms.conf asks of the kernel's config before it builds (else
+    /// BUILD_EXCLUSIVE, exit 77): each inner list is one condition met by any of its options
+    /// set to y or m (v4l2loopback: VIDEO_DEV from 5.18 on, VIDEO_V4L2 before; Debian's cloud
+    /// kernels have neither V4L2 nor I2C/backlight support).
+    var requires: [[String]]
 
     var sourceDir: String { "\(Repo.debianModules)/\(package)/src" }
     var nameVersion: String { "\(name)/\(version)" }
 
     static let all: [DebianModule] = [
-        DebianModule(package: "v4l2loopback-dkms", name: "v4l2loopback", version: "0.12.7", excludedOnCloud: true),
-        DebianModule(package: "acpi-call-dkms", name: "acpi-call", version: "1.2.2", excludedOnCloud: false),
-        DebianModule(package: "ddcci-dkms", name: "ddcci", version: "0.4.2", excludedOnCloud: true),
-        DebianModule(package: "jool-dkms", name: "jool-dkms", version: "4.1.9", excludedOnCloud: false),
-        DebianModule(package: "gost-crypto-dkms", name: "gost-crypto", version: "0.3.4", excludedOnCloud: false),
-        DebianModule(package: "dm-writeboost-dkms", name: "dm-writeboost", version: "2.2.17", excludedOnCloud: false),
+        DebianModule(package: "v4l2loopback-dkms", name: "v4l2loopback", version: "0.12.7", requires: [["CONFIG_VIDEO_DEV", "CONFIG_VIDEO_V4L2"]]),
+        DebianModule(package: "acpi-call-dkms", name: "acpi-call", version: "1.2.2", requires: [["CONFIG_ACPI"]]),
+        DebianModule(package: "ddcci-dkms", name: "ddcci", version: "0.4.2", requires: [["CONFIG_BACKLIGHT_CLASS_DEVICE"], ["CONFIG_I2C"]]),
+        DebianModule(package: "jool-dkms", name: "jool-dkms", version: "4.1.9", requires: []),
+        DebianModule(package: "gost-crypto-dkms", name: "gost-crypto", version: "0.3.4", requires: []),
+        DebianModule(package: "dm-writeboost-dkms", name: "dm-writeboost", version: "2.2.17", requires: []),
     ]
 
     static func named(_ package: String) -> DebianModule { all.first { $0.package == package }! }
 
-    func buildable(on kernel: String) -> Bool { !(excludedOnCloud && kernel.contains("cloud")) }
+    func buildable(on kernel: String) -> Bool {
+        let text = (try? String(contentsOfFile: "/lib/modules/\(kernel)/build/.config", encoding: .utf8)) ?? ""
+        let set = Set(text.split(separator: "\n").compactMap { line -> String? in
+            line.hasSuffix("=y") || line.hasSuffix("=m") ? String(line.prefix { $0 != "=" }) : nil
+        })
+        return requires.allSatisfy { $0.contains(where: set.contains) }
+    }
 
     /// Makes sure the source is there: the test command fetches it, but a
     /// single test run by hand should not fail for lack of it.

@@ -9,7 +9,7 @@ final class HelloLifecycleTests: XCTestCase {
     override func tearDown() { sb.cleanup() }
 
     func testAddBuildInstallStatusUninstallRemove() throws {
-        XCTAssertEqual(Kernels.all.count, 2, "both Debian kernels' headers are installed")
+        XCTAssertGreaterThanOrEqual(Kernels.all.count, 2, "scripts/install-deps.sh installs two kernels' headers at least")
         var r = sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0")
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(r.stdout, "Creating symlink \(sb.dkmsTree)/dkms-hello/1.0/source -> \(sb.sourceTree)/dkms-hello-1.0\n")

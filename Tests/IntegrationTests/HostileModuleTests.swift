@@ -119,7 +119,7 @@ final class HostileModuleTests: XCTestCase {
             Attack("write-headers", """
             touch "$kernel_source_dir/HOSTILE-@MARKER@" && won headers
             touch /usr/src/linux-headers-$kernelver/HOSTILE-@MARKER@ && won headers
-            touch /usr/src/linux-headers-6.1.0-56-common/HOSTILE-@MARKER@ && won common headers
+            touch "$(readlink -f /lib/modules/$kernelver/source)/HOSTILE-@MARKER@" && won common headers
             [ -f "$kernel_source_dir/Makefile" ] && : >> "$kernel_source_dir/Makefile" && won append headers
             true
             """),

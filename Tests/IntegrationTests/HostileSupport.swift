@@ -38,8 +38,17 @@ enum Expect {
 
 /// Fixtures shared by every case, made once per test process.
 enum Hostile {
-    static let kernel = Kernels.all.first ?? "6.1.0-56-amd64"
-    static let headerDirs = ["/usr/src/linux-headers-6.1.0-56-amd64", "/usr/src/linux-headers-6.1.0-56-common"]
+    static let kernel = Kernels.all.first ?? "no-kernel-headers-installed"
+    /// The kernel's header trees as installed (Debian: the flavour's objtree and the common
+    /// srctree its `source` link names), which no attack may change.
+    static let headerDirs: [String] = {
+        var dirs: [String] = []
+        for link in ["build", "source"] where FileManager.default.fileExists(atPath: "/lib/modules/\(kernel)/\(link)") {
+            let real = URL(fileURLWithPath: "/lib/modules/\(kernel)/\(link)").resolvingSymlinksInPath().path
+            if !dirs.contains(real) { dirs.append(real) }
+        }
+        return dirs
+    }()
 
     /// A scratch directory for the shared fixtures, world-searchable so the
     /// sandbox's outside uid can reach what is bound from it.

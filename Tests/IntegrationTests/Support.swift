@@ -6,7 +6,8 @@ import DKMSCore
 enum Kernels {
     static let all: [String] = {
         let found = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
-        return found.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }.sorted()
+        return found.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
+            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
     }()
 }
 

@@ -5,7 +5,7 @@ import Installer
 extension Engine {
     public func cleanup() throws {
         let locations = [context.destOverride ?? "/updates/dkms", "/updates/dkms", "/updates", "/extra"]
-        let finder = Cleanup(tree: tree, destLocations: locations)
+        let finder = Cleanup(tree: tree, destLocations: locations, headersDir: { self.context.kernelSourceDir(for: $0) })
         var findings = finder.findings()
         var cache = cacheCleanup()
         do { if let c = cache { findings += try c.findings(removing: Set(findings.map(\.path))) } } catch {
@@ -66,6 +66,6 @@ extension Engine {
         let root = BuildCacheSession.root(context)
         guard context.usesCache, FS.isDirectory(root),
               let session = try? BuildCacheSession(root: root) else { return nil }
-        return CacheCleanup(tree: tree, session: session, run: context.run)
+        return CacheCleanup(tree: tree, session: session, run: context.run, headersDir: { self.context.kernelSourceDir(for: $0) })
     }
 }

@@ -10,7 +10,7 @@ import Glibc
 ///   * its module/version has no entry with a source in the dkms tree (no
 ///     `<dkms_tree>/<module>/<version>/source` directory, or that entry is one
 ///     this cleanup removes), or
-///   * its kernel has no build tree any more (`<install_tree>/<kernel>/build`), or
+///   * its kernel has no build tree any more (the headers it builds against), or
 ///   * the kernel-tree component recorded at store time differs from the one
 ///     that kernel's build tree gives now (new headers: no build computes this
 ///     key again).
@@ -29,6 +29,8 @@ struct CacheCleanup {
     var tree: DKMSTree
     var session: BuildCacheSession
     var run: RunState?
+    /// Where a kernel's headers are (Context.kernelSourceDir).
+    var headersDir: (String) -> String
 
     /// The file a signature entry holds (see Engine.sign).
     static let signedFile = "signed.ko"
@@ -50,7 +52,7 @@ struct CacheCleanup {
             let why: String?
             if !FS.isDirectory(tree.sourceLink(l.module, l.version)) || removing.contains(tree.versionDir(l.module, l.version)) {
                 why = "not in the dkms tree"
-            } else if !FS.isDirectory(tree.libTree(l.kernel) + "/build") {
+            } else if !FS.isDirectory(headersDir(l.kernel)) {
                 why = "kernel build tree gone"
             } else {
                 let now = kernelComponents[l.kernel] ?? kernelTreeComponent(l.kernel)
@@ -92,7 +94,7 @@ struct CacheCleanup {
     /// The kernel-tree key component of `kernel`'s build tree now; nil when
     /// it cannot be digested (then no entry is judged by it).
     func kernelTreeComponent(_ kernel: String) -> (name: String, digest: String)? {
-        guard let d = try? session.kernelTreeDigest(tree.libTree(kernel) + "/build", run: run) else { return nil }
+        guard let d = try? session.kernelTreeDigest(headersDir(kernel), run: run) else { return nil }
         let c = CacheKey.kernelTreeComponent(d)
         return (c.name, c.digest.hex)
     }

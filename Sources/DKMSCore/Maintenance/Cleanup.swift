@@ -37,10 +37,16 @@ public struct Cleanup {
 
     public var tree: DKMSTree
     public var destLocations: [String]
+    /// The headers a kernel builds against (Context.kernelSourceDir: the
+    /// install tree's `build` link, else /lib/modules/<k>/build): a scratch
+    /// install tree has no `build` of its own while the kernel's headers are
+    /// installed.
+    public var headersDir: (String) -> String
 
-    public init(tree: DKMSTree, destLocations: [String]) {
+    public init(tree: DKMSTree, destLocations: [String], headersDir: @escaping (String) -> String) {
         self.tree = tree
         self.destLocations = destLocations
+        self.headersDir = headersDir
     }
 
     public func findings() -> [Finding] {
@@ -48,7 +54,6 @@ public struct Cleanup {
         let kernels = GlobOrder.sorted(FS.list(tree.installTree)).filter { FS.isDirectory(tree.libTree($0)) }
         let owned = ownedInstalledFiles()
         for k in kernels {
-            let lib = tree.libTree(k)
             if isGone(k) {
                 for f in dkmsFiles(k) { result.append(Finding(kind: .goneKernel, path: f, bytes: size(f), kernel: nil)) }
                 for m in tree.modules() {
@@ -59,7 +64,6 @@ public struct Cleanup {
                         result.append(Finding(kind: .goneKernel, path: tree.moduleDir(m) + "/" + link, bytes: 0, kernel: nil))
                     }
                 }
-                _ = lib
                 continue
             }
             for f in dkmsFiles(k) where !owned.contains(f) {
@@ -93,11 +97,16 @@ public struct Cleanup {
         return result
     }
 
-    /// A kernel is gone when its headers and its own modules are: only the
-    /// files dkms put there are left.
+    /// A kernel is gone when its headers, its own modules and its image are:
+    /// only the files dkms put there are left. Anything else that says the
+    /// kernel is there (headers it builds against, modules.order or
+    /// modules.builtin, the kernel's own modules, an image in /boot or, as on
+    /// Arch, beside its modules) keeps it, and with it what dkms installed.
     public func isGone(_ k: String) -> Bool {
         let lib = tree.libTree(k)
-        return !FS.isDirectory(lib + "/build/include") && !FS.exists(lib + "/kernel") && !FS.exists(lib + "/modules.order")
+        if FS.isDirectory(headersDir(k) + "/include") || FS.isDirectory(lib + "/build/include") { return false }
+        for f in ["kernel", "modules.order", "modules.builtin", "vmlinuz"] where FS.exists(lib + "/" + f) { return false }
+        return !FS.exists("/boot/vmlinuz-\(k)")
     }
 
     /// Module files in the locations dkms installs to.
