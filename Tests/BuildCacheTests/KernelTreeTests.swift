@@ -73,7 +73,7 @@ final class KernelTreeTests: XCTestCase {
         // The kbuild directory the objtree's `scripts` link leads to (Debian: /usr/lib/linux-kbuild-<series>).
         let kbuild = try XCTUnwrap(FileSystem.realPath(k.objtree + "/scripts")).split(separator: "/").dropLast().joined(separator: "/")
         let t = TempDir()
-        XCTAssertEqual(sh("set -e; cp -a --parents \(k.objtree) \(srctreeHost) /\(kbuild) \(t.path)/"), 0)
+        XCTAssertEqual(sh("set -e; cd / && cp -a --parents .\(k.objtree) .\(srctreeHost) ./\(kbuild) \(t.path)/"), 0)
         let objtree = t.path + k.objtree, srctree = t.path + srctreeHost
         XCTAssertEqual(FileSystem.realPath(objtree + "/scripts"), t.path + "/" + kbuild + "/scripts")
         var d = FileDigester(memoDirectory: nil)

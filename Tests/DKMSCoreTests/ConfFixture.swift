@@ -20,16 +20,16 @@ struct ConfFixture {
         for (name, text) in extraFiles { try Staging.writeFile(dir + "/" + name, Array(text.utf8)) }
     }
 
-    var target: KernelTarget { KernelTarget(version: "9.8.7-1-fake", arch: "x86_64", sourceDir: kernelDir) }
+    var target: KernelTarget { KernelTarget(version: "6.1.0-0-test", arch: "x86_64", sourceDir: kernelDir) }
 
-    func evaluate(version: String = "9.8.7-1-fake", arch: String = "x86_64") throws -> ConfEvaluator.Evaluated {
+    func evaluate(version: String = "6.1.0-0-test", arch: String = "x86_64") throws -> ConfEvaluator.Evaluated {
         let ctx = ConfEvaluator.Context(kernelVersion: version, arch: arch, kernelSourceDir: kernelDir,
                                         dkmsTree: "/var/lib/dkms", sourceTree: "/usr/src", installTree: "/lib/modules",
                                         module: "m", moduleVersion: "1")
         return try ConfEvaluator().evaluate(confPath: dir + "/dkms.conf", context: ctx, cwd: dir)
     }
 
-    func config(version: String = "9.8.7-1-fake", arch: String = "x86_64", override: String? = "/updates/dkms") throws -> ModuleConfig {
+    func config(version: String = "6.1.0-0-test", arch: String = "x86_64", override: String? = "/updates/dkms") throws -> ModuleConfig {
         let raw = try evaluate(version: version, arch: arch).raw
         var t = target
         t.version = version; t.arch = arch

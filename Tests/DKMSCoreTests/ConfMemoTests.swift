@@ -60,7 +60,7 @@ final class ConfMemoTests: XCTestCase {
         let runner: ConfEvaluator.ConfRunner = { argv, env, cwd in counter.runs += 1; return ConfEvaluator.hostRunner(argv, env, cwd) }
         let memo = ConfMemo(directory: f.dir + "/memo", runner: "test")
         let evaluator = ConfEvaluator(runner: runner, memo: memo)
-        func eval(_ version: String = "9.8.7-1-fake") throws -> RawConf {
+        func eval(_ version: String = "6.1.0-0-test") throws -> RawConf {
             let ctx = ConfEvaluator.Context(kernelVersion: version, arch: "x86_64", kernelSourceDir: f.kernelDir,
                                             dkmsTree: "/var/lib/dkms", sourceTree: "/usr/src", installTree: "/lib/modules",
                                             module: "m", moduleVersion: "1")
@@ -70,7 +70,7 @@ final class ConfMemoTests: XCTestCase {
         XCTAssertEqual(counter.runs, 1)
         XCTAssertEqual(try eval(), first)
         XCTAssertEqual(counter.runs, 1, "the same pure file with the same variables is replayed")
-        XCTAssertEqual(try eval("9.8.7-2-fake-cloud").values["MAKE"]?[0], "make KVER=9.8.7-2-fake-cloud")
+        XCTAssertEqual(try eval("6.1.0-0-test-cloud").values["MAKE"]?[0], "make KVER=6.1.0-0-test-cloud")
         XCTAssertEqual(counter.runs, 2, "another kernel is another evaluation")
 
         // An override file appearing, the file changing: evaluated again.
@@ -189,7 +189,7 @@ final class KernelDependentConfTests: XCTestCase {
         let runner: ConfEvaluator.ConfRunner = { argv, env, cwd in state.runs += 1; return ConfEvaluator.hostRunner(argv, env, cwd) }
         let memo = ConfMemo(directory: f.dir + "/memo", runner: "test") { _ in state.tree }
         let ev = ConfEvaluator(runner: runner, memo: memo)
-        let ctx = ConfEvaluator.Context(kernelVersion: "9.8.7-1-fake", arch: "x86_64", kernelSourceDir: kernel,
+        let ctx = ConfEvaluator.Context(kernelVersion: "6.1.0-0-test", arch: "x86_64", kernelSourceDir: kernel,
                                         dkmsTree: "/var/lib/dkms", sourceTree: "/usr/src", installTree: "/lib/modules",
                                         module: "ddcci", moduleVersion: "0.4.2")
         func eval() throws -> ConfEvaluator.Evaluated { try ev.evaluate(confPath: f.dir + "/dkms.conf", context: ctx, cwd: f.dir) }

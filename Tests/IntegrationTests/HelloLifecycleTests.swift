@@ -24,13 +24,14 @@ final class HelloLifecycleTests: XCTestCase {
         r = sb.dkms(["install", "dkms-hello/1.0"] + kargs)
         XCTAssertEqual(r.status, 0, r.all)
         for k in Kernels.all {
-            let ko = "\(sb.installTree)/\(k)/updates/dkms/dkms_hello.ko"
+            let file = "dkms_hello.ko" + Kernels.moduleSuffix(k)
+            let ko = "\(sb.installTree)/\(k)/updates/dkms/\(file)"
             XCTAssertTrue(FileManager.default.fileExists(atPath: ko), r.all)
             XCTAssertTrue(modinfo("vermagic", ko).hasPrefix(k + " "), modinfo("vermagic", ko))
-            XCTAssertEqual(sha256(ko), sha256("\(sb.dkmsTree)/dkms-hello/1.0/\(k)/x86_64/module/dkms_hello.ko"))
+            XCTAssertEqual(sha256(ko), sha256("\(sb.dkmsTree)/dkms-hello/1.0/\(k)/x86_64/module/\(file)"))
             // depmod ran against the scratch root.
             let dep = (try? String(contentsOfFile: "\(sb.installTree)/\(k)/modules.dep")) ?? ""
-            XCTAssertTrue(dep.contains("updates/dkms/dkms_hello.ko:"), dep)
+            XCTAssertTrue(dep.contains("updates/dkms/\(file):"), dep)
             XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: "\(sb.dkmsTree)/dkms-hello/kernel-\(k)-x86_64"),
                            "1.0/\(k)/x86_64")
         }
@@ -46,7 +47,7 @@ final class HelloLifecycleTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(sb.installTree)/\(Kernels.all[0])/updates/dkms/dkms_hello.ko"))
         XCTAssertEqual(sb.dkms("status").stdout,
-                       "dkms-hello/1.0, \(Kernels.all[0]), x86_64: built\ndkms-hello/1.0, \(Kernels.all[1]), x86_64: installed\n")
+                       Kernels.all.enumerated().map { "dkms-hello/1.0, \($0.element), x86_64: \($0.offset == 0 ? "built" : "installed")\n" }.joined())
 
         r = sb.dkms("remove", "dkms-hello/1.0", "--all")
         XCTAssertEqual(r.status, 0, r.all)

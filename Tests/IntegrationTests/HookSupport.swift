@@ -110,7 +110,7 @@ extension TestTrees {
     }
 
     func installed(_ module: String, _ k: String) -> Bool {
-        FileManager.default.fileExists(atPath: "\(installTree)/\(k)/updates/dkms/\(module).ko")
+        FileManager.default.fileExists(atPath: "\(installTree)/\(k)/updates/dkms/\(module).ko\(Kernels.moduleSuffix(k))")
     }
 }
 

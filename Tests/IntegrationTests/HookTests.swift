@@ -61,7 +61,10 @@ final class HookTests: XCTestCase {
     /// kernel with headers, and nothing else; removing the package takes
     /// that module, and only it, out of every kernel.
     func testAlpmModulePackageInstallThenRemove() throws {
-        XCTAssertEqual(Kernels.all.count, 2)
+        XCTAssertGreaterThanOrEqual(Kernels.all.count, 1)
+        func lines(_ nv: String) -> String { Kernels.all.map { "\(nv), \($0), \(arch): installed\n" }.joined() }
+        func everywhere(_ m: String) -> Bool { Kernels.all.allSatisfy { sb.installed(m, $0) } }
+        func nowhere(_ m: String) -> Bool { !Kernels.all.contains { sb.installed(m, $0) } }
         addSources()
         sb.addHeaderlessKernel(noHeaders)
         writeModule(at: sb.sourceTree + "/excl-2", name: "excl",
@@ -70,40 +73,30 @@ final class HookTests: XCTestCase {
         var r = try XCTUnwrap(sb.pacman(Integration.installHook, "Install",
                                         files: dkmsPackageFiles("dkms-hello-1.0") + dkmsPackageFiles("excl-2")))
         XCTAssertEqual(r.status, 0, r.all)
-        XCTAssertEqual(status(), """
-        dkms-hello/1.0, \(k0), \(arch): installed
-        dkms-hello/1.0, \(k1), \(arch): installed
-        excl/2: added
-
-        """, r.all)
-        XCTAssertTrue(sb.installed("dkms_hello", k0) && sb.installed("dkms_hello", k1))
+        XCTAssertEqual(status(), lines("dkms-hello/1.0") + "excl/2: added\n", r.all)
+        XCTAssertTrue(everywhere("dkms_hello"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(sb.installTree)/\(noHeaders)/updates"), "no headers, no module")
         XCTAssertTrue(r.stdout.contains("does not apply to kernel"), r.stdout)
-        XCTAssertEqual(r.stdout.components(separatedBy: "==> depmod ").count - 1, 2, "depmod once per kernel: \(r.stdout)")
+        XCTAssertEqual(r.stdout.components(separatedBy: "==> depmod ").count - 1, Kernels.all.count, "depmod once per kernel: \(r.stdout)")
         for k in Kernels.all {
             let dep = try String(contentsOfFile: "\(sb.installTree)/\(k)/modules.dep", encoding: .utf8)
-            XCTAssertTrue(dep.contains("updates/dkms/dkms_hello.ko:"), dep)
+            XCTAssertTrue(dep.contains("updates/dkms/dkms_hello.ko\(Kernels.moduleSuffix(k)):"), dep)
         }
 
         // The second module's package arrives later: it alone is built.
         r = try XCTUnwrap(sb.pacman(Integration.installHook, "Install", files: dkmsPackageFiles("tiny-0.1")))
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertFalse(r.stdout.contains("-m dkms-hello"), r.stdout)
-        XCTAssertTrue(sb.installed("tiny", k0) && sb.installed("tiny", k1), r.all)
+        XCTAssertTrue(everywhere("tiny"), r.all)
 
-        // Removing the hello package: the hello module goes from both
-        // kernels and from the tree; tiny and excl stay.
+        // Removing the hello package: the hello module goes from every
+        // kernel and from the tree; tiny and excl stay.
         r = try XCTUnwrap(sb.pacman(Integration.removeHook, "Remove", files: dkmsPackageFiles("dkms-hello-1.0")))
         XCTAssertEqual(r.status, 0, r.all)
-        XCTAssertEqual(status(), """
-        excl/2: added
-        tiny/0.1, \(k0), \(arch): installed
-        tiny/0.1, \(k1), \(arch): installed
-
-        """, r.all)
-        XCTAssertFalse(sb.installed("dkms_hello", k0) || sb.installed("dkms_hello", k1))
+        XCTAssertEqual(status(), "excl/2: added\n" + lines("tiny/0.1"), r.all)
+        XCTAssertTrue(nowhere("dkms_hello"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: sb.dkmsTree + "/dkms-hello"))
-        XCTAssertTrue(sb.installed("tiny", k0) && sb.installed("tiny", k1))
+        XCTAssertTrue(everywhere("tiny"))
 
         // The install hook does not fire on removal, nor the remove hook on install.
         XCTAssertNil(sb.pacman(Integration.installHook, "Remove", files: dkmsPackageFiles("tiny-0.1")))

@@ -11,6 +11,17 @@ enum Kernels {
     }()
 }
 
+extension Kernels {
+    /// What the kernel's config says its modules are compressed with, as the
+    /// suffix after ".ko" (Debian's 6.1: none; its 6.12: ".xz").
+    static func moduleSuffix(_ k: String) -> String {
+        let text = (try? String(contentsOfFile: "/lib/modules/\(k)/build/.config", encoding: .utf8)) ?? ""
+        for (option, suffix) in [("XZ", ".xz"), ("ZSTD", ".zst"), ("GZIP", ".gz")]
+        where text.contains("\nCONFIG_MODULE_COMPRESS_\(option)=y\n") { return suffix }
+        return ""
+    }
+}
+
 /// Paths of the repository and the binaries under test.
 enum Repo {
     static let root: String = {

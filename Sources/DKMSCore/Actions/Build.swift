@@ -81,7 +81,11 @@ extension Engine {
             try compile(m, v, target, conf, env: env, make: make) { staging in
                 // The cache keeps what the build made: stripped, unsigned, uncompressed.
                 let moduleDir = staging + "/module"
-                let outputs = FS.list(moduleDir).sorted().map { (relativePath: $0, sourcePath: moduleDir + "/" + $0) }
+                var outputs = FS.list(moduleDir).sorted().map { (relativePath: $0, sourcePath: moduleDir + "/" + $0) }
+                // What POST_BUILD left beside module/ (PostBuildOutputs).
+                for name in FS.list(staging).sorted() where name != "module" && name != "log" && FS.isRegularFile(staging + "/" + name) {
+                    outputs.append((relativePath: PostBuildOutputs.cachePrefix + name, sourcePath: staging + "/" + name))
+                }
                 try cache.store.store(key, files: outputs, labels: labels)
                 try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(key.hex) miss\n".utf8))
             }
@@ -171,14 +175,28 @@ extension Engine {
         }
 
         let staging = try collect(m, v, target, conf, env: env, logger: logger, logPath: logPath)
+        var postBuildFailure: Error?
         do {
-            try beforePublish(staging)
+            // POST_BUILD sees the build where dkms has it by then, and what it
+            // writes there (zfs: zfs_config.h, Module.symvers) is part of the
+            // build, cached with it. A build whose POST_BUILD failed is
+            // published, as dkms leaves it, but not cached.
+            if !conf.postBuild.isEmpty {
+                let published = tree.kernelDir(m, v, k) + "/" + a
+                try environment.showStaging(staging, at: published)
+                do { try runScript(.postBuild, conf.postBuild, m, v, target, log: log) } catch { postBuildFailure = error }
+                for note in environment.takeStaging(staging, at: published) { logger.note(note) }
+            }
+            if postBuildFailure == nil { try beforePublish(staging) }
             try finalize(staging, m, v, target, conf)
         } catch {
             try? Files.removeTree(staging)
             throw error
         }
-        try runScript(.postBuild, conf.postBuild, m, v, target, log: log)
+        if let postBuildFailure {
+            _ = rename(logPath, tree.logDir(m, v, k, a) + "/make.log")
+            throw postBuildFailure
+        }
         _ = rename(logPath, tree.logDir(m, v, k, a) + "/make.log")
         built = true
         environment.teardown(buildDir: buildDir)

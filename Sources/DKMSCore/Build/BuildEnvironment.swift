@@ -19,6 +19,12 @@ public protocol BuildEnvironment {
     /// Makes a host path readable to module code (a BUILD_DEPENDS module's
     /// tree entry, whose Module.symvers a dependent build links against).
     func exposeReadOnly(_ path: String)
+    /// Shows POST_BUILD the build's published place (`path`,
+    /// `$dkms_tree/<m>/<v>/<k>/<arch>`) while the build is still in
+    /// `staging`; `takeStaging` ends that and brings back what the script
+    /// wrote there (PostBuildOutputs), returning notes for make.log.
+    func showStaging(_ staging: String, at path: String) throws
+    func takeStaging(_ staging: String, at path: String) -> [String]
 }
 
 /// How a step ended. Sandbox outcomes name the syscall or limit.
@@ -65,4 +71,16 @@ public struct HostBuildEnvironment: BuildEnvironment {
     public var profileIdentity: String { "host (unsandboxed)" }
 
     public func exposeReadOnly(_ path: String) {}
+
+    /// Unconfined, as dkms: the script writes into the staging directory
+    /// through a link at the published path.
+    public func showStaging(_ staging: String, at path: String) throws {
+        try Files.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
+        guard symlink(staging, path) == 0 else { throw DKMSError(1, "Cannot create \(path): \(FS.errnoText())") }
+    }
+
+    public func takeStaging(_ staging: String, at path: String) -> [String] {
+        if FS.isSymlink(path) { unlink(path) }
+        return []
+    }
 }

@@ -23,6 +23,9 @@ public struct BuildLog {
         write("\(title)\n\(f.string(from: Date()))\n")
     }
 
+    /// A line of ours (not the module's) about the build, marked as such.
+    func note(_ line: String) { write("# dkms-swift: \(line)\n") }
+
     func begin(_ what: String, command: String) { write("\n\(what)\n# command: \(command)\n") }
 
     func end(_ r: StepOutcome, elapsed: Double) {

@@ -13,11 +13,14 @@ extension Engine {
         var committed = false
         defer { if !committed { try? Files.removeTree(staging) } }
         for f in files {
-            guard NameRules.problem(inComponent: f.relativePath) == nil else {
-                throw DKMSError(7, "Build cache entry \(key) names a bad file '\(f.relativePath)'.")
+            // Files POST_BUILD left beside module/ are kept under a prefix.
+            let beside = f.relativePath.hasPrefix(PostBuildOutputs.cachePrefix)
+            let name = beside ? String(f.relativePath.dropFirst(PostBuildOutputs.cachePrefix.count)) : f.relativePath
+            guard NameRules.problem(inComponent: name) == nil, !(beside && PostBuildOutputs.reserved.contains(name)) else {
+                throw DKMSError(7, "Build cache entry \(key) names a bad file '\(Printable.visible(f.relativePath))'.")
             }
             // finalize fsyncs module/ once, before the staging directory is published.
-            do { try store.copy(f, to: staging + "/module/" + f.relativePath, syncDirectory: false) }
+            do { try store.copy(f, to: staging + (beside ? "/" : "/module/") + name, syncDirectory: false) }
             catch { throw DKMSError(7, "Build cache entry \(key): \(error)") }
         }
         try Staging.writeFile(staging + "/log/make.log",

@@ -17,6 +17,9 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     var overlays: [String: (lower: String, upper: String, work: String, scratch: String)] = [:]
     /// Extra read-only views: the module source at its tree path.
     var sources: [String: String] = [:]
+    /// Writable directories the supervisor made for one step, by the path
+    /// module code sees them at (POST_BUILD's view of the published build).
+    var outputs: [String: String] = [:]
     let idMap = SandboxSpec.IDMap()
 
     public init(profile: LazyProfile, identity: String, headers: [String], scratchRoot: String, output: Output) {
@@ -62,6 +65,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
 
     func mounts(for cwd: String) -> [SandboxSpec.Mount] {
         var m: [SandboxSpec.Mount] = []
+        for (path, dir) in outputs.sorted(by: { $0.key < $1.key }) { m.append(.readWriteBind(source: dir, target: path)) }
         for (link, real) in sources.sorted(by: { $0.key < $1.key }) { m.append(.readOnlyBind(source: real, target: link)) }
         for (target, o) in overlays.sorted(by: { $0.key < $1.key }) {
             m.append(.overlay(lower: [o.lower], upper: o.upper, work: o.work, target: target))
@@ -77,6 +81,26 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     }
 
     public func exposeReadOnly(_ path: String) { exposeSource(path) }
+
+    public func showStaging(_ staging: String, at path: String) throws {
+        let dir = try Staging.makeDirectory(in: scratchRootEnsured(), prefix: "post-")
+        guard chmod(dir, 0o755) == 0, chown(dir, idMap.outsideUID, idMap.outsideGID) == 0 else {
+            try? Files.removeTree(dir)
+            throw DKMSError(1, "Cannot prepare \(dir) for the post_build script: \(FS.errnoText())")
+        }
+        // The build user must reach module/ to bind it: staging is a
+        // mkdtemp directory (0700); searchable is enough, nothing lists it.
+        chmod(staging, 0o711)
+        outputs[path] = dir
+        sources[path + "/module"] = staging + "/module"
+    }
+
+    public func takeStaging(_ staging: String, at path: String) -> [String] {
+        sources.removeValue(forKey: path + "/module")
+        guard let dir = outputs.removeValue(forKey: path) else { return [] }
+        defer { try? Files.removeTree(dir) }
+        return PostBuildOutputs.take(from: dir, into: staging)
+    }
 
     public func exposeSource(_ link: String) {
         if let real = FS.realPath(link) { sources[link] = real }
