@@ -67,17 +67,17 @@ final class BuildCacheIntegrationTests: XCTestCase {
         fi
         """)
         let listing = { sh(["sh", "-c", "ls -l --time-style=full-iso \(evals)"]).stdout }
-        var r = sb.dkms("install", "kdep/1.0", "-k", Kernels.all[0])
+        var r = sb.dkms("--verbose", "install", "kdep/1.0", "-k", Kernels.all[0])
         XCTAssertEqual(r.status, 0, r.all)
         let first = listing()
         XCTAssertTrue(first.contains("\n-"), "the evaluation is kept: \(first)")
         XCTAssertEqual(sb.dkms("remove", "kdep/1.0", "--all").status, 0)
-        r = sb.dkms("install", "kdep/1.0", "-k", Kernels.all[0])
+        r = sb.dkms("--verbose", "install", "kdep/1.0", "-k", Kernels.all[0])
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertTrue(r.stdout.contains("Build cache: hit"), r.all)
         XCTAssertEqual(listing(), first, "replayed: no new evaluation kept")
         // The other kernel's tree is other content: evaluated and kept as well.
-        r = sb.dkms("install", "kdep/1.0", "-k", Kernels.all[1])
+        r = sb.dkms("--verbose", "install", "kdep/1.0", "-k", Kernels.all[1])
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertNotEqual(listing(), first)
     }
@@ -146,7 +146,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
     func testIdenticalInputsHitAndInstallIdenticalBytes() throws {
         let k = Kernels.all[0]
         XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
-        let first = sb.dkms("install", "dkms-hello/1.0", "-k", k)
+        let first = sb.dkms("--verbose", "install", "dkms-hello/1.0", "-k", k)
         XCTAssertEqual(first.status, 0, first.all)
         XCTAssertTrue(cacheLine(first).hasPrefix("Build cache: miss "), first.stdout)
         let bytes = sha256(installed(k, "dkms_hello"))
@@ -154,7 +154,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
         // remove + re-add of the same version is a hit with the same key.
         XCTAssertEqual(sb.dkms("remove", "dkms-hello/1.0", "--all").status, 0)
         XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
-        let second = sb.dkms("install", "dkms-hello/1.0", "-k", k)
+        let second = sb.dkms("--verbose", "install", "dkms-hello/1.0", "-k", k)
         XCTAssertEqual(second.status, 0, second.all)
         XCTAssertEqual(cacheLine(second), cacheLine(first).replacingOccurrences(of: "miss", with: "hit"))
         XCTAssertFalse(second.stdout.contains("Building module(s)"), "a hit compiles nothing")
@@ -164,7 +164,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
         // --no-cache builds, and gives the same bytes.
         XCTAssertEqual(sb.dkms("remove", "dkms-hello/1.0", "--all").status, 0)
         XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
-        let nocache = sb.dkms("install", "dkms-hello/1.0", "-k", k, "--no-cache")
+        let nocache = sb.dkms("--verbose", "install", "dkms-hello/1.0", "-k", k, "--no-cache")
         XCTAssertFalse(nocache.stdout.contains("Build cache:"))
         XCTAssertTrue(nocache.stdout.contains("Building module(s)... done."))
         XCTAssertEqual(sha256(installed(k, "dkms_hello")), bytes)
@@ -175,7 +175,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
         let headers = sb.base + "/headers"
         copyHeaders(k, to: headers)
         XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
-        let first = sb.dkms("build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
+        let first = sb.dkms("--verbose", "build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
         XCTAssertEqual(first.status, 0, first.all)
         XCTAssertTrue(cacheLine(first).contains("miss"))
 
@@ -184,7 +184,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
         XCTAssertEqual(sh(["cp", "-r", headers + ".old", headers]).status, 0)
         XCTAssertEqual(sh(["rm", "-rf", headers + ".old"]).status, 0)
         XCTAssertEqual(sb.dkms("unbuild", "dkms-hello/1.0", "-k", k).status, 0)
-        let again = sb.dkms("build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
+        let again = sb.dkms("--verbose", "build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
         XCTAssertEqual(cacheLine(again), cacheLine(first).replacingOccurrences(of: "miss", with: "hit"), again.all)
 
         // A header changed under the same release name: a miss.
@@ -192,7 +192,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
         let text = try String(contentsOfFile: header)
         try (text + "/* rebuilt upload */\n").write(toFile: header, atomically: false, encoding: .utf8)
         XCTAssertEqual(sb.dkms("unbuild", "dkms-hello/1.0", "-k", k).status, 0)
-        let changed = sb.dkms("build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
+        let changed = sb.dkms("--verbose", "build", "dkms-hello/1.0", "-k", k, "--kernelsourcedir", headers)
         XCTAssertEqual(changed.status, 0, changed.all)
         XCTAssertTrue(cacheLine(changed).contains("miss"), changed.stdout)
         XCTAssertNotEqual(cacheLine(changed).suffix(12), cacheLine(first).suffix(12))
@@ -208,7 +208,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
         var keys: Set<String> = []
         func build(_ label: String) {
             _ = sb.dkms("unbuild", "keyed/1", "-k", k)
-            let r = sb.dkms("build", "keyed/1", "-k", k)
+            let r = sb.dkms("--verbose", "build", "keyed/1", "-k", k)
             XCTAssertEqual(r.status, 0, "\(label): \(r.all)")
             XCTAssertTrue(cacheLine(r).contains("miss"), "\(label) must miss: \(r.stdout)")
             keys.insert(String(cacheLine(r).suffix(12)))
@@ -239,7 +239,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
             try h.close()
         }
         XCTAssertEqual(sb.dkms("unbuild", "dkms-hello/1.0", "-k", k).status, 0)
-        let r = sb.dkms("build", "dkms-hello/1.0", "-k", k)
+        let r = sb.dkms("--verbose", "build", "dkms-hello/1.0", "-k", k)
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertTrue(cacheLine(r).contains("miss"), "a corrupt entry is a miss: \(r.stdout)")
         XCTAssertEqual(sha256("\(sb.dkmsTree)/dkms-hello/1.0/\(k)/x86_64/module/dkms_hello.ko"), good)
@@ -260,7 +260,7 @@ final class BuildCacheIntegrationTests: XCTestCase {
         var results: [Run] = []
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: 2) { i in
-            let r = (i == 0 ? sb! : other).dkms("install", "dkms-hello/1.0", "-k", k)
+            let r = (i == 0 ? sb! : other).dkms("--verbose", "install", "dkms-hello/1.0", "-k", k)
             lock.lock(); results.append(r); lock.unlock()
         }
         XCTAssertEqual(results.map(\.status), [0, 0], results.map(\.all).joined())

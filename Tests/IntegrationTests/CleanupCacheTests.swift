@@ -110,7 +110,7 @@ final class CleanupCacheTests: XCTestCase {
         // The installed module's entry still hits.
         XCTAssertEqual(sb.dkms("remove", "dkms-hello/1.0", "--all").status, 0)
         XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
-        let again = sb.dkms("install", "dkms-hello/1.0", "-k", k)
+        let again = sb.dkms("--verbose", "install", "dkms-hello/1.0", "-k", k)
         XCTAssertEqual(again.status, 0, again.all)
         XCTAssertTrue(again.stdout.contains("Build cache: hit \(installedKey.prefix(12))"), again.stdout)
     }

@@ -73,11 +73,12 @@ extension Engine {
         }
         try cache.store.withKeyLock(key) {
             if let files = try cache.store.lookup(key) {
-                out.line("Build cache: hit \(key.short)")
+                // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
+                if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
                 try restore(m, v, target, conf, files: files, store: cache.store, key: key)
                 return
             }
-            out.line("Build cache: miss \(key.short)")
+            if context.invocation.verbose { out.line("Build cache: miss \(key.short)") }
             try compile(m, v, target, conf, env: env, make: make) { staging in
                 // The cache keeps what the build made: stripped, unsigned, uncompressed.
                 let moduleDir = staging + "/module"
