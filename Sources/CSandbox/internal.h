@@ -32,12 +32,13 @@ int csb_close_all_except(const int *keep, int nkeep);
 /* user.c */
 int csb_user_write_maps(pid_t pid, const struct csb_config *cfg, int *step); /* parent */
 int csb_user_become_root_in_ns(void);                                         /* child  */
+int csb_user_become_build_user(const struct csb_config *cfg);                 /* child  */
 
 /* mnt.c */
 int csb_mnt_build_root(const struct csb_config *cfg, int *step, int *index, int *hostproc_fd);
 
 /* caps.c */
-int csb_caps_drop_all(cap_t empty);
+int csb_caps_drop_all(cap_t empty, const struct csb_config *cfg, int *step);
 
 /* limits.c */
 int csb_limits_apply(const struct csb_config *cfg, int *index);
