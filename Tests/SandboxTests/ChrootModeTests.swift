@@ -51,7 +51,7 @@ final class ChrootModeTests: XCTestCase {
         let r = try inChroot([ChrootModeTests.testBinary, "SandboxTests.RootModeTests"], env: ["CSB_TEST_IN_CHROOT": "1"])
         print(r.text.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Executed") }.joined(separator: "\n"))
         XCTAssertEqual(r.status, 0, r.text.suffix(4000).description)
-        XCTAssertTrue(r.text.contains("Executed 11 tests, with 0 failures"), r.text.suffix(4000).description)
+        XCTAssertTrue(r.text.contains("Executed 12 tests, with 0 failures"), r.text.suffix(4000).description)
     }
 
     /// Runs only in the child of testNoNamespacesFailsWithOneLine (under the filter).

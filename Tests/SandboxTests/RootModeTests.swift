@@ -169,6 +169,15 @@ final class RootModeTests: XCTestCase {
         }
     }
 
+    /// Plan.checkTarget allows targets under the read-only /usr that exist on the host
+    /// (sources live in /usr/src): the mount point is there already, in this mode too.
+    func testMountTargetUnderUsr() throws {
+        let r = try run(["/bin/sh", "-c", "ls /usr/src/probe; touch /usr/src/x 2>/dev/null || echo ro"],
+                        mounts: [.readOnlyBind(source: dir, target: "/usr/src")])
+        XCTAssertEqual(r.outcome, .exited(0), r.outputTail)
+        XCTAssertEqual(r.outputTail, "/usr/src/probe\nro\n")
+    }
+
     func testLimits() throws {
         XCTAssertEqual(try sh("bomb() { bomb | bomb & }; bomb; sleep 30", limits: { $0.pids = 64; $0.wallClockSeconds = 60 }).outcome,
                        .limitExceeded(.pids))
