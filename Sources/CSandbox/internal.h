@@ -17,8 +17,9 @@ struct csb_child_fds {
     int lifeline_r; /* EOF = supervisor gone: pid 1 exits and the namespace dies  */
 };
 
-/* At most this many descriptors survive the child's initial close-all (5 + tree fds). */
-#define CSB_MAX_KEEP_FDS 32
+/* At most this many descriptors survive the child's initial close-all (5 + tree fds; one tree
+ * per caller mount since tree.c, so Plan.swift refuses specs needing more). */
+#define CSB_MAX_KEEP_FDS 128
 
 /* util.c */
 void csb_report(int fd, int32_t type, int32_t a, int32_t b, int32_t c);

@@ -40,7 +40,11 @@ struct Plan {
         for m in spec.mounts {
             try Plan.checkTarget(m)
         }
-        do { try buildOps() } catch {
+        do {
+            try buildOps()
+            // internal.h CSB_MAX_KEEP_FDS: 5 fixed descriptors + the trees.
+            if treeFDs.count > 120 { throw SandboxError.invalidSpec("\(treeFDs.count) host trees to attach; at most 120") }
+        } catch {
             closeTrees()
             throw error
         }
