@@ -18,8 +18,8 @@
  *
  * In CSB_MODE_ROOT (a chroot, no user namespace) the same steps run as real root. pivot_root
  * and making "/" private both need the (chroot's) root to be a mount point: true for
- * arch-chroot, the Debian installer's /target, `chroot /mnt` of a mounted file system, not for a
- * chroot into a plain directory, which is reported as such (CSB_STEP_ROOT_MOUNTPOINT).
+ * arch-chroot, the Debian installer's /target, `chroot /mnt` of a mounted file system. A chroot
+ * into a plain directory (debootstrap's tree) is handled by leave_plain_chroot() below.
  *
  * Read-only binds use mount_setattr(AT_RECURSIVE) rather than MS_REMOUNT: a remount is not
  * recursive, and inside a user namespace it must repeat the locked flags (nsjail
@@ -120,6 +120,34 @@ static int root_is_mount_point(void) {
     return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
 }
 
+/* A chroot into a plain directory: "/" is no mount point, so neither MS_PRIVATE on it nor
+ * pivot_root work. We are real root in our own, new mount namespace (CSB_MODE_ROOT only), so:
+ * step out of the chroot (chroot into its /tmp while the cwd stays at its root, then ".." up to
+ * the namespace's root), make the whole namespace private there — nothing we mount may reach the
+ * host — and step back in through a descriptor of the chroot's root. Then a recursive clone of
+ * the chroot's root stands in for the host root below /oldroot (see csb_mnt_build_root). The
+ * namespace's real root stays below, unreachable: the command has no CAP_SYS_CHROOT and no fd. */
+static int leave_plain_chroot(int *rootclone) {
+    int back = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (back < 0) return -1;
+    if (chdir("/") < 0 || chroot("/tmp") < 0) goto fail;
+    for (int i = 0; i < 4096; i++) /* ".." at the namespace's root stays there */
+        if (chdir("..") < 0) goto fail;
+    if (chroot(".") < 0) goto fail;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) goto fail;
+    if (fchdir(back) < 0 || chroot(".") < 0 || chdir("/") < 0) goto fail;
+    *rootclone = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (*rootclone < 0) goto fail;
+    close(back);
+    return 0;
+fail: {
+    int e = errno;
+    close(back);
+    errno = e;
+    return -1;
+}
+}
+
 static int do_op(const struct csb_op *op) {
     switch (op->kind) {
     case CSB_OP_BIND:
@@ -162,9 +190,11 @@ static int do_op(const struct csb_op *op) {
 int csb_mnt_build_root(const struct csb_config *cfg, int *step, int *index, int *hostproc_fd) {
     *index = -1;
     *step = CSB_STEP_MAKE_PRIVATE;
+    int rootclone = -1; /* set for a chroot into a plain directory */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-        if (errno == EINVAL && !root_is_mount_point()) *step = CSB_STEP_ROOT_MOUNTPOINT;
-        return -1;
+        if (errno != EINVAL || cfg->mode != CSB_MODE_ROOT || root_is_mount_point()) return -1;
+        *step = CSB_STEP_ROOT_MOUNTPOINT;
+        if (leave_plain_chroot(&rootclone) < 0) return -1;
     }
 
     *step = CSB_STEP_BASE_TMPFS;
@@ -173,7 +203,18 @@ int csb_mnt_build_root(const struct csb_config *cfg, int *step, int *index, int 
     *step = CSB_STEP_PIVOT_BASE;
     if (chdir("/tmp") < 0) return -1;
     if (mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) return -1;
-    if (pivot_root_(".", "oldroot") < 0) return -1;
+    if (rootclone >= 0) {
+        /* Plain-directory chroot: the clone of its root becomes /oldroot, and the base tmpfs
+         * (a mount root, unlike the chroot's) our root, by chroot instead of the pivot. */
+        int rc = (int)syscall(SYS_move_mount, rootclone, "", AT_FDCWD, "oldroot", MOVE_MOUNT_F_EMPTY_PATH);
+        int e = errno;
+        close(rootclone);
+        errno = e;
+        if (rc < 0 || mount(NULL, "oldroot", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+        if (chroot(".") < 0) return -1;
+    } else if (pivot_root_(".", "oldroot") < 0) {
+        return -1;
+    }
     if (chdir("/") < 0) return -1;
 
     *step = CSB_STEP_NEWROOT_TMPFS;

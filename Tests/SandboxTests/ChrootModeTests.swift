@@ -54,6 +54,28 @@ final class ChrootModeTests: XCTestCase {
         XCTAssertTrue(r.text.contains("Executed 12 tests, with 0 failures"), r.text.suffix(4000).description)
     }
 
+    /// The same inside a chroot into a plain directory (debootstrap's tree: the chroot's root is
+    /// no mount point), with the system bound into it.
+    func testRootModeSuitePassesInsideAPlainDirectoryChroot() throws {
+        let root = try T.scratch("plain")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let script = #"""
+            P=$1; shift
+            mountpoint -q "$P" && { echo "$P is a mount point"; exit 3; }
+            mkdir -p "$P/usr" "$P/etc" "$P/tmp" "$P/proc" "$P/dev" "$P/sys" "$P/work" "$P/opt" "$P/root"
+            for l in bin:usr/bin lib:usr/lib lib64:usr/lib64 sbin:usr/sbin; do ln -s "${l#*:}" "$P/${l%%:*}"; done
+            for d in usr etc dev sys proc tmp work opt; do mount --rbind "/$d" "$P/$d" || exit 4; done
+            exec chroot "$P" "$@"
+            """#
+        let r = try runProcess(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", root,
+                                ChrootModeTests.testBinary, "SandboxTests.RootModeTests"], env: ["CSB_TEST_IN_CHROOT": "1"])
+        print(r.text.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Executed") }.joined(separator: "\n"))
+        XCTAssertEqual(r.status, 0, r.text.suffix(4000).description)
+        XCTAssertTrue(r.text.contains("Executed 12 tests, with 0 failures"), r.text.suffix(4000).description)
+        let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        XCTAssertFalse(mountinfo.contains(root), "nothing of the chroot's mounts reached this namespace")
+    }
+
     /// Runs only in the child of testNoNamespacesFailsWithOneLine (under the filter).
     func testChildReportsMissingNamespaces() throws {
         guard ProcessInfo.processInfo.environment["CSB_TEST_NO_NAMESPACES"] == "1" else { throw XCTSkip("runs under the filter only") }
