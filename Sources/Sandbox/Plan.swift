@@ -101,6 +101,9 @@ struct Plan {
     /// one mechanism serves both modes, and a path the child resolved later could have been
     /// swapped since the caller named it. The cost is one open_tree per mount (microseconds).
     /// The base system (/usr, /lib*, /etc files, /dev nodes) is world-traversable and bound by name.
+    /// The flip side: the supervisor resolves these paths with root's rights, so a caller must not
+    /// name a path below a directory the sandbox can write (its upper layer); dkms passes module
+    /// sources, headers, /etc/dkms and its own scratch directories only.
     /// A path the supervisor itself cannot open (it does not exist) is left to the child by
     /// name, which then fails at that mount with the usual "sandbox: <what>: <errno>" outcome.
     @discardableResult
@@ -237,26 +240,53 @@ struct Plan {
     /// merged directory with its upper inode's owner and mode, so the build may create objects
     /// in every subdirectory, as with the id-mapped lower. Directories only: cheap (no data),
     /// and the pristine tree is still never written. Existing upper entries are left alone.
+    ///
+    /// This runs as root in the parent while the upper layer belongs to the build user (an
+    /// earlier step of the same build may have planted symlinks there): every upper path is
+    /// walked with openat(O_NOFOLLOW | O_DIRECTORY) from the upper directory, created with
+    /// mkdirat and given away through its own descriptor, so nothing outside `upper` is touched.
     func ownDirectories(of lower: String, in upper: String) {
         let (uid, gid) = (spec.idMap.outsideUID, spec.idMap.outsideGID)
-        var pending = [""]
+        let upperFD = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard upperFD >= 0 else { return }
+        defer { close(upperFD) }
+        /// An fd for the upper directory `comps` (already existing, real directories only).
+        func openUpper(_ comps: ArraySlice<String>) -> Int32 {
+            var fd = dup(upperFD)
+            for c in comps where fd >= 0 {
+                let next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                close(fd)
+                fd = next
+            }
+            return fd
+        }
+        var pending: [[String]] = [[]]
         var made = 0
-        while let rel = pending.popLast(), made < 100_000 {
+        while let comps = pending.popLast(), made < 100_000 {
+            let rel = comps.map { "/" + $0 }.joined()
             var st = stat()
             guard lstat(lower + rel, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
-            if !rel.isEmpty, st.st_uid != uid {
-                var ust = stat()
-                if lstat(upper + rel, &ust) != 0, mkdir(upper + rel, st.st_mode & 0o7777) == 0 {
-                    _ = chown(upper + rel, uid, gid)
-                    _ = chmod(upper + rel, st.st_mode & 0o7777)
-                    made += 1
+            if let name = comps.last, st.st_uid != uid {
+                let parent = openUpper(comps.dropLast())
+                if parent >= 0 {
+                    let mode = mode_t(st.st_mode & 0o7777)
+                    if mkdirat(parent, name, mode) == 0 {
+                        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                        if fd >= 0 {
+                            _ = fchown(fd, uid, gid)
+                            _ = fchmod(fd, mode) // mkdirat's mode went through the umask
+                            close(fd)
+                        }
+                        made += 1
+                    }
+                    close(parent)
                 }
             }
             guard let d = opendir(lower + rel) else { continue }
             while let e = readdir(d) {
                 let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
                 if name == "." || name == ".." { continue }
-                if e.pointee.d_type == UInt8(DT_DIR) || e.pointee.d_type == UInt8(DT_UNKNOWN) { pending.append(rel + "/" + name) }
+                if e.pointee.d_type == UInt8(DT_DIR) || e.pointee.d_type == UInt8(DT_UNKNOWN) { pending.append(comps + [name]) }
             }
             closedir(d)
         }

@@ -79,4 +79,21 @@ final class PrivatePathTests: XCTestCase {
         XCTAssertEqual(r.outcome, .exited(0), r.outputTail)
         XCTAssertEqual(r.outputTail, "ok\n")
     }
+
+    /// The parent makes the lower's directories in the upper layer as root: a symlink the build
+    /// planted there (an earlier step of the same build) must not lead it outside.
+    func testOwnedDirectoriesDoNotFollowPlantedSymlinks() throws {
+        let fm = FileManager.default
+        let src = dir + "/src", upper = dir + "/s/upper", work = dir + "/s/work", target = dir + "/target"
+        for d in [src + "/sub/deeper", upper, work, target] { try fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        XCTAssertEqual(chmod(dir + "/s", 0o711), 0)
+        T.chownTree(upper); T.chownTree(work)
+        try fm.createSymbolicLink(atPath: upper + "/sub", withDestinationPath: target)
+        let r = try run("true", mounts: [.overlay(lower: [src], upper: upper, work: work, target: "/build")], mode: .rootNamespaces)
+        XCTAssertEqual(r.outcome, .exited(0), r.outputTail)
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: target), [], "nothing made through the planted link")
+        var st = stat()
+        XCTAssertEqual(stat(target, &st), 0)
+        XCTAssertEqual(st.st_uid, 0, "the link's target was not given away")
+    }
 }
