@@ -24,6 +24,35 @@ final class ChrootTests: XCTestCase {
         return sh(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", root, root] + argv, env: env)
     }
 
+    /// `argv` run chrooted into a plain directory (debootstrap's tree: its root is no mount
+    /// point) with the system bound into it.
+    static func inPlainChroot(_ argv: [String], env: [String: String] = [:]) -> Run {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dkms-plain-\(UUID().uuidString.prefix(8))").path
+        _ = sh(["mkdir", "-m", "0755", root])
+        defer { _ = sh(["rm", "-rf", "--one-file-system", root]) }
+        let script = #"""
+            P=$1; shift
+            mountpoint -q "$P" && { echo "$P is a mount point"; exit 3; }
+            for d in usr etc dev sys proc tmp work opt root; do mkdir -p "$P/$d"; done
+            for l in bin:usr/bin lib:usr/lib lib64:usr/lib64 sbin:usr/sbin; do ln -s "${l#*:}" "$P/${l%%:*}"; done
+            for d in usr etc dev sys proc tmp work opt; do mount --rbind "/$d" "$P/$d" || exit 4; done
+            exec chroot "$P" "$@"
+            """#
+        return sh(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", root] + argv, env: env)
+    }
+
+    func testAddBuildInstallInAPlainDirectoryChroot() {
+        let k = ChrootTests.kernel
+        let env = ["DKMS_CONFIG_DIR": sb.configDir]
+        var r = ChrootTests.inPlainChroot([Repo.dkms, "add", Repo.root + "/examples/dkms-hello-1.0"] + sb.treeArgs, env: env)
+        XCTAssertEqual(r.status, 0, r.all)
+        r = ChrootTests.inPlainChroot([Repo.dkms, "install", "dkms-hello/1.0", "-k", k, "--verbose"] + sb.treeArgs, env: env)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.all.contains("sandbox: root-namespaces mode"), r.all)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(sb.installTree)/\(k)/updates/dkms/dkms_hello.ko"), r.all)
+        XCTAssertEqual(sh(["/bin/sh", "-c", "grep -c '\(sb.base)' /proc/self/mountinfo"]).stdout, "0\n", "no mount left behind")
+    }
+
     func dkmsInChroot(_ args: String...) -> Run {
         ChrootTests.inChroot([Repo.dkms] + args + sb.treeArgs, env: ["DKMS_CONFIG_DIR": sb.configDir])
     }
