@@ -2,20 +2,25 @@
  * child.c — THE ordered driver. Everything the sandbox does between clone() and execve() is
  * listed here, in order, so the sequence is reviewable on one screen (nsjail's containProc()).
  *
- *   pid 1 (csb_child_main, right after clone with CLONE_NEW{USER,NS,PID,NET,IPC,UTS}):
- *     1. default signal dispositions; close every inherited fd except our pipes and stdout/err
+ *   pid 1 (csb_child_main, right after clone with CLONE_NEW{USER,NS,PID,NET,IPC,UTS}; without
+ *   NEWUSER in CSB_MODE_ROOT, see csandbox.h):
+ *     1. default signal dispositions; close every inherited fd except our pipes, stdout/err and
+ *        the detached trees the parent cloned (tree.c, idmap.c)
  *     2. wait until the parent wrote setgroups/uid_map/gid_map and joined us to the cgroups
- *     3. become root *inside* the namespace (= the unprivileged outside uid)
+ *     3. become root *inside* the namespace (= the unprivileged outside uid); CSB_MODE_ROOT:
+ *        nothing, we are real root until step 7 / 10
  *     4. unshare(CLONE_NEWCGROUP) now that we sit in the sandbox cgroup (its root becomes ours)
  *     5. build the root filesystem and pivot into it (mnt.c; attaches the id-mapped lower
  *        layers the parent prepared in idmap.c, then closes their fds)
  *     6. chdir(cwd), sethostname; the network namespace is left empty (not even lo is up)
- *     7. fork the command; pid 1 drops its own capabilities and becomes the reaper (init.c)
+ *     7. fork the command; pid 1 drops its own capabilities (CSB_MODE_ROOT: and becomes the
+ *        build user) and becomes the reaper (init.c)
  *   the command (csb_exec_command):
  *     8. setsid (carrying our nice value into the new autogroup); stdin=/dev/null, stdout/stderr from the caller; rlimits; umask 022
  *     9. mark every fd > 2 close-on-exec (close_range CLOEXEC keeps the status pipe usable for
  *        error reports up to execve)
- *    10. drop all capabilities (bounding, ambient, securebits, sets)
+ *    10. drop all capabilities (bounding, ambient, securebits, sets); CSB_MODE_ROOT: switch to
+ *        the build user (no groups, run_uid/run_gid) between securebits and the sets
  *    11. PR_SET_NO_NEW_PRIVS
  *    12. load the seccomp BPF — LAST, so the filter need not allow any setup syscall
  *    13. execve (PATH search over envp's PATH without malloc)
@@ -63,7 +68,8 @@ void csb_child_main(const struct csb_config *cfg, const struct csb_child_fds *fd
     if (n != 1) _exit(127); /* parent failed and will report; nothing to add */
     close(fds->sync_r);
 
-    if (csb_user_become_root_in_ns() < 0) csb_fail(st, CSB_STEP_SETID, errno, -1);
+    /* CSB_MODE_ROOT: we are real root already and stay so until step 10 (pid 1: step 7). */
+    if (cfg->mode != CSB_MODE_ROOT && csb_user_become_root_in_ns() < 0) csb_fail(st, CSB_STEP_SETID, errno, -1);
     if (unshare(CLONE_NEWCGROUP) < 0) csb_fail(st, CSB_STEP_CGROUP_NS, errno, -1);
 
     int step = 0, index = -1, hostproc = -1;
@@ -144,7 +150,8 @@ void csb_exec_command(const struct csb_config *cfg, int st, int hostproc_fd, cap
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         csb_fail(st, CSB_STEP_CLOSE_FDS, errno, -1);
 
-    if (csb_caps_drop_all(empty) < 0) csb_fail(st, CSB_STEP_CAPS, errno, -1);
+    int step = 0;
+    if (csb_caps_drop_all(empty, cfg, &step) < 0) csb_fail(st, step, errno, -1);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) csb_fail(st, CSB_STEP_NO_NEW_PRIVS, errno, -1);
 
     /* Signals were blocked since before clone(); the command starts with an empty mask. */

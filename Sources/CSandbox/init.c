@@ -42,8 +42,14 @@ void csb_init_main(const struct csb_config *cfg, const struct csb_child_fds *fds
     }
     if (hostproc >= 0) close(hostproc);
 
-    /* pid 1 needs no privilege from here on. Failure is not fatal for the command. */
-    (void)csb_caps_drop_all(empty);
+    /* pid 1 needs no privilege from here on (in CSB_MODE_ROOT it also becomes the build user).
+     * Failure is not fatal for the command, but pid 1 must not stay real root: then it exits,
+     * which tears the namespace down. */
+    int step;
+    if (csb_caps_drop_all(empty, cfg, &step) < 0 && cfg->mode == CSB_MODE_ROOT) {
+        kill(child, SIGKILL);
+        csb_fail(st, step, errno, -1);
+    }
 
     struct pollfd pfd[2] = {{fds->lifeline_r, POLLIN, 0}, {sfd, POLLIN, 0}};
     for (;;) {

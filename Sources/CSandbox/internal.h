@@ -17,8 +17,9 @@ struct csb_child_fds {
     int lifeline_r; /* EOF = supervisor gone: pid 1 exits and the namespace dies  */
 };
 
-/* At most this many descriptors survive the child's initial close-all (5 + tree fds). */
-#define CSB_MAX_KEEP_FDS 32
+/* At most this many descriptors survive the child's initial close-all (5 + tree fds; one tree
+ * per caller mount since tree.c, so Plan.swift refuses specs needing more). */
+#define CSB_MAX_KEEP_FDS 128
 
 /* util.c */
 void csb_report(int fd, int32_t type, int32_t a, int32_t b, int32_t c);
@@ -32,12 +33,13 @@ int csb_close_all_except(const int *keep, int nkeep);
 /* user.c */
 int csb_user_write_maps(pid_t pid, const struct csb_config *cfg, int *step); /* parent */
 int csb_user_become_root_in_ns(void);                                         /* child  */
+int csb_user_become_build_user(const struct csb_config *cfg);                 /* child  */
 
 /* mnt.c */
 int csb_mnt_build_root(const struct csb_config *cfg, int *step, int *index, int *hostproc_fd);
 
 /* caps.c */
-int csb_caps_drop_all(cap_t empty);
+int csb_caps_drop_all(cap_t empty, const struct csb_config *cfg, int *step);
 
 /* limits.c */
 int csb_limits_apply(const struct csb_config *cfg, int *index);

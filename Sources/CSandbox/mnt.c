@@ -11,6 +11,16 @@
  *  4. /oldroot is detached, then pivot_root(".", ".") inside /newroot and a lazy unmount of the
  *     stacked base remove every trace of the host root; "/" is made read-only.
  *
+ * Caller-supplied host paths (binds, overlay layers, headers) are not looked up here at all: the
+ * parent cloned them (tree.c) and CSB_OP_ATTACH moves the clones in, so a path the sandbox's
+ * identity cannot traverse still works. Only the base system (/usr, /lib*, /etc files, /dev
+ * nodes) is bound by name from /oldroot.
+ *
+ * In CSB_MODE_ROOT (a chroot, no user namespace) the same steps run as real root. pivot_root
+ * and making "/" private both need the (chroot's) root to be a mount point: true for
+ * arch-chroot, the Debian installer's /target, `chroot /mnt` of a mounted file system. A chroot
+ * into a plain directory (debootstrap's tree) is handled by leave_plain_chroot() below.
+ *
  * Read-only binds use mount_setattr(AT_RECURSIVE) rather than MS_REMOUNT: a remount is not
  * recursive, and inside a user namespace it must repeat the locked flags (nsjail
  * computeRemountFlags). Adding RDONLY/NOSUID/NODEV with mount_setattr never trips over those.
@@ -64,25 +74,78 @@ static int mkdir_parent(const char *path) {
     return csb_mkdir_p(buf, 0755);
 }
 
+/* The mount point for a bind or an attached tree: a directory, or an empty regular file. */
+static int make_target(const char *dst, int is_dir) {
+    if (is_dir) return csb_mkdir_p(dst, 0755);
+    /* Files and device nodes are bound onto an empty regular file (no mknod in a userns).
+     * A file that already exists (under the read-only /usr) is used as it is. */
+    struct stat tst;
+    if (lstat(dst, &tst) < 0 || !S_ISREG(tst.st_mode)) {
+        if (mkdir_parent(dst) < 0) return -1;
+        int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) return -1;
+        close(fd);
+    }
+    return 0;
+}
+
 static int do_bind(const struct csb_op *op) {
     struct stat st;
     if (stat(op->src, &st) < 0) return -1;
-    if (S_ISDIR(st.st_mode)) {
-        if (csb_mkdir_p(op->dst, 0755) < 0) return -1;
-    } else {
-        /* Files and device nodes are bound onto an empty regular file (no mknod in a userns).
-         * A file that already exists (under the read-only /usr) is used as it is. */
-        struct stat tst;
-        if (lstat(op->dst, &tst) < 0 || !S_ISREG(tst.st_mode)) {
-            if (mkdir_parent(op->dst) < 0) return -1;
-            int fd = open(op->dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-            if (fd < 0) return -1;
-            close(fd);
-        }
-    }
+    if (make_target(op->dst, S_ISDIR(st.st_mode)) < 0) return -1;
     /* MS_REC: a non-recursive bind would expose what submounts hide. */
     if (mount(op->src, op->dst, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
     return set_attr(op->dst, op->flags, 1);
+}
+
+/* Attach a detached tree the parent cloned (tree.c, idmap.c). Targets outside CSB_NEW_ROOT live
+ * on the base tmpfs and vanish with it; overlay keeps its own private clones of its layers, so a
+ * layer attached there stays valid. The clone of a shared mount joins its peer group: made
+ * private at once, so nothing we do to it reaches the host. */
+static int do_attach(const struct csb_op *op) {
+    int fd = (int)op->mode;
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -1;
+    if (make_target(op->dst, S_ISDIR(st.st_mode)) < 0) return -1;
+    if (syscall(SYS_move_mount, fd, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) return -1;
+    if (mount(NULL, op->dst, NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+    return set_attr(op->dst, op->flags, 1);
+}
+
+/* EINVAL from making "/" private: is it because "/" is no mount point? */
+static int root_is_mount_point(void) {
+    struct statx stx;
+    if (statx(AT_FDCWD, "/", AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &stx) < 0) return 1;
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) return 1;
+    return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
+/* A chroot into a plain directory: "/" is no mount point, so neither MS_PRIVATE on it nor
+ * pivot_root work. We are real root in our own, new mount namespace (CSB_MODE_ROOT only), so:
+ * step out of the chroot (chroot into its /tmp while the cwd stays at its root, then ".." up to
+ * the namespace's root), make the whole namespace private there — nothing we mount may reach the
+ * host — and step back in through a descriptor of the chroot's root. Then a recursive clone of
+ * the chroot's root stands in for the host root below /oldroot (see csb_mnt_build_root). The
+ * namespace's real root stays below, unreachable: the command has no CAP_SYS_CHROOT and no fd. */
+static int leave_plain_chroot(int *rootclone) {
+    int back = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (back < 0) return -1;
+    if (chdir("/") < 0 || chroot("/tmp") < 0) goto fail;
+    for (int i = 0; i < 4096; i++) /* ".." at the namespace's root stays there */
+        if (chdir("..") < 0) goto fail;
+    if (chroot(".") < 0) goto fail;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) goto fail;
+    if (fchdir(back) < 0 || chroot(".") < 0 || chdir("/") < 0) goto fail;
+    *rootclone = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (*rootclone < 0) goto fail;
+    close(back);
+    return 0;
+fail: {
+    int e = errno;
+    close(back);
+    errno = e;
+    return -1;
+}
 }
 
 static int do_op(const struct csb_op *op) {
@@ -117,12 +180,7 @@ static int do_op(const struct csb_op *op) {
         if (mkdir_parent(op->dst) < 0) return -1;
         return symlink(op->data, op->dst);
     case CSB_OP_ATTACH:
-        /* Attach a detached tree the parent prepared (idmap.c). Targets outside CSB_NEW_ROOT
-         * live on the base tmpfs and vanish with it; overlay keeps its own private clones of
-         * its layers, so a lower layer attached there stays valid. */
-        if (csb_mkdir_p(op->dst, 0755) < 0) return -1;
-        return (int)syscall(SYS_move_mount, (int)op->mode, "", AT_FDCWD, op->dst,
-                            MOVE_MOUNT_F_EMPTY_PATH);
+        return do_attach(op);
     default:
         errno = EINVAL;
         return -1;
@@ -132,7 +190,12 @@ static int do_op(const struct csb_op *op) {
 int csb_mnt_build_root(const struct csb_config *cfg, int *step, int *index, int *hostproc_fd) {
     *index = -1;
     *step = CSB_STEP_MAKE_PRIVATE;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+    int rootclone = -1; /* set for a chroot into a plain directory */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        if (errno != EINVAL || cfg->mode != CSB_MODE_ROOT || root_is_mount_point()) return -1;
+        *step = CSB_STEP_ROOT_MOUNTPOINT;
+        if (leave_plain_chroot(&rootclone) < 0) return -1;
+    }
 
     *step = CSB_STEP_BASE_TMPFS;
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755") < 0)
@@ -140,7 +203,18 @@ int csb_mnt_build_root(const struct csb_config *cfg, int *step, int *index, int 
     *step = CSB_STEP_PIVOT_BASE;
     if (chdir("/tmp") < 0) return -1;
     if (mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) return -1;
-    if (pivot_root_(".", "oldroot") < 0) return -1;
+    if (rootclone >= 0) {
+        /* Plain-directory chroot: the clone of its root becomes /oldroot, and the base tmpfs
+         * (a mount root, unlike the chroot's) our root, by chroot instead of the pivot. */
+        int rc = (int)syscall(SYS_move_mount, rootclone, "", AT_FDCWD, "oldroot", MOVE_MOUNT_F_EMPTY_PATH);
+        int e = errno;
+        close(rootclone);
+        errno = e;
+        if (rc < 0 || mount(NULL, "oldroot", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+        if (chroot(".") < 0) return -1;
+    } else if (pivot_root_(".", "oldroot") < 0) {
+        return -1;
+    }
     if (chdir("/") < 0) return -1;
 
     *step = CSB_STEP_NEWROOT_TMPFS;

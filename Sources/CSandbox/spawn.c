@@ -19,8 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CSB_CLONE_FLAGS                                                                        \
-    (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+#define CSB_CLONE_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+/* CSB_MODE_USERNS adds CLONE_NEWUSER (the other namespaces are then owned by it); CSB_MODE_ROOT
+ * creates them as real root, in the initial user namespace, and writes no id maps. */
 /* CLONE_NEWCGROUP is done by the child with unshare() *after* the parent placed it into the
  * sandbox cgroups, so the cgroup namespace root is the sandbox cgroup, not ours. */
 
@@ -81,7 +82,8 @@ int csb_spawn(const struct csb_config *cfg, struct csb_result *out) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
 
-    pid_t pid = (pid_t)syscall(SYS_clone, CSB_CLONE_FLAGS | SIGCHLD, 0, 0, 0, 0);
+    unsigned long flags = CSB_CLONE_FLAGS | (cfg->mode == CSB_MODE_ROOT ? 0 : CLONE_NEWUSER);
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) {
         struct csb_child_fds fds = {sync_p[0], status_p[1], life_p[0]};
         csb_child_main(cfg, &fds, empty);
@@ -100,7 +102,7 @@ int csb_spawn(const struct csb_config *cfg, struct csb_result *out) {
     }
 
     int step = 0, index = -1;
-    if (csb_user_write_maps(pid, cfg, &step) < 0) goto kill_child;
+    if (cfg->mode != CSB_MODE_ROOT && csb_user_write_maps(pid, cfg, &step) < 0) goto kill_child;
     step = CSB_STEP_CGROUP;
     for (size_t i = 0; i < cfg->ncgroup_procs; i++) {
         char buf[24];

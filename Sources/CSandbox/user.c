@@ -44,3 +44,16 @@ int csb_user_become_root_in_ns(void) {
     if (syscall(SYS_setresuid, 0, 0, 0) < 0) return -1;
     return 0;
 }
+
+/* CSB_MODE_ROOT only: the child is real root until here. No supplementary groups (the cloning
+ * thread already dropped them, spawn.c; repeated so this does not depend on it), then gid before
+ * uid (after setresuid we could no longer change the gid). Raw syscalls, as above. Capabilities
+ * survive the uid change only because caps.c set SECBIT_NO_SETUID_FIXUP first; it clears them
+ * right after. Afterwards the process is dumpable=0 until execve, so the command (same uid)
+ * cannot ptrace or read pid 1's memory. */
+int csb_user_become_build_user(const struct csb_config *cfg) {
+    if (syscall(SYS_setgroups, 0, NULL) < 0) return -1;
+    if (syscall(SYS_setresgid, cfg->run_gid, cfg->run_gid, cfg->run_gid) < 0) return -1;
+    if (syscall(SYS_setresuid, cfg->run_uid, cfg->run_uid, cfg->run_uid) < 0) return -1;
+    return 0;
+}

@@ -134,6 +134,8 @@ const char *csb_step_name(int step) {
     case CSB_STEP_CAPS: return "drop capabilities";
     case CSB_STEP_NO_NEW_PRIVS: return "set no_new_privs";
     case CSB_STEP_SECCOMP: return "load seccomp filter";
+    case CSB_STEP_BUILD_USER: return "become the build user";
+    case CSB_STEP_ROOT_MOUNTPOINT: return "leave the plain-directory chroot to make mounts private";
     case CSB_STEP_EXEC: return "execve";
     default: return "unknown step";
     }

@@ -21,23 +21,33 @@ struct PlannedOp {
 
 struct Plan {
     let spec: SandboxSpec
+    let mode: SandboxMode
     var ops: [PlannedOp] = []
     var rlimits: [(Int32, UInt64, UInt64)] = []
-    /// Detached id-mapped trees (idmap.c) handed to the child; closed by `closeTrees()`.
+    /// Detached trees (tree.c clones of caller paths, idmap.c id-mapped lowers) handed to the
+    /// child, one per CSB_OP_ATTACH; closed by `closeTrees()`.
     var treeFDs: [Int32] = []
     var warnings: [String] = []
 
     static let roFlags = CSB_F_RDONLY | CSB_F_NOSUID | CSB_F_NODEV
     static let rwFlags = CSB_F_NOSUID | CSB_F_NODEV
 
-    init(spec: SandboxSpec) throws {
+    init(spec: SandboxSpec, mode: SandboxMode = .userNamespace) throws {
         self.spec = spec
+        self.mode = mode
         guard !spec.argv.isEmpty, !spec.argv[0].isEmpty else { throw SandboxError.invalidSpec("argv is empty") }
         guard spec.cwd.hasPrefix("/") else { throw SandboxError.invalidSpec("cwd \(spec.cwd) is not absolute") }
         for m in spec.mounts {
             try Plan.checkTarget(m)
         }
-        buildOps()
+        do {
+            try buildOps()
+            // internal.h CSB_MAX_KEEP_FDS: 5 fixed descriptors + the trees.
+            if treeFDs.count > 120 { throw SandboxError.invalidSpec("\(treeFDs.count) host trees to attach; at most 120") }
+        } catch {
+            closeTrees()
+            throw error
+        }
         buildRlimits()
     }
 
@@ -85,7 +95,39 @@ struct Plan {
         ops.append(PlannedOp(kind: Int32(CSB_OP_BIND.rawValue), flags: flags, src: Plan.host(src), dst: Plan.inside(dst), what: what))
     }
 
-    private mutating func buildOps() {
+    /// Caller-supplied host paths (bind sources, overlay layers, headers) always go through a
+    /// clone the supervisor makes with its own credentials (tree.c), never a lookup by the child:
+    /// the sandbox's identity may not traverse them (a source under a 0700 `mktemp -d`, /root),
+    /// one mechanism serves both modes, and a path the child resolved later could have been
+    /// swapped since the caller named it. The cost is one open_tree per mount (microseconds).
+    /// The base system (/usr, /lib*, /etc files, /dev nodes) is world-traversable and bound by name.
+    /// The flip side: the supervisor resolves these paths with root's rights, so a caller must not
+    /// name a path below a directory the sandbox can write (its upper layer); dkms passes module
+    /// sources, headers, /etc/dkms and its own scratch directories only.
+    /// A path the supervisor itself cannot open (it does not exist) is left to the child by
+    /// name, which then fails at that mount with the usual "sandbox: <what>: <errno>" outcome.
+    @discardableResult
+    private mutating func attach(_ hostPath: String, _ dst: String, flags: UInt32, what: String) -> Bool {
+        let fd = csb_clone_tree(hostPath)
+        guard fd >= 0 else {
+            if dst.hasPrefix(CSB_NEW_ROOT + "/") {
+                ops.append(PlannedOp(kind: Int32(CSB_OP_BIND.rawValue), flags: flags, src: Plan.host(hostPath), dst: dst, what: what))
+            }
+            return false
+        }
+        attachFD(fd, dst, flags: flags, what: what)
+        return true
+    }
+
+    private mutating func attachFD(_ fd: Int32, _ dst: String, flags: UInt32, what: String) {
+        treeFDs.append(fd)
+        ops.append(PlannedOp(kind: Int32(CSB_OP_ATTACH.rawValue), flags: flags, mode: UInt32(fd), dst: dst, what: what))
+    }
+
+    /// Where attached layers live: on the base tmpfs, outside the new root (gone after pivot).
+    private var nextLayerPath: String { "/csb-layer-\(treeFDs.count)" }
+
+    private mutating func buildOps() throws {
         let fm = FileManager.default
         // Base system: /usr read-only; /bin, /sbin, /lib* as on the host (symlinks on merged-usr).
         bind("/usr", "/usr", flags: Plan.roFlags, what: "bind /usr read-only")
@@ -101,16 +143,23 @@ struct Plan {
         }
         // Minimal /etc: synthesized passwd/group (root inside = the build user), the loader cache
         // and Debian's alternatives (awk -> mawk). No resolv.conf, no hosts, no shadow.
+        // The build user is uid 0 inside a user namespace, the outside uid itself without one.
+        let (uid, gid) = (spec.idMap.outsideUID, spec.idMap.outsideGID)
+        let passwd = mode == .userNamespace
+            ? "root:x:0:0:build:/nonexistent:/bin/sh\n"
+            : "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nbuild:x:\(uid):\(gid):build:/nonexistent:/bin/sh\n"
+        let group = mode == .userNamespace ? "root:x:0:\n" : "root:x:0:\nbuild:x:\(gid):\n"
         ops.append(PlannedOp(kind: Int32(CSB_OP_FILE.rawValue), flags: 0, mode: 0o644, dst: Plan.inside("/etc/passwd"),
-                             data: "root:x:0:0:build:/nonexistent:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+                             data: passwd + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
                              what: "write /etc/passwd"))
         ops.append(PlannedOp(kind: Int32(CSB_OP_FILE.rawValue), flags: 0, mode: 0o644, dst: Plan.inside("/etc/group"),
-                             data: "root:x:0:\nnogroup:x:65534:\n", what: "write /etc/group"))
+                             data: group + "nogroup:x:65534:\n", what: "write /etc/group"))
         for f in ["/etc/ld.so.cache", "/etc/alternatives"] where fm.fileExists(atPath: f) {
             bind(f, f, flags: Plan.roFlags, what: "bind \(f) read-only")
         }
         // /dev: tmpfs with host device nodes bound in (no mknod in a user namespace), no tty.
-        ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: CSB_F_NOSUID | CSB_F_NOEXEC, dst: Plan.inside("/dev"),
+        // The tmpfs itself is nodev too; each bound node is its own mount, without nodev.
+        ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: CSB_F_NOSUID | CSB_F_NODEV | CSB_F_NOEXEC, dst: Plan.inside("/dev"),
                              data: "size=64k,mode=0755", what: "mount tmpfs at /dev"))
         for n in ["null", "zero", "full", "random", "urandom"] {
             bind("/dev/\(n)", "/dev/\(n)", flags: CSB_F_NOSUID | CSB_F_NOEXEC, what: "bind /dev/\(n)")
@@ -134,17 +183,21 @@ struct Plan {
             let real = URL(fileURLWithPath: h).resolvingSymlinksInPath().path
             if real == "/usr" || real.hasPrefix("/usr/") || seen.contains(real) { continue }
             seen.insert(real)
-            bind(real, real, flags: Plan.roFlags, what: "bind headers \(real) read-only")
+            attach(real, Plan.inside(real), flags: Plan.roFlags, what: "bind headers \(real) read-only")
         }
         // Caller's mounts, in order.
         for m in spec.mounts where !Plan.isRedundant(m) {
             switch m {
-            case let .readOnlyBind(s, t): bind(s, t, flags: Plan.roFlags, what: "bind \(s) read-only at \(t)")
-            case let .readWriteBind(s, t): bind(s, t, flags: Plan.rwFlags, what: "bind \(s) at \(t)")
+            case let .readOnlyBind(s, t): attach(s, Plan.inside(t), flags: Plan.roFlags, what: "bind \(s) read-only at \(t)")
+            case let .readWriteBind(s, t): attach(s, Plan.inside(t), flags: Plan.rwFlags, what: "bind \(s) at \(t)")
             case let .overlay(lower, upper, work, t):
-                let lowers = lower.map { escapeOverlayPath(lowerLayerPath($0)) }.joined(separator: ":")
-                // userxattr: overlay inside a user namespace keeps its metadata in user.* xattrs.
-                let data = "lowerdir=\(lowers),upperdir=\(escapeOverlayPath(Plan.host(upper))),workdir=\(escapeOverlayPath(Plan.host(work))),userxattr"
+                var lowers: [String] = []
+                for l in lower { lowers.append(escapeOverlayPath(try lowerLayerPath(l, upper: upper))) }
+                let (up, wk) = try upperAndWork(upper, work)
+                // userxattr: overlay inside a user namespace keeps its metadata in user.* xattrs;
+                // mounted by real root (no user namespace) it uses trusted.* as usual.
+                let data = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(escapeOverlayPath(up)),workdir=\(escapeOverlayPath(wk))"
+                    + (mode == .userNamespace ? ",userxattr" : "")
                 ops.append(PlannedOp(kind: Int32(CSB_OP_OVERLAY.rawValue), flags: Plan.rwFlags, dst: Plan.inside(t), data: data,
                                      what: "mount overlay at \(t)"))
             case let .tmpfs(t, size):
@@ -158,21 +211,123 @@ struct Plan {
     }
 
     /// Root-owned lower layers are attached through an id-mapped clone (host root -> the
-    /// sandbox's outside ids), so the build user owns the merged view; others are used as is.
-    /// Falls back to the plain path (with a warning) when id-mapped mounts are unavailable.
-    private mutating func lowerLayerPath(_ hostPath: String) -> String {
+    /// sandbox's outside ids), so the build user owns the merged view. That needs a user
+    /// namespace for the mapping, which a chroot refuses: there (and when id-mapped mounts are
+    /// unavailable or disabled) the lower layer is a plain clone and its directories are made in
+    /// the upper layer, owned by the build user (`ownDirectories`): the build can create files
+    /// everywhere, root-owned files themselves stay read-only (replacing them works).
+    private mutating func lowerLayerPath(_ hostPath: String, upper: String) throws -> String {
         var st = stat()
-        guard spec.idmapRootOwnedLowers, stat(hostPath, &st) == 0, st.st_uid == 0 else { return Plan.host(hostPath) }
-        let fd = csb_idmapped_tree(hostPath, spec.idMap.outsideUID, spec.idMap.outsideGID)
-        if fd < 0 {
-            warnings.append("id-mapped lower layer \(hostPath) unavailable (\(errnoString(errno))); root-owned files stay read-only")
-            return Plan.host(hostPath)
+        let rootOwned = stat(hostPath, &st) == 0 && st.st_uid == 0
+        if rootOwned, spec.idmapRootOwnedLowers, mode == .userNamespace {
+            let fd = csb_idmapped_tree(hostPath, spec.idMap.outsideUID, spec.idMap.outsideGID)
+            if fd >= 0 {
+                let dst = nextLayerPath
+                attachFD(fd, dst, flags: Plan.roFlags, what: "attach id-mapped lower layer \(hostPath)")
+                return dst
+            }
+            warnings.append("id-mapped lower layer \(hostPath) unavailable (\(errnoString(errno))); its directories are made in the upper layer instead")
         }
-        treeFDs.append(fd)
-        let dst = "/csb-lower-\(treeFDs.count - 1)" // on the base tmpfs, outside the new root
-        ops.append(PlannedOp(kind: Int32(CSB_OP_ATTACH.rawValue), flags: 0, mode: UInt32(fd), dst: dst,
-                             what: "attach id-mapped lower layer \(hostPath)"))
+        let dst = nextLayerPath
+        guard attach(hostPath, dst, flags: Plan.roFlags, what: "attach lower layer \(hostPath)") else { return Plan.host(hostPath) }
+        // idmapRootOwnedLowers = false: leave root-owned lower layers as they are.
+        if rootOwned, spec.idmapRootOwnedLowers { ownDirectories(of: hostPath, in: upper) }
         return dst
+    }
+
+    /// "Copy-up ownership" done ahead: every directory of `lower` not owned by the build user
+    /// gets an upper-layer twin (same mode, owned by the outside uid/gid). overlayfs shows a
+    /// merged directory with its upper inode's owner and mode, so the build may create objects
+    /// in every subdirectory, as with the id-mapped lower. Directories only: cheap (no data),
+    /// and the pristine tree is still never written. Existing upper entries are left alone.
+    ///
+    /// This runs as root in the parent while the upper layer belongs to the build user (an
+    /// earlier step of the same build may have planted symlinks there): every upper path is
+    /// walked with openat(O_NOFOLLOW | O_DIRECTORY) from the upper directory, created with
+    /// mkdirat and given away through its own descriptor, so nothing outside `upper` is touched.
+    func ownDirectories(of lower: String, in upper: String) {
+        let (uid, gid) = (spec.idMap.outsideUID, spec.idMap.outsideGID)
+        let upperFD = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard upperFD >= 0 else { return }
+        defer { close(upperFD) }
+        /// An fd for the upper directory `comps` (already existing, real directories only).
+        func openUpper(_ comps: ArraySlice<String>) -> Int32 {
+            var fd = dup(upperFD)
+            for c in comps where fd >= 0 {
+                let next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                close(fd)
+                fd = next
+            }
+            return fd
+        }
+        var pending: [[String]] = [[]]
+        var made = 0
+        while let comps = pending.popLast(), made < 100_000 {
+            let rel = comps.map { "/" + $0 }.joined()
+            var st = stat()
+            guard lstat(lower + rel, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+            if let name = comps.last, st.st_uid != uid {
+                let parent = openUpper(comps.dropLast())
+                if parent >= 0 {
+                    let mode = mode_t(st.st_mode & 0o7777)
+                    if mkdirat(parent, name, mode) == 0 {
+                        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                        if fd >= 0 {
+                            _ = fchown(fd, uid, gid)
+                            _ = fchmod(fd, mode) // mkdirat's mode went through the umask
+                            close(fd)
+                        }
+                        made += 1
+                    }
+                    close(parent)
+                }
+            }
+            guard let d = opendir(lower + rel) else { continue }
+            while let e = readdir(d) {
+                let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+                if name == "." || name == ".." { continue }
+                if e.pointee.d_type == UInt8(DT_DIR) || e.pointee.d_type == UInt8(DT_UNKNOWN) { pending.append(comps + [name]) }
+            }
+            closedir(d)
+        }
+    }
+
+    /// upper and work must sit on one mount for overlayfs, so their nearest common directory is
+    /// cloned (dkms: the per-build scratch tmpfs) and attached. The child then walks from that
+    /// directory to upper/ and work/ under its own identity: in the user-namespace mode that
+    /// walk must be searchable by the outside uid, checked here so a failure names the directory.
+    private mutating func upperAndWork(_ upper: String, _ work: String) throws -> (String, String) {
+        let u = upper.split(separator: "/").map(String.init), w = work.split(separator: "/").map(String.init)
+        var common = 0
+        while common < min(u.count, w.count) - 1, u[common] == w[common] { common += 1 }
+        let base = "/" + u.prefix(common).joined(separator: "/")
+        if mode == .userNamespace {
+            for path in [upper, work] {
+                var dir = base
+                let rest = path.split(separator: "/").dropFirst(common)
+                for (i, comp) in ([""] + rest.map(String.init)).enumerated() {
+                    if i > 0 { dir += (dir == "/" ? "" : "/") + comp }
+                    if let why = unsearchable(dir) { throw SandboxError.unreachable(path: path, reason: why) }
+                }
+            }
+        }
+        let dst = nextLayerPath
+        guard attach(base, dst, flags: Plan.rwFlags, what: "attach overlay upper/work directory \(base)") else {
+            return (Plan.host(upper), Plan.host(work))
+        }
+        let rel = { (p: [String]) in p.dropFirst(common).map { "/" + $0 }.joined() }
+        return (dst + rel(u), dst + rel(w))
+    }
+
+    /// Why the outside uid (no supplementary groups, no capability over host-owned files)
+    /// cannot search `dir`, or nil.
+    func unsearchable(_ dir: String) -> String? {
+        var st = stat()
+        guard stat(dir, &st) == 0 else { return nil } // missing: the mount reports it
+        let (uid, gid) = (spec.idMap.outsideUID, spec.idMap.outsideGID)
+        let bit: mode_t = st.st_uid == uid ? 0o100 : st.st_gid == gid ? 0o010 : 0o001
+        if st.st_mode & bit != 0 { return nil }
+        return "\(dir) is not searchable by the sandbox's uid \(uid) (mode \(String(st.st_mode & 0o7777, radix: 8)), owner \(st.st_uid))"
     }
 
     func closeTrees() { treeFDs.forEach { close($0) } }
@@ -236,7 +391,7 @@ struct Plan {
             return o
         }
         var rl = effectiveRlimits(cgroups).map { csb_rlimit(resource: $0.0, soft: $0.1, hard: $0.2) }
-        let uidMap = "0 \(spec.idMap.outsideUID) 1\n"
+        let uidMap = "0 \(spec.idMap.outsideUID) 1\n" // CSB_MODE_USERNS only
         let gidMap = "0 \(spec.idMap.outsideGID) 1\n"
         let bpf = spec.profile.compiled.bpf
         var trees = treeFDs
@@ -264,6 +419,9 @@ struct Plan {
                     cfg.stderr_fd = stdoutFD
                     cfg.tree_fds = UnsafePointer(treeBuf.baseAddress)
                     cfg.ntree_fds = treeBuf.count
+                    cfg.mode = Int32(mode == .rootNamespaces ? CSB_MODE_ROOT.rawValue : CSB_MODE_USERNS.rawValue)
+                    cfg.run_uid = spec.idMap.outsideUID
+                    cfg.run_gid = spec.idMap.outsideGID
                     return withUnsafePointer(to: &cfg) { body($0) }
                 }
             }

@@ -25,7 +25,24 @@ public struct Sandbox {
     /// log file, clone/id-map failure); everything else is reported in the result's outcome.
     /// - Parameter echo: also copy the output to this process's stderr.
     public static func run(_ spec: SandboxSpec, logTo log: SandboxLog = .none, echo: Bool = false) throws -> SandboxResult {
-        let plan = try Plan(spec: spec)
+        let mode = try SandboxMode.resolve(spec)
+        do {
+            return try run(spec, mode: mode, logTo: log, echo: echo)
+        } catch let SandboxError.spawnFailed(step, e) where step == String(cString: csb_step_name(Int32(CSB_STEP_CLONE.rawValue)))
+                    && SandboxMode.refusals.contains(e) {
+            // The probe granted a user namespace but the real clone (more flags) was refused:
+            // still a place for the root-namespaces mode, if we are root and nobody forced a mode.
+            if mode == .userNamespace, (try? SandboxMode.requested(spec)) == .some(nil), csb_is_privileged_root() != 0 {
+                do { return try run(spec, mode: .rootNamespaces, logTo: log, echo: echo) } catch let SandboxError.spawnFailed(_, e2) {
+                    throw SandboxError.namespacesUnavailable("clone: \(errnoString(e2))")
+                }
+            }
+            throw SandboxError.namespacesUnavailable("clone: \(errnoString(e))")
+        }
+    }
+
+    static func run(_ spec: SandboxSpec, mode: SandboxMode, logTo log: SandboxLog, echo: Bool) throws -> SandboxResult {
+        let plan = try Plan(spec: spec, mode: mode)
         defer { plan.closeTrees() }
         var warnings = spec.profile.compiled.warnings + plan.warnings
 
@@ -118,7 +135,7 @@ public struct Sandbox {
 
         return SandboxResult(outcome: outcome, waitStatus: status, duration: duration,
                              peakMemoryBytes: cgroups.peakMemory(), seccompViolations: violations,
-                             outputTail: String(decoding: sup.tail, as: UTF8.self), warnings: warnings)
+                             outputTail: String(decoding: sup.tail, as: UTF8.self), warnings: warnings, mode: mode)
     }
 }
 

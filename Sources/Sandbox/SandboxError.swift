@@ -15,6 +15,12 @@ public enum SandboxError: Error, Equatable, CustomStringConvertible {
     case io(path: String, errno: Int32)
     /// csb_spawn() failed in the parent (clone, id maps, cgroup placement).
     case spawnFailed(step: String, errno: Int32)
+    /// No namespace can be made at all (e.g. a container whose seccomp policy refuses clone
+    /// with namespace flags): the detail names the refused call. Callers add how to opt out.
+    case namespacesUnavailable(String)
+    /// A caller-supplied host path the sandbox cannot use, naming the directory and why
+    /// ("/x is not searchable by the sandbox's uid 2000000000 (mode 0700, owner 0)").
+    case unreachable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -24,6 +30,8 @@ public enum SandboxError: Error, Equatable, CustomStringConvertible {
         case let .invalidSpec(m): return "sandbox: invalid spec: \(m)"
         case let .io(path, e): return "sandbox: \(path): \(errnoString(e))"
         case let .spawnFailed(step, e): return "sandbox: \(step): \(errnoString(e))"
+        case let .namespacesUnavailable(detail): return "sandbox: cannot create namespaces (\(detail))"
+        case let .unreachable(path, reason): return "sandbox: cannot use \(path): \(reason)"
         }
     }
 }

@@ -37,6 +37,8 @@ public struct SandboxResult: Sendable {
     public var outputTail: String
     /// Degradations (cgroups unavailable, ignored profile architectures, …).
     public var warnings: [String]
+    /// How the sandbox was made: user namespace, or (in a chroot) namespaces created as root.
+    public var mode: SandboxMode = .userNamespace
 
     public var succeeded: Bool { outcome == .exited(0) }
 }

@@ -58,6 +58,10 @@ public struct SandboxSpec: Sendable {
     /// unsupported), lower layers must be owned by `idMap.outsideUID` to be writable through
     /// the overlay.
     public var idmapRootOwnedLowers: Bool = true
+    /// Force a mode (tests; `SandboxMode.environmentKey` does the same from the environment).
+    /// nil: the user-namespace mode where the kernel grants one, else the root-namespaces mode
+    /// when the caller is real root (a chroot), else `SandboxError.namespacesUnavailable`.
+    public var mode: SandboxMode? = nil
     /// Where cgroupfs is mounted (tests point this at the controller-less v2 hierarchy).
     var cgroupRoot: String = "/sys/fs/cgroup"
 

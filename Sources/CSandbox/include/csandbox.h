@@ -42,7 +42,19 @@ enum csb_op_kind {
     CSB_OP_MKDIR = 5,   /* mkdir -p dst, mode `mode`                                              */
     CSB_OP_FILE = 6,    /* create dst containing data[0..data_len), mode `mode`                   */
     CSB_OP_SYMLINK = 7, /* symlink(data, dst)                                                     */
-    CSB_OP_ATTACH = 8,  /* move_mount(fd `mode`) to dst: a detached tree prepared by the parent   */
+    CSB_OP_ATTACH = 8,  /* move_mount(fd `mode`) to dst: a detached tree the parent cloned (tree.c,
+                         * idmap.c); dst made as dir or file to match; then made private and given
+                         * `flags` recursively, like BIND                                           */
+};
+
+/* How the sandbox gets its privilege for the setup (see docs/sandbox.md, "Modes").
+ *   CSB_MODE_USERNS: a new user namespace; root inside = uid_map's outside uid. The default.
+ *   CSB_MODE_ROOT:   no user namespace (refused in a chroot): the other namespaces are created
+ *                    as real root, the root filesystem is built as root, then pid 1 and the
+ *                    command become run_uid/run_gid with no groups and no capabilities. */
+enum csb_mode {
+    CSB_MODE_USERNS = 0,
+    CSB_MODE_ROOT = 1,
 };
 
 /* Mount attribute flags for csb_op.flags (applied recursively after a bind with mount_setattr,
@@ -94,6 +106,10 @@ struct csb_config {
 
     const int *tree_fds; /* detached mount trees for CSB_OP_ATTACH (kept open in the child) */
     size_t ntree_fds;
+
+    int mode;             /* enum csb_mode */
+    unsigned int run_uid; /* CSB_MODE_ROOT: the unprivileged ids pid 1 and the command switch to */
+    unsigned int run_gid;
 };
 
 /* Setup steps, reported with errno when they fail. csb_step_name() gives the text. */
@@ -126,6 +142,8 @@ enum csb_step {
     CSB_STEP_CLOSE_FDS,
     CSB_STEP_CAPS,
     CSB_STEP_NO_NEW_PRIVS,
+    CSB_STEP_BUILD_USER, /* CSB_MODE_ROOT: setgroups/setresgid/setresuid to run_uid/run_gid */
+    CSB_STEP_ROOT_MOUNTPOINT, /* the root is no mount point (a chroot into a plain directory) */
     CSB_STEP_SECCOMP,
     CSB_STEP_EXEC,
 };
@@ -164,6 +182,21 @@ int csb_spawn(const struct csb_config *cfg, struct csb_result *out);
  * files in their subdirectories. Returns the tree fd (O_CLOEXEC) or -1 with errno. Needs root
  * and a filesystem that supports id-mapped mounts. */
 int csb_idmapped_tree(const char *path, unsigned int outside_uid, unsigned int outside_gid);
+
+/* Parent side: a detached, recursive clone of the host path `path` (open_tree with
+ * OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC), looked up with the supervisor's own
+ * credentials, so the sandbox can attach it even where its unprivileged identity could not
+ * traverse the path (a source under a 0700 directory). Returns the fd or -1 with errno. */
+int csb_clone_tree(const char *path);
+
+/* Parent side (mode.c): can this process create a user namespace? Clones a throw-away child
+ * with CLONE_NEWUSER. Returns 0, or the errno of the refusal (EPERM in a chroot, EINVAL, ENOSPC
+ * with user.max_user_namespaces=0). */
+int csb_probe_userns(void);
+
+/* Parent side (mode.c): 1 when the effective uid is 0 and CAP_SYS_ADMIN is effective (real root,
+ * the precondition of CSB_MODE_ROOT), else 0. */
+int csb_is_privileged_root(void);
 
 /* memfd_create(name, MFD_CLOEXEC) — Swift's Glibc module is built without _GNU_SOURCE. Used to
  * receive libseccomp's BPF export (seccomp_export_bpf writes to an fd in libseccomp 2.5). */

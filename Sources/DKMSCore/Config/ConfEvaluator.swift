@@ -107,6 +107,11 @@ public struct ConfEvaluator {
                     confPath, ConfVariables.all.joined(separator: " ")] + overrides
         let env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "HOME=/nonexistent"] + context.environment
         let result = evaluateOrReplay(argv: argv, env: env, cwd: cwd, files: [confPath] + overrides)
+        // The sandbox, not the file, failed: say so (a fine dkms.conf under a 0700 directory was
+        // once blamed as "Bad conf file ... Permission denied").
+        if let why = result.setupFailure {
+            throw DKMSError(1, "Could not evaluate \(confPath): \(why)")
+        }
         guard let raw = ConfEvaluator.parse(result.stdout) else {
             let detail = result.stderrText.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
             throw DKMSError(8, "Bad conf file.", "File: \(confPath) does not represent a valid dkms.conf file. (evaluation did not complete: \(detail))")

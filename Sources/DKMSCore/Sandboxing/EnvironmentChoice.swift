@@ -18,7 +18,7 @@ public enum EnvironmentChoice {
         if let k = inv.kernelSourceDir { headers.append(k) }
         let scratch = context.tree.root + "/.sandbox"
         let env = SandboxBuildEnvironment(profile: build.profile, identity: build.identity, headers: headers,
-                                          scratchRoot: scratch, output: context.output)
+                                          scratchRoot: scratch, output: context.output, configDir: context.configDir)
         let runner = SandboxedConfRunner(profile: eval.profile, scratchRoot: scratch, configDir: context.configDir, headers: headers)
         return (env, ConfEvaluator(runner: runner.runner, memo: confMemo(context, runner: eval.identity)))
     }

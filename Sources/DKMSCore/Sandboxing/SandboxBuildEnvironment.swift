@@ -21,8 +21,14 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     /// module code sees them at (POST_BUILD's view of the published build).
     var outputs: [String: String] = [:]
     let idMap = SandboxSpec.IDMap()
+    /// For the opt-out hint when no namespace can be made (framework.conf's directory).
+    let configDir: String
+    /// The mode of the last run, printed with --verbose when it changes.
+    var reportedMode: SandboxMode?
 
-    public init(profile: LazyProfile, identity: String, headers: [String], scratchRoot: String, output: Output) {
+    public init(profile: LazyProfile, identity: String, headers: [String], scratchRoot: String, output: Output,
+                configDir: String = "/etc/dkms") {
+        self.configDir = configDir
         self.profile = profile
         self.identity = identity
         self.headers = headers
@@ -122,7 +128,13 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         let sink: SandboxLog = log.map { .fd($0) } ?? captureFile.map { .path($0 + "/log") } ?? .none
         let result: SandboxResult
         do { result = try Sandbox.run(spec, logTo: sink) } catch {
-            return .killed(reason: "sandbox could not start: \(error)", output: "")
+            return .killed(reason: SandboxFailure.describe(error, configDir: configDir), output: "")
+        }
+        if out.verbose, reportedMode != result.mode {
+            reportedMode = result.mode
+            out.line(result.mode == .rootNamespaces
+                     ? "sandbox: root-namespaces mode (user namespaces are refused here, e.g. in a chroot): namespaces made as root, module code runs as uid \(idMap.outsideUID)"
+                     : "sandbox: user-namespace mode")
         }
         for w in result.warnings where !w.contains("id-mapped") { out.warn("sandbox: \(w)") }
         let output = captureFile.flatMap { FS.readText($0 + "/log") } ?? result.outputTail

@@ -23,7 +23,7 @@ public struct SandboxedConfRunner {
     }
 
     func run(_ argv: [String], _ env: [String], _ cwd: String) -> Subprocess.Result {
-        let fail = { (msg: String) in Subprocess.Result(status: 1, stdout: [], stderr: Array((msg + "\n").utf8)) }
+        let fail = { (msg: String) in Subprocess.Result(status: 1, stdout: [], stderr: Array((msg + "\n").utf8), setupFailure: msg) }
         let profile: SandboxProfile
         do { profile = try self.profile.get() } catch { return fail("sandbox: \(error)") }
         guard (try? Files.makeDirectories(scratchRoot, mode: 0o711)) != nil,
@@ -47,6 +47,9 @@ public struct SandboxedConfRunner {
             let conf = argv[confIndex]
             let dir = String(conf[..<(conf.lastIndex(of: "/") ?? conf.startIndex)])
             if let real = FS.realPath(dir) {
+                // The directory is handed over whatever lies above it; it and the file
+                // themselves must be readable by the sandbox's uid.
+                if let why = SandboxFailure.unreadable(FS.realPath(conf) ?? conf, below: real, idMap: idMap) { return fail(why) }
                 mounts.append(.readOnlyBind(source: real, target: real))
                 if real != dir { mounts.append(.readOnlyBind(source: real, target: dir)) }
             }
@@ -68,7 +71,7 @@ public struct SandboxedConfRunner {
         spec.hostname = "dkms-conf"
         let result: SandboxResult
         do { result = try Sandbox.run(spec, logTo: .path(dir + "/log")) } catch {
-            return fail("sandbox: \(error)")
+            return fail(SandboxFailure.describe(error, configDir: configDir))
         }
         let record = FS.readFile(outDir + "/record") ?? []
         var diagnostics = FS.readText(dir + "/log") ?? result.outputTail
@@ -89,7 +92,7 @@ public struct SandboxedConfRunner {
         case .limitExceeded(let kind):
             status = 137; diagnostics += "dkms.conf evaluation stopped: the \(kind.rawValue) limit was exceeded\n"
         case .signaled(let s): status = 128 + s
-        case .setupFailed(let m): status = 1; diagnostics += m + "\n"
+        case .setupFailed(let m): return fail(m)
         }
         return Subprocess.Result(status: status, stdout: status == 0 ? record : [], stderr: Array(diagnostics.utf8))
     }

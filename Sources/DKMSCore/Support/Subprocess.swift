@@ -10,6 +10,10 @@ public struct Subprocess {
         public var status: Int32        // exit code, or 128+signal
         public var stdout: [UInt8]
         public var stderr: [UInt8]
+        /// Set by a runner that could not even start the program (the
+        /// sandbox's setup failed): the one-line reason. The program's own
+        /// failures are in `status`/`stderr`.
+        public var setupFailure: String? = nil
         public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
         public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
         public var succeeded: Bool { status == 0 }
