@@ -29,15 +29,10 @@ final class DebianModulesTests: XCTestCase {
                 continue
             }
             if r.status != 0 {
-                // A kernel newer than the module (Debian 12's 6.12 for modules packaged for
-                // its 6.1): a failure is right only where the reference fails too.
-                let ref = TestTrees(kernels: [k])
-                defer { ref.cleanup() }
-                let reference = ReferenceDKMS(trees: ref)
-                XCTAssertEqual(reference("add", mod.sourceDir).status, 0)
-                let theirs = reference("install", mod.nameVersion, "-k", k)
-                XCTAssertNotEqual(theirs.status, 0, "\(package) on \(k): the reference installs it, ours exited \(r.status): \(r.all)")
-                print("[debian-modules] \(package) does not build for \(k), with ours (\(r.status)) or the reference (\(theirs.status))")
+                // A kernel newer than the module (Debian 12's 6.12 for modules packaged
+                // for its 6.1). Whether the reference builds it there is judged once, by
+                // DefaultTreesTests, which runs Debian's dkms on every pair ours misses.
+                print("[debian-modules] \(package) does not build for \(k) (exit \(r.status)); DefaultTreesTests compares with the reference")
                 _ = sb.dkms("remove", mod.nameVersion, "-k", k)
                 continue
             }
