@@ -34,13 +34,18 @@ final class HookTests: XCTestCase {
 
     func testAlpmHooksDeclareWhatTheScriptExpects() {
         let install = AlpmHook(path: Integration.installHook), remove = AlpmHook(path: Integration.removeHook)
+        let upgrade = AlpmHook(path: Integration.upgradeHook)
         XCTAssertEqual(install.when, "PostTransaction")
         XCTAssertEqual(remove.when, "PreTransaction")
+        XCTAssertEqual(upgrade.when, "PreTransaction")
         XCTAssertEqual(install.exec, "/usr/share/libalpm/scripts/dkms install")
         XCTAssertEqual(remove.exec, "/usr/share/libalpm/scripts/dkms remove")
-        XCTAssertTrue(install.needsTargets && remove.needsTargets)
+        XCTAssertEqual(upgrade.exec, "/usr/share/libalpm/scripts/dkms remove")
+        XCTAssertTrue(install.needsTargets && remove.needsTargets && upgrade.needsTargets)
         XCTAssertEqual(install.triggers.first?.operations.sorted(), ["Install", "Upgrade"])
-        XCTAssertEqual(remove.triggers.first?.operations.sorted(), ["Remove", "Upgrade"])
+        XCTAssertEqual(remove.triggers.first?.operations.sorted(), ["Remove"])
+        XCTAssertEqual(upgrade.triggers.first?.operations.sorted(), ["Upgrade"])
+        XCTAssertEqual(upgrade.triggers.first?.targets, remove.triggers.first?.targets)
 
         // Which package files fire which hook.
         XCTAssertEqual(install.targets(operation: "Install", files: dkmsPackageFiles("foo-1.0")), ["usr/src/foo-1.0/dkms.conf"])
@@ -181,7 +186,7 @@ final class HookTests: XCTestCase {
         XCTAssertTrue(sb.installed("dkms_hello", k0))
 
         // Same version rebuilt (pkgrel bump): out and back in.
-        r = try XCTUnwrap(sb.pacman(Integration.removeHook, "Upgrade", files: dkmsPackageFiles("dkms-hello-1.1")))
+        r = try XCTUnwrap(sb.pacman(Integration.upgradeHook, "Upgrade", files: dkmsPackageFiles("dkms-hello-1.1")))
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(status(), "")
         r = try XCTUnwrap(sb.pacman(Integration.installHook, "Upgrade", files: dkmsPackageFiles("dkms-hello-1.1")))
@@ -372,7 +377,10 @@ final class HookTests: XCTestCase {
         let expected: [(String, String, Int)] = [
             ("usr/sbin/dkms", Repo.dkms, 0o755),
             ("usr/share/libalpm/hooks/70-dkms-install.hook", Integration.installHook, 0o644),
+            ("usr/share/libalpm/hooks/70-dkms-upgrade.hook", Integration.upgradeHook, 0o644),
             ("usr/share/libalpm/hooks/71-dkms-remove.hook", Integration.removeHook, 0o644),
+            ("usr/lib/dkms/common.postinst", Integration.commonPostinst, 0o755),
+            ("usr/lib/dkms/dkms_autoinstaller", Integration.autoinstaller, 0o755),
             ("usr/share/libalpm/scripts/dkms", Integration.alpmScript, 0o755),
             ("etc/kernel/postinst.d/dkms", Integration.postinst, 0o755),
             ("etc/kernel/prerm.d/dkms", Integration.prerm, 0o755),
@@ -380,7 +388,9 @@ final class HookTests: XCTestCase {
             ("usr/lib/systemd/system/dkms.service", Integration.service, 0o644),
             ("usr/share/bash-completion/completions/dkms", Integration.completion, 0o644),
             ("usr/share/man/man8/dkms.8", Integration.manPage, 0o644),
-        ]
+        ] + Integration.sandboxProfiles.map {
+            ("usr/share/dkms-swift/sandbox-profiles/" + ($0 as NSString).lastPathComponent, $0, 0o644)
+        }
         for (path, source, mode) in expected {
             let full = dest + "/" + path
             let attrs = try FileManager.default.attributesOfItem(atPath: full)
