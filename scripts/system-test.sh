@@ -61,13 +61,15 @@ module_suffix() {
     fi
 }
 
+# A kernel release as an extended regular expression matching only itself.
+ere() { local x=${1//./\\.}; printf '%s' "${x//+/\\+}"; }
+
 # check_installed SPEC KERNEL: dkms status says installed, and the module
 # file is there with the kernel's release in its vermagic.
 check_installed() {
-    local pkg name mod k=$2 file vermagic kre
+    local pkg name mod k=$2 file vermagic
     IFS=: read -r pkg name mod <<< "$1"
-    kre=${k//./\\.}; kre=${kre//+/\\+}
-    dkms status -m "$name" -k "$k" | grep -Eq "^$name/[^,]+, $kre, $(uname -m): installed\$" ||
+    grep -Eq "^$name/[^,]+, $(ere "$k"), $(uname -m): installed\$" <<< "$(dkms status -m "$name" -k "$k")" ||
         fail "$pkg: dkms status does not say $name is installed for $k: $(dkms status -m "$name" 2>&1)"
     file=/lib/modules/$k/updates/dkms/$mod$(module_suffix "$k")
     [[ -f $file ]] || fail "$pkg: no $file (there: $(find "/lib/modules/$k/updates" -printf '%P ' 2>&1))"
@@ -86,16 +88,63 @@ check_gone() {
     log "ok: $pkg purged, $mod gone from every kernel"
 }
 
+# apt_get ARGS...: runs apt-get, its output in results/apt-N.log.  Its exit
+# status and the packages' dpkg states go to results/outcomes: a -dkms
+# package whose module does not compile against one of the kernels fails
+# its postinst with any dkms, so a failure is compared with the reference
+# instead of failing the test here.
 apt_get() {
-    local logf=$results/apt-$((++apt_runs)).log
+    local logf=$results/apt-$((++apt_runs)).log rc=0
     log "apt-get $* (log: ${logf##*/})"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Use-Pty=0 "$@" > "$logf" 2>&1; then
-        tail -n 40 "$logf" >&2
-        if grep -q 'clone namespaces: Operation not permitted' "$logf"; then
-            echo "[system-test] the sandbox could not create its namespaces in this root" > "$results/namespaces-refused"
-        fi
-        fail "apt-get $* failed"
+    DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Use-Pty=0 "$@" > "$logf" 2>&1 || rc=$?
+    if grep -q 'clone namespaces: Operation not permitted' "$logf"; then
+        echo "[system-test] the sandbox could not create its namespaces in this root" > "$results/namespaces-refused"
+        fail "apt-get $*: the sandbox could not create its namespaces (see ${logf##*/})"
     fi
+    echo "apt-get $1: exit $rc" >> "$results/outcomes"
+    dpkg-query -W -f '  ${Package} ${db:Status-Abbrev}\n' "${pkgs[@]}" >> "$results/outcomes" 2>/dev/null || true
+    if ((rc)); then
+        log "apt-get $1 exited $rc; its dpkg errors:"
+        grep -E '^(dpkg: error|Error!|Builds for the following)' "$logf" | sed 's/^/    /' >&2 || tail -n 20 "$logf" >&2
+    fi
+}
+
+# dpkg_i DEBS...: like apt_get, for dpkg -i.
+dpkg_i() {
+    local rc=0
+    log "dpkg -i ${*##*/} (log: dpkg-i.log)"
+    dpkg -i "$@" > "$results/dpkg-i.log" 2>&1 || rc=$?
+    echo "dpkg -i: exit $rc" >> "$results/outcomes"
+    ((rc == 0)) || { tail -n 20 "$results/dpkg-i.log" >&2; fail "dpkg -i of the headers failed"; }
+}
+
+# check_kernel SPEC KERNEL: if dkms status has the module for the kernel it
+# is installed, with its file (check_installed); if not, the reference
+# comparison decides whether it should have been built.
+check_kernel() {
+    local pkg name mod
+    IFS=: read -r pkg name mod <<< "$1"
+    # (A module only added, not built for it, is listed as "NAME/VERSION: added".)
+    if [[ $(dkms status -m "$name" -k "$2") == *", $2, "* ]]; then
+        check_installed "$1" "$2"
+        installed_for[$2]=$((${installed_for[$2]:-0} + 1))
+    else
+        log "note: $mod is not built for $2 (BUILD_EXCLUSIVE or a failed build; compared with the reference)"
+    fi
+}
+
+# Every "Building for" line of common.postinst in log $1 names every
+# kernel with headers: it tried them all.
+check_tried_all() {
+    local line k n=0
+    while IFS= read -r line; do
+        n=$((n + 1))
+        for k in "${kernels[@]}"; do
+            [[ " ${line//,/ } " == *" $k "* ]] || fail "common.postinst did not try $k: $line"
+        done
+    done < <(grep '^Building for ' "$1" | grep -v 'architecture')
+    ((n == ${#pkgs[@]})) || fail "$n 'Building for' lines in $1 for ${#pkgs[@]} packages"
+    log "ok: common.postinst of each package tried every kernel with headers"
 }
 
 # A headers package for a kernel not installed yet: preferably one whose
@@ -120,12 +169,16 @@ stage() {
     mkdir -p "$results"
     apt_runs=0
     export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8
-    local specs=("${modules[@]}") pkgs=("${packages[@]}") k s
+    local specs=("${modules[@]}") k s
+    pkgs=("${packages[@]}")
+    declare -A installed_for=()
 
     if [[ $variant == ours ]]; then
         DKMS_BINARY=$binary "$repo/scripts/install-integration.sh" / > "$results/install.log"
-        dkms --version | grep -q swift || fail "dkms in the root is not ours: $(dkms --version)"
-        dpkg-divert --list | grep -q 'diversion of /usr/lib/dkms/common.postinst to .* by LOCAL' ||
+        # (grep reads whole outputs here: with pipefail, grep -q on a pipe
+        # would fail the pipeline when the writer gets SIGPIPE.)
+        [[ $(dkms --version) == *swift* ]] || fail "dkms in the root is not ours: $(dkms --version)"
+        grep -q '^local diversion of /usr/lib/dkms/common.postinst to ' <<< "$(dpkg-divert --list)" ||
             fail "common.postinst not diverted: $(dpkg-divert --list)"
         log "ok: installed ours: $(dkms --version | head -n 1)"
     fi
@@ -152,19 +205,31 @@ stage() {
     local t0=$SECONDS
     apt_get install --no-install-recommends "${pkgs[@]}"
     log "packages installed in $((SECONDS - t0)) s"
-    for s in "${specs[@]}"; do for k in "${kernels[@]}"; do check_installed "$s" "$k"; done; done
+    check_tried_all "$results/apt-$apt_runs.log"
+    for s in "${specs[@]}"; do for k in "${kernels[@]}"; do check_kernel "$s" "$k"; done; done
     dkms status | sort > "$results/status-1"
 
     local new
     new=$(pick_new_headers) || fail "no kernel headers package left to install"
     echo "$new" > "$results/new-headers"
+    # Fetched by apt, installed by dpkg: apt-get install would first retry
+    # the postinst of a package left half-configured above, which builds
+    # for the new kernel too; dpkg -i runs only the headers packages'
+    # scripts, so what gets built for the new kernel is the hook's doing.
     t0=$SECONDS
-    apt_get install --no-install-recommends "$new"
+    mkdir -p /tmp/new-headers/partial
+    apt_get install --no-install-recommends --download-only -o Dir::Cache::archives=/tmp/new-headers "$new"
+    dpkg_i /tmp/new-headers/*.deb
     log "$new installed in $((SECONDS - t0)) s"
     mapfile -t after < <(kernels_with_headers)
     k=$(comm -13 <(printf '%s\n' "${kernels[@]}" | sort) <(printf '%s\n' "${after[@]}" | sort))
     [[ -n $k && $k != *$'\n'* ]] || fail "$new did not add exactly one kernel with headers: ${after[*]}"
-    for s in "${specs[@]}"; do check_installed "$s" "$k"; done
+    # Ours says "dkms: running autoinstall for kernel K", Debian's
+    # "dkms: running auto installation service for kernel K".
+    grep -Eq "^dkms: running auto(install| installation service) for kernel $(ere "$k")\$" "$results/dpkg-i.log" ||
+        fail "the kernel hook did not run for $k (see dpkg-i.log)"
+    for s in "${specs[@]}"; do check_kernel "$s" "$k"; done
+    ((${installed_for[$k]:-0})) || fail "the kernel hook built nothing for $k"
     dkms status | sort > "$results/status-2"
 
     apt_get purge "${pkgs[@]}"
@@ -172,10 +237,10 @@ stage() {
 
     if [[ $variant == ours ]]; then
         "$repo/scripts/install-integration.sh" --uninstall / > "$results/uninstall.log"
-        ! dpkg-divert --list | grep -q 'by LOCAL' || fail "diversions left: $(dpkg-divert --list | grep 'by LOCAL')"
+        ! grep -q '^local diversion' <<< "$(dpkg-divert --list)" || fail "diversions left: $(dpkg-divert --list | grep '^local diversion')"
         dpkg --verify dkms > "$results/verify.log" 2>&1 || true
         [[ ! -s $results/verify.log ]] || fail "Debian's dkms not intact after --uninstall: $(cat "$results/verify.log")"
-        /usr/sbin/dkms --version | grep -qv swift || fail "dkms is still ours after --uninstall"
+        [[ $(/usr/sbin/dkms --version) != *swift* ]] || fail "dkms is still ours after --uninstall"
         log "ok: --uninstall restored Debian's dkms ($(/usr/sbin/dkms --version | head -n 1))"
     fi
     log "$variant: passed"
@@ -263,11 +328,12 @@ main() {
         run_root pivot reference || status=$?
         if ((status == 0)); then
             cmp -s "$scratch"/results/{ours,reference}/new-headers || fail "the roots picked different headers packages"
-            for f in status-1 status-2; do
+            for f in outcomes status-1 status-2; do
                 diff -u "$scratch/results/reference/$f" "$scratch/results/ours/$f" ||
                     fail "dkms status differs from Debian's dkms ($f, - reference, + ours)"
             done
-            log "ok: dkms status is the same as Debian's dkms's:"
+            log "ok: apt outcomes and dkms status are the same as with Debian's dkms:"
+            sed 's/^/    /' "$scratch/results/ours/outcomes"
             sed 's/^/    /' "$scratch/results/ours/status-2"
         fi
     fi
