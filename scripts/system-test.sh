@@ -2,7 +2,8 @@
 # System test: dkms-swift as the system's dkms on Debian, driven by real
 # packages through apt, in throw-away roots that leave the host untouched.
 #
-#   scripts/system-test.sh [--chroot] [--no-reference] [--with-zfs] [--keep]
+#   scripts/system-test.sh [--chroot] [--no-reference] [--with-zfs]
+#                          [--without-debian-dkms] [--keep]
 #
 # Each root is an overlay of / (lower: the host's /, upper on a tmpfs) in
 # a private mount and pid namespace, entered with pivot_root (or chroot
@@ -19,7 +20,9 @@
 #      apt-cache, never named here): the kernel hook must build both;
 #   4. apt-get purge of the packages: modules, tree entries and sources gone;
 #   5. install-integration.sh --uninstall: Debian's dkms files back, intact.
-# Then, unless --no-reference, steps 2-4 again in a second root with
+# With --without-debian-dkms, Debian's dkms is purged from the root first:
+# install-integration must then hold when apt brings it back as the -dkms
+# packages' dependency.  Then, unless --no-reference, steps 2-4 again in a second root with
 # Debian's own dkms, and both roots' `dkms status` must print the same lines.
 # Finally the host's dkms tree, sources, modules, kernel hooks and dpkg
 # database must be as they were.
@@ -173,7 +176,12 @@ stage() {
     pkgs=("${packages[@]}")
     declare -A installed_for=()
 
-    if [[ $variant == ours ]]; then
+    if [[ $variant == ours-without-debian-dkms ]]; then
+        dpkg --purge dkms > "$results/purge-dkms.log"
+        [[ ! -e /usr/sbin/dkms ]] || fail "dpkg --purge dkms left /usr/sbin/dkms"
+        log "ok: Debian's dkms purged from this root"
+    fi
+    if [[ $variant == ours* ]]; then
         DKMS_BINARY=$binary "$repo/scripts/install-integration.sh" / > "$results/install.log"
         # (grep reads whole outputs here: with pipefail, grep -q on a pipe
         # would fail the pipeline when the writer gets SIGPIPE.)
@@ -225,8 +233,8 @@ stage() {
     k=$(comm -13 <(printf '%s\n' "${kernels[@]}" | sort) <(printf '%s\n' "${after[@]}" | sort))
     [[ -n $k && $k != *$'\n'* ]] || fail "$new did not add exactly one kernel with headers: ${after[*]}"
     # Ours says "dkms: running autoinstall for kernel K", Debian's
-    # "dkms: running auto installation service for kernel K".
-    grep -Eq "^dkms: running auto(install| installation service) for kernel $(ere "$k")\$" "$results/dpkg-i.log" ||
+    # "dkms: running auto installation service for kernel K." (lsb log_action_msg adds the dot).
+    grep -Eq "^dkms: running auto(install| installation service) for kernel $(ere "$k")\.?\$" "$results/dpkg-i.log" ||
         fail "the kernel hook did not run for $k (see dpkg-i.log)"
     for s in "${specs[@]}"; do check_kernel "$s" "$k"; done
     ((${installed_for[$k]:-0})) || fail "the kernel hook built nothing for $k"
@@ -235,7 +243,14 @@ stage() {
     apt_get purge "${pkgs[@]}"
     for s in "${specs[@]}"; do check_gone "$s"; done
 
-    if [[ $variant == ours ]]; then
+    if [[ $variant == ours-without-debian-dkms ]]; then
+        # apt brought Debian's dkms back as a dependency: beside ours.
+        [[ $(dpkg-query -W -f '${db:Status-Status}' dkms) == installed ]] || fail "apt did not install Debian's dkms"
+        [[ -x /usr/sbin/dkms.distrib && $(dkms --version) == *swift* ]] ||
+            fail "Debian's dkms package took /usr/sbin/dkms back: $(dkms --version)"
+        log "ok: apt installed Debian's dkms as a dependency; its files went aside, ours stayed"
+    fi
+    if [[ $variant == ours* ]]; then
         "$repo/scripts/install-integration.sh" --uninstall / > "$results/uninstall.log"
         ! grep -q '^local diversion' <<< "$(dpkg-divert --list)" || fail "diversions left: $(dpkg-divert --list | grep '^local diversion')"
         dpkg --verify dkms > "$results/verify.log" 2>&1 || true
@@ -293,15 +308,16 @@ run_root() {
 }
 
 main() {
-    local chroot=no reference=yes keep=no
+    local chroot=no reference=yes keep=no ours=ours
     with_zfs=no
     while (($#)); do
         case $1 in
             --chroot) chroot=yes ;;
             --no-reference) reference=no ;;
             --with-zfs) with_zfs=yes ;;
+            --without-debian-dkms) ours="ours-without-debian-dkms" ;;
             --keep) keep=yes ;;
-            *) echo "usage: $0 [--chroot] [--no-reference] [--with-zfs] [--keep]" >&2; exit 2 ;;
+            *) echo "usage: $0 [--chroot] [--no-reference] [--with-zfs] [--without-debian-dkms] [--keep]" >&2; exit 2 ;;
         esac
         shift
     done
@@ -318,8 +334,8 @@ main() {
 
     local mode=pivot status=0
     [[ $chroot == no ]] || mode=chroot
-    run_root "$mode" ours || status=$?
-    if ((status)) && [[ $mode == chroot && -e $scratch/results/ours/namespaces-refused ]]; then
+    run_root "$mode" "$ours" || status=$?
+    if ((status)) && [[ $mode == chroot && -e $scratch/results/$ours/namespaces-refused ]]; then
         log "chroot: FAILED ONLY BECAUSE the sandbox cannot create user namespaces inside a chroot" \
             "(clone namespaces: Operation not permitted); expected until the sandbox's chroot mode lands"
         status=3
@@ -327,14 +343,15 @@ main() {
     if ((status == 0)) && [[ $reference == yes ]]; then
         run_root pivot reference || status=$?
         if ((status == 0)); then
-            cmp -s "$scratch"/results/{ours,reference}/new-headers || fail "the roots picked different headers packages"
+            cmp -s "$scratch/results/$ours/new-headers" "$scratch/results/reference/new-headers" ||
+                fail "the roots picked different headers packages"
             for f in outcomes status-1 status-2; do
-                diff -u "$scratch/results/reference/$f" "$scratch/results/ours/$f" ||
+                diff -u "$scratch/results/reference/$f" "$scratch/results/$ours/$f" ||
                     fail "dkms status differs from Debian's dkms ($f, - reference, + ours)"
             done
             log "ok: apt outcomes and dkms status are the same as with Debian's dkms:"
-            sed 's/^/    /' "$scratch/results/ours/outcomes"
-            sed 's/^/    /' "$scratch/results/ours/status-2"
+            sed 's/^/    /' "$scratch/results/$ours/outcomes"
+            sed 's/^/    /' "$scratch/results/$ours/status-2"
         fi
     fi
 

@@ -119,8 +119,11 @@ extension TestTrees {
         try? FileManager.default.createDirectory(atPath: "\(installTree)/\(k)", withIntermediateDirectories: true)
     }
 
+    /// The module file is there, compressed or not as the kernel's config says.
     func installed(_ module: String, _ k: String) -> Bool {
-        FileManager.default.fileExists(atPath: "\(installTree)/\(k)/updates/dkms/\(module).ko")
+        ["", ".xz", ".zst", ".gz"].contains {
+            FileManager.default.fileExists(atPath: "\(installTree)/\(k)/updates/dkms/\(module).ko\($0)")
+        }
     }
 }
 

@@ -29,6 +29,17 @@ final class SystemTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("host unchanged; PASSED"), r.all)
     }
 
+    /// On a machine without Debian's dkms: install-integration's diversions
+    /// must keep ours when apt installs Debian's dkms as the packages'
+    /// dependency, and --uninstall must leave Debian's in place.
+    func testWithoutDebiansDKMSInstalledFirst() throws {
+        let r = try runSystemTest(["--without-debian-dkms", "--no-reference"])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stdout.contains("ok: apt installed Debian's dkms as a dependency; its files went aside, ours stayed"), r.all)
+        XCTAssertTrue(r.stdout.contains("[system-test] ours-without-debian-dkms: passed"), r.all)
+        XCTAssertTrue(r.stdout.contains("host unchanged; PASSED"), r.all)
+    }
+
     /// The same flow in a chroot instead of pivot_root.  The sandbox's user
     /// namespaces are refused inside a chroot until the sandbox has a mode
     /// for it (another branch), so this runs only with
