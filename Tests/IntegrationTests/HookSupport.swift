@@ -7,6 +7,16 @@ enum Integration {
     static let alpmScript = scripts + "/hooks/alpm/dkms"
     static let installHook = scripts + "/hooks/alpm/70-dkms-install.hook"
     static let removeHook = scripts + "/hooks/alpm/71-dkms-remove.hook"
+    static let upgradeHook = scripts + "/hooks/alpm/70-dkms-upgrade.hook"
+    static let commonPostinst = scripts + "/debian/common.postinst"
+    static let autoinstaller = scripts + "/debian/dkms_autoinstaller"
+    static let systemTest = scripts + "/system-test.sh"
+    /// The profiles the installer copies to /usr/share/dkms-swift/sandbox-profiles.
+    static var sandboxProfiles: [String] {
+        let dir = Repo.root + "/sandbox-profiles"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { $0.hasSuffix(".json") }.sorted().map { dir + "/" + $0 }
+    }
     static let postinst = scripts + "/hooks/kernel/postinst.d/dkms"
     static let headerPostinst = scripts + "/hooks/kernel/header_postinst.d/dkms"
     static let prerm = scripts + "/hooks/kernel/prerm.d/dkms"
@@ -109,6 +119,7 @@ extension TestTrees {
         try? FileManager.default.createDirectory(atPath: "\(installTree)/\(k)", withIntermediateDirectories: true)
     }
 
+    /// The module file is there, compressed or not as the kernel's config says.
     func installed(_ module: String, _ k: String) -> Bool {
         FileManager.default.fileExists(atPath: "\(installTree)/\(k)/updates/dkms/\(module).ko\(Kernels.moduleSuffix(k))")
     }

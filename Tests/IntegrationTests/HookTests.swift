@@ -15,6 +15,11 @@ final class HookTests: XCTestCase {
     var k0: String { Kernels.all[0] }
     var k1: String { Kernels.all[1] }
 
+    /// dkms status's lines for a module installed in every kernel with headers.
+    func installedLines(_ nameVersion: String) -> String {
+        Kernels.all.map { "\(nameVersion), \($0), \(arch): installed\n" }.joined()
+    }
+
     /// The bundled example plus a second tiny module, as sources in the
     /// source tree (what installing their -dkms packages leaves behind).
     func addSources() {
@@ -34,13 +39,18 @@ final class HookTests: XCTestCase {
 
     func testAlpmHooksDeclareWhatTheScriptExpects() {
         let install = AlpmHook(path: Integration.installHook), remove = AlpmHook(path: Integration.removeHook)
+        let upgrade = AlpmHook(path: Integration.upgradeHook)
         XCTAssertEqual(install.when, "PostTransaction")
         XCTAssertEqual(remove.when, "PreTransaction")
+        XCTAssertEqual(upgrade.when, "PreTransaction")
         XCTAssertEqual(install.exec, "/usr/share/libalpm/scripts/dkms install")
         XCTAssertEqual(remove.exec, "/usr/share/libalpm/scripts/dkms remove")
-        XCTAssertTrue(install.needsTargets && remove.needsTargets)
+        XCTAssertEqual(upgrade.exec, "/usr/share/libalpm/scripts/dkms remove")
+        XCTAssertTrue(install.needsTargets && remove.needsTargets && upgrade.needsTargets)
         XCTAssertEqual(install.triggers.first?.operations.sorted(), ["Install", "Upgrade"])
-        XCTAssertEqual(remove.triggers.first?.operations.sorted(), ["Remove", "Upgrade"])
+        XCTAssertEqual(remove.triggers.first?.operations.sorted(), ["Remove"])
+        XCTAssertEqual(upgrade.triggers.first?.operations.sorted(), ["Upgrade"])
+        XCTAssertEqual(upgrade.triggers.first?.targets, remove.triggers.first?.targets)
 
         // Which package files fire which hook.
         XCTAssertEqual(install.targets(operation: "Install", files: dkmsPackageFiles("foo-1.0")), ["usr/src/foo-1.0/dkms.conf"])
@@ -174,7 +184,7 @@ final class HookTests: XCTestCase {
         XCTAssertTrue(sb.installed("dkms_hello", k0))
 
         // Same version rebuilt (pkgrel bump): out and back in.
-        r = try XCTUnwrap(sb.pacman(Integration.removeHook, "Upgrade", files: dkmsPackageFiles("dkms-hello-1.1")))
+        r = try XCTUnwrap(sb.pacman(Integration.upgradeHook, "Upgrade", files: dkmsPackageFiles("dkms-hello-1.1")))
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(status(), "")
         r = try XCTUnwrap(sb.pacman(Integration.installHook, "Upgrade", files: dkmsPackageFiles("dkms-hello-1.1")))
@@ -327,6 +337,30 @@ final class HookTests: XCTestCase {
         XCTAssertEqual(r.stdout, "complete -F _dkms dkms\n", r.all)
     }
 
+    /// Names in the trees are anyone's who can write /usr/src or a package:
+    /// completion offers them as they are and never expands them.
+    func testBashCompletionNeverExpandsNamesFromTheTrees() throws {
+        let fm = FileManager.default
+        // Directory names cannot hold a "/": the marker's path comes from
+        // the environment, which the completion's shell inherits.
+        let marker = sb.base + "/expanded"
+        setenv("DKMS_COMPLETION_MARKER", marker, 1)
+        defer { unsetenv("DKMS_COMPLETION_MARKER") }
+        let hostile = ["$(touch $DKMS_COMPLETION_MARKER)", "`touch $DKMS_COMPLETION_MARKER`", "${PATH}", "*"]
+        for m in hostile {
+            try fm.createDirectory(atPath: "\(sb.dkmsTree)/\(m)/1.0", withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: "\(sb.dkmsTree)/\(m)/1.0/source", withDestinationPath: sb.sourceTree)
+            try fm.createDirectory(atPath: "\(sb.sourceTree)/\(m)-2.0", withIntermediateDirectories: true)
+            fm.createFile(atPath: "\(sb.sourceTree)/\(m)-2.0/dkms.conf", contents: Data())
+        }
+        let t = "--dkmstree \(sb.dkmsTree) --sourcetree \(sb.sourceTree)"
+        XCTAssertEqual(complete("dkms \(t) install -m ").sorted(), hostile.sorted())
+        XCTAssertEqual(complete("dkms \(t) remove ").sorted(), hostile.map { $0 + "/1.0" }.sorted())
+        XCTAssertEqual(complete("dkms \(t) add -m ").sorted(), hostile.sorted())
+        XCTAssertEqual(complete(words: ["dkms", "--sourcetree", sb.sourceTree, "add", "-m", "*", "-v", ""]), ["2.0"])
+        XCTAssertFalse(fm.fileExists(atPath: marker), "a name from the tree was run as a command")
+    }
+
     // MARK: man page, unit, installer
 
     func testManPageRendersWithoutWarnings() {
@@ -365,7 +399,10 @@ final class HookTests: XCTestCase {
         let expected: [(String, String, Int)] = [
             ("usr/sbin/dkms", Repo.dkms, 0o755),
             ("usr/share/libalpm/hooks/70-dkms-install.hook", Integration.installHook, 0o644),
+            ("usr/share/libalpm/hooks/70-dkms-upgrade.hook", Integration.upgradeHook, 0o644),
             ("usr/share/libalpm/hooks/71-dkms-remove.hook", Integration.removeHook, 0o644),
+            ("usr/lib/dkms/common.postinst", Integration.commonPostinst, 0o755),
+            ("usr/lib/dkms/dkms_autoinstaller", Integration.autoinstaller, 0o755),
             ("usr/share/libalpm/scripts/dkms", Integration.alpmScript, 0o755),
             ("etc/kernel/postinst.d/dkms", Integration.postinst, 0o755),
             ("etc/kernel/prerm.d/dkms", Integration.prerm, 0o755),
@@ -373,7 +410,9 @@ final class HookTests: XCTestCase {
             ("usr/lib/systemd/system/dkms.service", Integration.service, 0o644),
             ("usr/share/bash-completion/completions/dkms", Integration.completion, 0o644),
             ("usr/share/man/man8/dkms.8", Integration.manPage, 0o644),
-        ]
+        ] + Integration.sandboxProfiles.map {
+            ("usr/share/dkms-swift/sandbox-profiles/" + ($0 as NSString).lastPathComponent, $0, 0o644)
+        }
         for (path, source, mode) in expected {
             let full = dest + "/" + path
             let attrs = try FileManager.default.attributesOfItem(atPath: full)

@@ -65,6 +65,29 @@ _dkms_sources()
     done
 }
 
+# Adds to COMPREPLY the lines of stdin that start with $1, as they are.
+# Names come from the trees (a directory anyone who can write /usr/src
+# could name), so they are never handed to compgen -W, which expands
+# $(...) and $var in its word list, nor to sed or an unquoted $( ).
+_dkms_reply()
+{
+    local w
+    while IFS= read -r w; do
+        [[ -n $w && $w == "$1"* ]] && COMPREPLY+=("$w")
+    done
+    return 0
+}
+
+# Prints the part after "$1/" of the lines of stdin that have it.
+_dkms_after()
+{
+    local w
+    while IFS= read -r w; do
+        [[ $w == "$1"/* ]] && printf '%s\n' "${w#"$1"/}"
+    done
+    return 0
+}
+
 # Kernel versions: the directories of the install tree.
 _dkms_kernels()
 {
@@ -124,23 +147,23 @@ _dkms()
     case $prev in
         -m | --module)
             if [[ $action == add ]]; then
-                COMPREPLY=($(compgen -W "$(_dkms_sources "$source_tree" | sed 's,/.*,,' | sort -u)" -- "$cur"))
+                _dkms_reply "$cur" < <(_dkms_sources "$source_tree" | cut -d/ -f1 | sort -u)
             else
-                COMPREPLY=($(compgen -W "$(_dkms_added_modules "$dkms_tree")" -- "$cur"))
+                _dkms_reply "$cur" < <(_dkms_added_modules "$dkms_tree")
             fi
             return 0
             ;;
         -v)
             [[ -n $module ]] || return 0
             if [[ $action == add ]]; then
-                COMPREPLY=($(compgen -W "$(_dkms_sources "$source_tree" | sed -n "s,^$module/,,p")" -- "$cur"))
+                _dkms_reply "$cur" < <(_dkms_sources "$source_tree" | _dkms_after "$module")
             else
-                COMPREPLY=($(compgen -W "$(_dkms_added_versions "$dkms_tree" "$module")" -- "$cur"))
+                _dkms_reply "$cur" < <(_dkms_added_versions "$dkms_tree" "$module")
             fi
             return 0
             ;;
         -k | --kernelver)
-            COMPREPLY=($(compgen -W "$(_dkms_kernels "$install_tree")" -- "$cur"))
+            _dkms_reply "$cur" < <(_dkms_kernels "$install_tree")
             return 0
             ;;
         -a | --arch)
@@ -169,8 +192,7 @@ _dkms()
         case $action in
             add)
                 # A module source: NAME/VERSION from the source tree, or a path.
-                COMPREPLY=($(compgen -W "$(_dkms_sources "$source_tree")" -- "$cur")
-                    $(compgen -d -- "$cur"))
+                _dkms_reply "$cur" < <(_dkms_sources "$source_tree"; compgen -d -- "$cur")
                 ;;
             cache)
                 # Its sub-command, right after the action.
@@ -178,11 +200,10 @@ _dkms()
                 ;;
             build | install | uninstall | unbuild | remove | status | verify | match | mktarball)
                 # NAME/VERSION of an added module.
-                local m words=
-                for m in $(_dkms_added_modules "$dkms_tree"); do
-                    words+=" $(_dkms_added_versions "$dkms_tree" "$m" | sed "s,^,$m/,")"
-                done
-                COMPREPLY=($(compgen -W "$words" -- "$cur"))
+                local m v
+                _dkms_reply "$cur" < <(_dkms_added_modules "$dkms_tree" | while IFS= read -r m; do
+                    _dkms_added_versions "$dkms_tree" "$m" | while IFS= read -r v; do printf '%s/%s\n' "$m" "$v"; done
+                done)
                 ;;
         esac
     fi
