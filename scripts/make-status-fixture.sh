@@ -5,8 +5,8 @@
 # and to benchmark status on a big tree.
 #
 # Usage: scripts/make-status-fixture.sh DIR
-#   env FIXTURE_KERNELS="k1 k2"  kernels to use, first two matter (default:
-#                                 6.1.0-56-amd64 6.1.0-56-cloud-amd64)
+#   env FIXTURE_KERNELS="k1 k2"  kernels to use, first two matter (default: the
+#                                 first two kernels with headers, in version order)
 #   env FIXTURE_MODULES=N        number of single-.ko modules (default 24)
 #
 # Creates (DIR is canonicalised with realpath, see "symlinks" below):
@@ -60,7 +60,7 @@ mkdir -p "$T" "$S" "$I" "$W"
 if [[ -n ${FIXTURE_KERNELS:-} ]]; then
     read -r -a KERNELS <<<"$FIXTURE_KERNELS"
 else
-    KERNELS=(6.1.0-56-amd64 6.1.0-56-cloud-amd64)
+    mapfile -t KERNELS < <(for d in /lib/modules/*/build/include; do [[ -d $d ]] && basename "$(dirname "$(dirname "$d")")"; done | sort -V | head -n 2)
 fi
 (( ${#KERNELS[@]} >= 2 )) || die "need at least two kernels (FIXTURE_KERNELS)"
 K1=${KERNELS[0]} K2=${KERNELS[1]}

@@ -15,7 +15,10 @@ func now() -> Double { var ts = timespec(); clock_gettime(CLOCK_MONOTONIC, &ts);
 var args = Array(CommandLine.arguments.dropFirst())
 var threads = 2
 if let i = args.firstIndex(of: "--threads"), i + 1 < args.count { threads = Int(args[i + 1]) ?? 2; args.removeSubrange(i...i + 1) }
-let buildDir = args.first ?? "/lib/modules/6.1.0-56-amd64/build"
+// The first kernel with headers in version order unless one is named.
+let buildDir = args.first ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? [])
+    .filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
+    .sorted { $0.compare($1, options: .numeric) == .orderedAscending }.first.map { "/lib/modules/\($0)/build" } ?? "/lib/modules/none/build"
 
 func dropCaches() -> Bool {
     sync()

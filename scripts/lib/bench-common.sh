@@ -2,7 +2,14 @@
 # dkms confined to its scratch trees, and timing.
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-kernel=${BENCH_KERNEL:-6.1.0-56-amd64}
+# The first kernel with headers in version order (Debian 12's default 6.1 series sorts
+# before its 6.12), unless BENCH_KERNEL names one.
+first_kernel() {
+  local d
+  for d in /lib/modules/*/build/include; do [[ -d $d ]] && basename "$(dirname "$(dirname "$d")")"; done | sort -V | head -n 1
+}
+kernel=${BENCH_KERNEL:-$(first_kernel)}
+[[ -n $kernel ]] || { echo "bench: no kernel headers in /lib/modules/*/build" >&2; exit 1; }
 modules_cache=$repo/.cache/debian-modules
 six=(v4l2loopback-dkms acpi-call-dkms ddcci-dkms jool-dkms gost-crypto-dkms dm-writeboost-dkms)
 
