@@ -154,7 +154,7 @@ extension Engine {
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard log >= 0 else { throw DKMSError(1, "Cannot write \(logPath): \(FS.errnoText())") }
         defer { close(log) }
-        let logger = BuildLog(fd: log)
+        let logger = BuildLog(fd: log, path: logPath)
         logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
 
         for p in conf.patches {
@@ -228,7 +228,7 @@ extension Engine {
         out.line("(bad exit status: \(r.exitStatus))")
         if !context.invocation.verbose { out.line("Failed command:"); out.line(command) }
         if case .killed(let why, _) = r { out.errorLine("sandbox: \(why)") }
-        BuildLog.showTail(of: logger.fd, out: out)
+        logger.showTail(out: out)
         throw failure(r)
     }
 
