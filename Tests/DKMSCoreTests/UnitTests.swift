@@ -71,6 +71,39 @@ final class NameRulesTests: XCTestCase {
         XCTAssertNotNil(NameRules.problem(inLocation: "/updates/../../etc"))
         XCTAssertNil(NameRules.problem(inLocation: "/kernel/drivers/net/"))
     }
+
+    /// What real packages use passes; shell metacharacters, white space,
+    /// controls, invisible and bidi characters, non-ASCII do not.
+    func testOneValidatorForNamesAndValues() {
+        for good in ["1.2.3~rc1+git20240101", "acpi_call", "ddcci-backlight", "dm-writeboost", "v4l2loopback", "zfs",
+                     "2.1.11", "0.12.7", "jool_common", "nvidia-current", "535.183.01", "a+b", "v1@x", "1.0=2", "50%"] {
+            XCTAssertNil(NameRules.problem(inName: good), good)
+        }
+        let bad = ["$(touch x)", "`id`", "a b", "a\tb", "a;b", "a&b", "a|b", "a>b", "a<b", "a(b", "a)b", "a{b}", "a*b", "a?b",
+                   "a[b]", "a'b", "a\"b", "a!b", "a#b", "a\\b", "a,b", "a:b", "~root", "-x", "a\nb", "a\rb", "a\u{1b}[2Jb",
+                   "a\u{85}b", "a\u{9b}b", "a\u{7f}", "a\u{202e}b", "a\u{2066}b", "a\u{2069}", "a\u{200b}b", "a\u{200f}",
+                   "\u{feff}a", "caf\u{e9}", "a/b", "..", "a..b", "", "\u{0}"]
+        for b in bad {
+            XCTAssertNotNil(NameRules.problem(inName: b), b.debugDescription)
+            if b != "a/b" && !b.isEmpty { XCTAssertNotNil(NameRules.problem(inLocation: "/updates/" + b + "/x"), b.debugDescription) }
+        }
+        XCTAssertEqual(NameRules.problem(inName: "a\u{202e}b"), "contains an invisible or bidirectional character (U+202E)")
+        XCTAssertEqual(NameRules.problem(inName: "a\nb"), "contains a line break")
+        XCTAssertEqual(NameRules.problem(inName: "a b"), "contains a space")
+        XCTAssertEqual(NameRules.problem(inName: "$(x)"), "contains '$'")
+        // Kernel releases keep the looser rule, minus controls and invisible characters.
+        XCTAssertNil(NameRules.problem(inKernel: "6.1.0-rc1+"))
+        XCTAssertNotNil(NameRules.problem(inKernel: "6.1\u{202e}"))
+        XCTAssertNotNil(NameRules.problem(inKernel: "6.1\n"))
+    }
+}
+
+final class PrintableTests: XCTestCase {
+    func testEscapes() {
+        XCTAssertEqual(Printable.visible("a\u{1b}[2Jb\u{202e}c\u{200b}\u{85}"), "a\\x1b[2Jb\\u{202e}c\\u{200b}\\x85")
+        XCTAssertEqual(Printable.visible("l1\n\tl2\r", keepNewlines: true), "l1\n\tl2\\x0d")
+        XCTAssertEqual(Printable.visible("l1\nl2"), "l1\\x0al2")
+    }
 }
 
 final class ModuleCheckTests: XCTestCase {
@@ -92,5 +125,22 @@ final class BuildManifestTests: XCTestCase {
         m.postRemove = ("0123", "a\tb")
         XCTAssertNil(BuildManifest.load(text: m.encoded())?.postRemove)
         XCTAssertNil(BuildManifest.load(text: "dkms-swift manifest 1\npostremove\tonly-two\n"))
+        // "\r\n" is one Character: the check is on scalars.
+        m.postRemove = ("0123", "a\r\nmodule\tx\ty")
+        XCTAssertFalse(m.encoded().contains("module\tx"))
+        XCTAssertNil(BuildManifest.load(text: m.encoded())?.postRemove)
+    }
+
+    /// A value with a tab or line break (refused by NameRules before any
+    /// build; here as the last line of defence) stays one field of one record.
+    func testFieldsCannotAddRecords() {
+        let m = BuildManifest(modules: [.init(destName: "a\nmodule\tevil\t/kernel", destLocation: "/updates\\x\r\n")],
+                              dependencies: [("dep\ndepends\tother\tfff", "abc\t")])
+        let text = m.encoded()
+        XCTAssertEqual(text.split(separator: "\n").count, 3, text)
+        XCTAssertEqual(BuildManifest.load(text: text), m)
+        // Manifests written before the escaping read the same.
+        XCTAssertEqual(BuildManifest.load(text: "dkms-swift manifest 1\nmodule\ta\t/updates/dkms\ndepends\td\tabc\n"),
+                       BuildManifest(modules: [.init(destName: "a", destLocation: "/updates/dkms")], dependencies: [("d", "abc")]))
     }
 }
