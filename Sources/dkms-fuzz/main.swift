@@ -4,6 +4,7 @@
 // input being tried to <out>/crash-<parser>-<n> and exits 99.
 //
 //   dkms-fuzz <parser|all|list> [seconds per parser] [seed] [out dir]
+//   dkms-fuzz <parser> replay <saved input>
 //
 // Debug builds only (@testable reaches the internal parsers).
 import Glibc
@@ -210,6 +211,12 @@ let targets: [Target] = [
 let args = CommandLine.arguments
 if args.count < 2 || args[1] == "list" {
     print(targets.map(\.name).joined(separator: "\n"))
+    exit(0)
+}
+// dkms-fuzz <parser> replay <file>: runs one saved input.
+if args.count > 3 && args[2] == "replay", let t = targets.first(where: { $0.name == args[1] }), let b = FS.readFile(args[3]) {
+    t.run(b)
+    print("\(t.name): \(args[3]) ran without a crash")
     exit(0)
 }
 let seconds = args.count > 2 ? Double(args[2]) ?? 10 : 10

@@ -111,6 +111,35 @@ final class ModuleCheckTests: XCTestCase {
         XCTAssertEqual(ModuleCheck.problem(in: Array("#!/bin/sh\n".utf8) + [UInt8](repeating: 0, count: 64), kernel: "6.1", arch: "x86_64"),
                        "is not an ELF file")
     }
+
+    /// Offsets and sizes from the file itself: huge, negative as Int, or
+    /// summing past Int.max must be refused, not trap (found by dkms-fuzz).
+    func testCraftedSectionTablesDoNotTrap() {
+        func elf(shoff: UInt64, strOff: UInt64 = 0, strSize: UInt64 = 0, modOff: UInt64 = 0, modSize: UInt64 = 0) -> [UInt8] {
+            var b = [UInt8](repeating: 0, count: 64 + 3 * 64)
+            b[0...5] = [0x7f, 0x45, 0x4c, 0x46, 2, 1]
+            b[16] = 1; b[18] = 62; b[58] = 64; b[60] = 3; b[62] = 2
+            func put(_ v: UInt64, at o: Int) { for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
+            put(shoff, at: 40)
+            // Section 1: named at offset 1 of the string table (".modinfo"); section 2: the string table.
+            b[64 + 64] = 1
+            put(modOff, at: 64 + 64 + 24); put(modSize, at: 64 + 64 + 32)
+            put(strOff, at: 64 + 128 + 24); put(strSize, at: 64 + 128 + 32)
+            return b
+        }
+        let huge: [UInt64] = [0x7fff_ffff_ffff_ffc0, 0xffff_ffff_ffff_fff0, 0x8000_0000_0000_0000, UInt64(Int.max)]
+        for h in huge {
+            XCTAssertEqual(ModuleCheck.problem(in: elf(shoff: h), kernel: "k", arch: "x86_64"), "has a malformed section table")
+            XCTAssertEqual(ModuleCheck.problem(in: elf(shoff: 64, strOff: h, strSize: 16), kernel: "k", arch: "x86_64"), "has a malformed section table")
+            XCTAssertEqual(ModuleCheck.problem(in: elf(shoff: 64, strOff: 16, strSize: h), kernel: "k", arch: "x86_64"), "has a malformed section table")
+        }
+        // A string table that names section 1 ".modinfo", whose own span is hostile.
+        var b = elf(shoff: 64, strOff: UInt64(64 + 3 * 64), strSize: 10, modOff: 0xffff_ffff_ffff_fff0, modSize: 32)
+        b += Array("\0.modinfo\0".utf8)
+        XCTAssertEqual(ModuleCheck.problem(in: b, kernel: "k", arch: "x86_64"), "has a malformed .modinfo section")
+        b = elf(shoff: 64, strOff: UInt64(64 + 3 * 64), strSize: 10, modOff: 16, modSize: 0x7fff_ffff_ffff_fff8) + Array("\0.modinfo\0".utf8)
+        XCTAssertEqual(ModuleCheck.problem(in: b, kernel: "k", arch: "x86_64"), "has a malformed .modinfo section")
+    }
 }
 
 final class BuildManifestTests: XCTestCase {
