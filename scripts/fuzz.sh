@@ -13,9 +13,11 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 swift build --product dkms-fuzz >/dev/null
-bin=$(swift build --show-bin-path)/dkms-fuzz
 out=${FUZZ_OUT:-.build-fuzz}
 mkdir -p "$out"
+# A copy, so that a rebuild while it runs does not replace the binary.
+bin=$out/dkms-fuzz
+cp "$(swift build --show-bin-path)/dkms-fuzz" "$bin"
 parsers=("$@")
 ((${#parsers[@]})) || mapfile -t parsers < <("$bin" list)
 status=0

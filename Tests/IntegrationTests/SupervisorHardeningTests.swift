@@ -117,6 +117,26 @@ final class SupervisorHardeningTests: XCTestCase {
         }
     }
 
+    /// The conf's read-back stream comes out of the sandbox, and the file
+    /// can write to its descriptor: a forged stream (negative or huge counts)
+    /// is a bad conf file, not a trap of the root process (found by dkms-fuzz).
+    func testForgedConfReadBackIsRefused() {
+        for forged in [#"PACKAGE_NAME\0-5\0"#, #"PACKAGE_NAME\0-9223372036854775808\0"#, #"PACKAGE_NAME\0999999999\0"#,
+                       #"PACKAGE_NAME\0002\0000\0hx\0END\0"#] {
+            for way in ["add-dir", "build"] {
+                fresh()
+                let src = hostileSource("hx-1.0", conf: Self.base + "builtin printf '\(forged)' >&3; builtin exit 0\n")
+                if way == "build" { trees.addSource(src, as: "hx-1.0") }
+                let before = digest()
+                let r = way == "add-dir" ? trees.dkms("add", src, "-k", k) : trees.dkms("build", "hx/1.0", "-k", k)
+                XCTAssertEqual(r.status, 8, "\(forged) via \(way): \(r.all)")
+                XCTAssertTrue(r.stderr.contains("Bad conf file."), r.all)
+                XCTAssertFalse(r.all.contains("Fatal error"), r.all)
+                XCTAssertEqual(digest(), before, "\(forged) via \(way)")
+            }
+        }
+    }
+
     /// Command-line names follow the same rule: not a path, not a control.
     func testCommandLineNamesAreValidated() {
         for (args, problem) in [(["install", "-m", "hx\u{1b}[2J", "-v", "1.0"], "contains a control character"),
