@@ -194,6 +194,9 @@ final class SupervisorHardeningTests: XCTestCase {
         let cases = [
             ("make", "PACKAGE_NAME=hx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=dkms_hello\nDEST_MODULE_LOCATION[0]=/updates/dkms\n" + fail,
              [String: String](), ["TAIL-LINE-1", "\\x1b[31mTAIL-LINE-2\\u{202e}"], Int32(10)),
+            // Control characters in MAKE itself: the failed command is printed escaped.
+            ("make-command", "PACKAGE_NAME=hx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=dkms_hello\nDEST_MODULE_LOCATION[0]=/updates/dkms\n"
+                + "MAKE[0]=$'echo TAILX \\e]0;title\\a\\e[2J; exit 3'\n", [String: String](), ["TAILX", "\\x1b]0;title\\x07\\x1b[2J"], Int32(10)),
             ("patch", Self.base + "PATCH[0]=bad.patch\n",
              ["patches/bad.patch": "--- a/target.txt\n+++ b/target.txt\n@@ -1 +1 @@\n-PATCH-TAIL\u{1b}[5m\n+x\n", "target.txt": "other\n"],
              ["Hunk #1 FAILED"], Int32(6)),
@@ -208,6 +211,10 @@ final class SupervisorHardeningTests: XCTestCase {
             trees.addSource(src, as: "hx-1.0")
             let r = trees.dkms("build", "hx/1.0", "-k", k)
             XCTAssertEqual(r.status, code, "\(label): \(r.all)")
+            if label == "make" {
+                // The failed command (MAKE, from dkms.conf) is shown escaped too.
+                XCTAssertTrue(r.stdout.contains("Failed command:\nprintf 'TAIL-LINE-1\\n\\033[31m"), r.stdout)
+            }
             for e in expected { XCTAssertTrue(r.stderr.contains(e), "\(label): make.log tail \(e.debugDescription) missing: \(r.all.debugDescription)") }
             XCTAssertTrue(r.stderr.contains("# exit code:"), "\(label): the tail of make.log: \(r.stderr)")
             assertTerminalClean(r, label)

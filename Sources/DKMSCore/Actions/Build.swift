@@ -216,7 +216,7 @@ extension Engine {
     /// Runs one logged step with dkms 3.2's "<what>... done." progress text.
     func logged(_ what: String, _ command: String, cwd: String, env: [String], logger: BuildLog,
                 failure: (StepOutcome) -> DKMSError) throws {
-        out.text(context.invocation.verbose ? command + "\n" : "\(what)...")
+        out.text(context.invocation.verbose ? Printable.visible(command) + "\n" : "\(what)...")
         let started = Date()
         logger.begin(what, command: command)
         let r = environment.run(command, cwd: cwd, environment: env, log: logger.fd)
@@ -226,7 +226,7 @@ extension Engine {
             return
         }
         out.line("(bad exit status: \(r.exitStatus))")
-        if !context.invocation.verbose { out.line("Failed command:"); out.line(command) }
+        if !context.invocation.verbose { out.line("Failed command:"); out.line(Printable.visible(command)) }
         if case .killed(let why, _) = r { out.errorLine("sandbox: \(why)") }
         logger.showTail(out: out)
         throw failure(r)
