@@ -173,3 +173,17 @@ final class BuildManifestTests: XCTestCase {
                        BuildManifest(modules: [.init(destName: "a", destLocation: "/updates/dkms")], dependencies: [("d", "abc")]))
     }
 }
+
+final class ConfReadBackTests: XCTestCase {
+    /// The read-back stream is written inside the sandbox, where dkms.conf
+    /// can write to it too: malformed counts are refused, never trapped on.
+    func testForgedCountsAreRefused() {
+        func stream(_ fields: [String]) -> [UInt8] { fields.flatMap { Array($0.utf8) + [0] } }
+        XCTAssertNotNil(ConfEvaluator.parse(stream(["PACKAGE_NAME", "1", "0", "hx", "END"])))
+        for count in ["-1", "-9223372036854775808", "9223372036854775807", "3", "99999999999999999999", " 1", "0x1"] {
+            XCTAssertNil(ConfEvaluator.parse(stream(["PACKAGE_NAME", count, "0", "hx", "END"])), count)
+        }
+        XCTAssertNil(ConfEvaluator.parse(stream(["NOT_A_DIRECTIVE", "0", "END"])))
+        XCTAssertNil(ConfEvaluator.parse(stream(["PACKAGE_NAME", "0"])), "no END: the file ran exit")
+    }
+}
