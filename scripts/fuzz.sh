@@ -18,6 +18,17 @@ mkdir -p "$out"
 # A copy, so that a rebuild while it runs does not replace the binary.
 bin=$out/dkms-fuzz
 cp "$(swift build --show-bin-path)/dkms-fuzz" "$bin"
+# A real module as a seed for the ELF checks: the example, built for the first kernel with headers.
+if [[ -z ${FUZZ_ELF_SEEDS:-} ]]; then
+    for build in /lib/modules/*/build; do
+        [[ -e $build/include ]] || continue
+        mkdir -p "$out/elf-seed"
+        cp examples/dkms-hello-1.0/Makefile examples/dkms-hello-1.0/dkms_hello.c "$out/elf-seed/"
+        make -s -C "$build" M="$(realpath "$out/elf-seed")" modules >/dev/null 2>&1 &&
+            export FUZZ_ELF_SEEDS=$out/elf-seed/dkms_hello.ko
+        break
+    done
+fi
 parsers=("$@")
 ((${#parsers[@]})) || mapfile -t parsers < <("$bin" list)
 status=0

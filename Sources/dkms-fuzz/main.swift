@@ -122,8 +122,10 @@ let manifestSeeds: [[UInt8]] = [
 /// A module of a kernel on this machine (any .ko under /lib/modules), else a minimal ELF header.
 let elfSeeds: [[UInt8]] = {
     var seeds: [[UInt8]] = []
-    let found = sh("find /lib/modules -name '*.ko' -size -200k 2>/dev/null | head -3")
-    for path in found.split(separator: "\n") { if let b = FS.readFile(String(path)) { seeds.append(b) } }
+    // FUZZ_ELF_SEEDS (colon-separated; scripts/fuzz.sh builds the example module), or modules on this machine.
+    var paths = (ProcessInfo.processInfo.environment["FUZZ_ELF_SEEDS"] ?? "").split(separator: ":").map(String.init)
+    paths += sh("find /lib/modules -name '*.ko' -size -200k 2>/dev/null | head -3").split(separator: "\n").map(String.init)
+    for path in paths { if let b = FS.readFile(path) { seeds.append(b) } }
     var h = [UInt8](repeating: 0, count: 64 + 3 * 64 + 64)
     h[0...5] = [0x7f, 0x45, 0x4c, 0x46, 2, 1]
     h[16] = 1; h[18] = 62; h[40] = 64; h[58] = 64; h[60] = 3; h[62] = 2
