@@ -26,5 +26,7 @@ let package = Package(
         .testTarget(name: "BuildCacheTests", dependencies: ["BuildCache", "cache-lock-helper"]),
         .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DKMSCore"]),
+        // Random and mutated inputs for the supervisor's parsers (scripts/fuzz.sh); debug builds.
+        .executableTarget(name: "dkms-fuzz", dependencies: ["DKMSCore", "BuildCache", "Installer"]),
     ]
 )

@@ -31,71 +31,89 @@ _dkms_option_value()
     printf '%s\n' "$value"
 }
 
-# Module names added to the dkms tree: <tree>/<name>/<version>/source.
+# Names in the trees are data, never code: they come from module packages.
+# The helpers below put candidates in arrays (no word splitting, no
+# pathname expansion, no `compgen -W`, whose word list is expanded, so a
+# module called `$(touch /tmp/x)` would run), and _dkms_offer matches them
+# literally against the word being completed.
+
+# Module names added to the dkms tree $1 (<tree>/<name>/<version>/source),
+# into the array _dkms_found.
 _dkms_added_modules()
 {
-    local src
+    local src name seen=$'\n'
+    _dkms_found=()
     for src in "$1"/*/*/source; do
         [[ -e $src || -L $src ]] || continue
         src=${src%/*/source}
-        printf '%s\n' "${src##*/}"
-    done | sort -u
+        name=${src##*/}
+        [[ $seen == *$'\n'"$name"$'\n'* ]] && continue
+        seen+=$name$'\n'
+        _dkms_found+=("$name")
+    done
 }
 
-# Versions of module $2 added to dkms tree $1.
+# Versions of module $2 added to dkms tree $1, into _dkms_found.
 _dkms_added_versions()
 {
     local src
+    _dkms_found=()
     for src in "$1/$2"/*/source; do
         [[ -e $src || -L $src ]] || continue
         src=${src%/source}
-        printf '%s\n' "${src##*/}"
+        _dkms_found+=("${src##*/}")
     done
 }
 
 # "<name>/<version>" of every source directory <tree>/<name>-<version> with a
 # dkms.conf: what `dkms add` can take.  The name ends at the last dash.
+# Into _dkms_found.
 _dkms_sources()
 {
     local conf d
+    _dkms_found=()
     for conf in "$1"/*/dkms.conf; do
         [[ -e $conf ]] || continue
         d=${conf%/dkms.conf}; d=${d##*/}
-        [[ $d == *-* ]] && printf '%s/%s\n' "${d%-*}" "${d##*-}"
+        [[ $d == *-* ]] && _dkms_found+=("${d%-*}/${d##*-}")
     done
 }
 
-# Adds to COMPREPLY the lines of stdin that start with $1, as they are.
-# Names come from the trees (a directory anyone who can write /usr/src
-# could name), so they are never handed to compgen -W, which expands
-# $(...) and $var in its word list, nor to sed or an unquoted $( ).
-_dkms_reply()
-{
-    local w
-    while IFS= read -r w; do
-        [[ -n $w && $w == "$1"* ]] && COMPREPLY+=("$w")
-    done
-    return 0
-}
-
-# Prints the part after "$1/" of the lines of stdin that have it.
-_dkms_after()
-{
-    local w
-    while IFS= read -r w; do
-        [[ $w == "$1"/* ]] && printf '%s\n' "${w#"$1"/}"
-    done
-    return 0
-}
-
-# Kernel versions: the directories of the install tree.
+# Kernel versions: the directories of the install tree, into _dkms_found.
 _dkms_kernels()
 {
     local d
+    _dkms_found=()
     for d in "$1"/*/; do
+        [[ -d $d ]] || continue
         d=${d%/}
-        printf '%s\n' "${d##*/}"
+        _dkms_found+=("${d##*/}")
     done
+}
+
+# Adds each argument that begins with $cur (compared literally) to
+# COMPREPLY, once.  When a candidate has characters the shell would
+# interpret, readline is told to quote what it inserts.
+_dkms_offer()
+{
+    local w q e dup
+    for w in "$@"; do
+        [[ -n $w && $w == "$cur"* ]] || continue
+        dup=
+        for e in "${COMPREPLY[@]}"; do [[ $e == "$w" ]] && { dup=1; break; }; done
+        [[ -n $dup ]] && continue
+        COMPREPLY+=("$w")
+        printf -v q '%q' "$w"
+        [[ $q == "$w" ]] || compopt -o filenames 2>/dev/null || true
+    done
+}
+
+# File or directory names (compgen -d/-f does not evaluate them), one
+# array entry each.
+_dkms_offer_files()
+{
+    local f
+    while IFS= read -r f; do COMPREPLY+=("$f"); done < <(compgen "$1" -- "$cur")
 }
 
 _dkms()
@@ -144,38 +162,50 @@ _dkms()
     done
 
     # Values of options.
+    local _dkms_found=() m v
     case $prev in
         -m | --module)
             if [[ $action == add ]]; then
-                _dkms_reply "$cur" < <(_dkms_sources "$source_tree" | cut -d/ -f1 | sort -u)
+                _dkms_sources "$source_tree"
+                local names=()
+                for m in "${_dkms_found[@]}"; do names+=("${m%%/*}"); done
+                _dkms_offer "${names[@]}"
             else
-                _dkms_reply "$cur" < <(_dkms_added_modules "$dkms_tree")
+                _dkms_added_modules "$dkms_tree"
+                _dkms_offer "${_dkms_found[@]}"
             fi
             return 0
             ;;
         -v)
             [[ -n $module ]] || return 0
             if [[ $action == add ]]; then
-                _dkms_reply "$cur" < <(_dkms_sources "$source_tree" | _dkms_after "$module")
+                _dkms_sources "$source_tree"
+                local versions=()
+                for m in "${_dkms_found[@]}"; do
+                    [[ ${m%/*} == "$module" ]] && versions+=("${m##*/}")
+                done
+                _dkms_offer "${versions[@]}"
             else
-                _dkms_reply "$cur" < <(_dkms_added_versions "$dkms_tree" "$module")
+                _dkms_added_versions "$dkms_tree" "$module"
+                _dkms_offer "${_dkms_found[@]}"
             fi
             return 0
             ;;
         -k | --kernelver)
-            _dkms_reply "$cur" < <(_dkms_kernels "$install_tree")
+            _dkms_kernels "$install_tree"
+            _dkms_offer "${_dkms_found[@]}"
             return 0
             ;;
         -a | --arch)
-            COMPREPLY=($(compgen -W "$(uname -m)" -- "$cur"))
+            _dkms_offer "$(uname -m)"
             return 0
             ;;
         --dkmstree | --sourcetree | --installtree | --kernelsourcedir)
-            COMPREPLY=($(compgen -d -- "$cur"))
+            _dkms_offer_files -d
             return 0
             ;;
         -c | --config | --archive)
-            COMPREPLY=($(compgen -f -- "$cur"))
+            _dkms_offer_files -f
             return 0
             ;;
         -j | --sandbox-profile)
@@ -185,25 +215,31 @@ _dkms()
     esac
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$options" -- "$cur"))
+        _dkms_offer $options
     elif [[ -z $action ]]; then
-        COMPREPLY=($(compgen -W "$actions" -- "$cur"))
+        _dkms_offer $actions
     else
         case $action in
             add)
                 # A module source: NAME/VERSION from the source tree, or a path.
-                _dkms_reply "$cur" < <(_dkms_sources "$source_tree"; compgen -d -- "$cur")
+                _dkms_sources "$source_tree"
+                _dkms_offer "${_dkms_found[@]}"
+                _dkms_offer_files -d
                 ;;
             cache)
                 # Its sub-command, right after the action.
-                [[ $prev == cache ]] && COMPREPLY=($(compgen -W "stats verify prune clear" -- "$cur"))
+                [[ $prev == cache ]] && _dkms_offer stats verify prune clear
                 ;;
             build | install | uninstall | unbuild | remove | status | verify | match | mktarball)
                 # NAME/VERSION of an added module.
-                local m v
-                _dkms_reply "$cur" < <(_dkms_added_modules "$dkms_tree" | while IFS= read -r m; do
-                    _dkms_added_versions "$dkms_tree" "$m" | while IFS= read -r v; do printf '%s/%s\n' "$m" "$v"; done
-                done)
+                local modules=() words=()
+                _dkms_added_modules "$dkms_tree"
+                modules=("${_dkms_found[@]}")
+                for m in "${modules[@]}"; do
+                    _dkms_added_versions "$dkms_tree" "$m"
+                    for v in "${_dkms_found[@]}"; do words+=("$m/$v"); done
+                done
+                _dkms_offer "${words[@]}"
                 ;;
         esac
     fi

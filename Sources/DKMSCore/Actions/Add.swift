@@ -54,9 +54,19 @@ extension Engine {
 
     /// `dkms add <dir>`: read PACKAGE_NAME/VERSION from the directory's
     /// dkms.conf and copy it to $source_tree/<name>-<version>.
+    ///
+    /// The copy goes into a directory this call creates (mkdir, which fails
+    /// on anything already there, a planted link included), never into an
+    /// existing one: `<name>-<version>` is ambiguous (`foo`/`1-0` and
+    /// `foo-1`/`0` share `foo-1-0`), so a directory already there that does
+    /// not hold this same source is refused before anything is written. Links
+    /// in the source are copied as links, never followed.
     mutating func addSourceTree(_ path: String) throws {
         guard let from = FS.realPath(path), FS.isRegularFile(from + "/dkms.conf") else {
-            throw DKMSError(9, "\(path) must contain a dkms.conf file!")
+            throw DKMSError(9, "\(Printable.visible(path)) must contain a dkms.conf file!")
+        }
+        guard !FS.isSymlink(from + "/dkms.conf") else {
+            throw DKMSError(9, "\(Printable.visible(from))/dkms.conf is a symbolic link; it must be a file of the module source.")
         }
         let target = context.targets()[0]
         let conf: ModuleConfig
@@ -65,20 +75,78 @@ extension Engine {
         }
         let (m, v) = (conf.packageName, conf.packageVersion)
         for (what, s) in [("PACKAGE_NAME", m), ("PACKAGE_VERSION", v)] {
-            if let p = NameRules.problem(inComponent: s) {
-                throw DKMSError(8, "Bad conf file.", "File: \(from)/dkms.conf: \(what) '\(s)' \(p).")
+            if let p = NameRules.problem(inName: s) {
+                throw DKMSError(8, "Bad conf file.", "File: \(from)/dkms.conf: \(what) '\(Printable.visible(s))' \(p).")
             }
         }
         context.invocation.module = m
         context.invocation.moduleVersion = v
         let dest = tree.sourceDir(m, v)
-        if context.invocation.force && FS.isDirectory(dest) && from != dest {
-            out.errorLine("")
-            out.line("Forcing install of \(m)/\(v)")
-            try Files.removeTree(dest)
+        // Already in place: nothing to copy.
+        if from == dest || from == FS.realPath(tree.sourceLink(m, v)) || from == FS.realPath(tree.buildDir(m, v)) { return }
+        if let st = FS.lstatInfo(dest) {
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            if let owner = otherOwner(of: dest, m, v) {
+                throw DKMSError(3, "\(dest) already exists: it is the source of \(Printable.visible(owner)) in the DKMS tree.",
+                                "\(m)/\(v) cannot be copied there.")
+            }
+            if context.invocation.force {
+                out.errorLine("")
+                out.line("Forcing install of \(m)/\(v)")
+                try Files.removeTree(dest)
+            } else if isDir && SourceCompare.same(from, dest) {
+                return
+            } else {
+                let what = isDir ? "a directory holding a different source" : (st.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : "not a directory"
+                throw DKMSError(3, "\(dest) already exists and is \(what).",
+                                "\(m)/\(v) was not copied there; remove it or use --force to replace it.")
+            }
         }
-        if from == dest || from == FS.realPath(tree.sourceLink(m, v)) { return }
-        try Files.makeDirectories(dest)
-        try Files.copyContents(of: from, into: dest)
+        try Files.makeDirectories(tree.sourceTree)
+        guard mkdir(dest, 0o755) == 0 else {
+            throw DKMSError(1, "Cannot create directory \(dest): \(FS.errnoText())")
+        }
+        do {
+            try Files.copyContents(of: from, into: dest)
+            guard !FS.isSymlink(dest + "/dkms.conf"), FS.isRegularFile(dest + "/dkms.conf") else {
+                throw DKMSError(9, "\(dest)/dkms.conf is not a regular file after the copy.")
+            }
+        } catch {
+            try? Files.removeTree(dest)
+            throw error
+        }
+    }
+
+    /// The module/version of the DKMS tree, other than m/v, whose source link leads to `dir`.
+    private func otherOwner(of dir: String, _ m: String, _ v: String) -> String? {
+        guard let real = FS.realPath(dir) else { return nil }
+        for om in tree.modules() {
+            for ov in tree.versions(om) where !(om == m && ov == v) {
+                if FS.realPath(tree.sourceLink(om, ov)) == real { return "\(om)/\(ov)" }
+            }
+        }
+        return nil
+    }
+}
+
+/// Whether two source trees hold the same thing: names, types, file bytes,
+/// link targets (links compared, never followed).
+enum SourceCompare {
+    static func same(_ a: String, _ b: String, depth: Int = 0) -> Bool {
+        guard depth < 64, let sa = FS.lstatInfo(a), let sb = FS.lstatInfo(b) else { return false }
+        let ta = sa.st_mode & S_IFMT, tb = sb.st_mode & S_IFMT
+        guard ta == tb else { return false }
+        switch ta {
+        case S_IFDIR:
+            let na = FS.list(a).sorted(), nb = FS.list(b).sorted()
+            guard na == nb else { return false }
+            return na.allSatisfy { same(a + "/" + $0, b + "/" + $0, depth: depth + 1) }
+        case S_IFLNK:
+            return FS.readLink(a) == FS.readLink(b)
+        case S_IFREG:
+            return sa.st_size == sb.st_size && FS.readFile(a) == FS.readFile(b)
+        default:
+            return false
+        }
     }
 }

@@ -154,7 +154,7 @@ extension Engine {
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard log >= 0 else { throw DKMSError(1, "Cannot write \(logPath): \(FS.errnoText())") }
         defer { close(log) }
-        let logger = BuildLog(fd: log)
+        let logger = BuildLog(fd: log, path: logPath)
         logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
 
         for p in conf.patches {
@@ -216,7 +216,7 @@ extension Engine {
     /// Runs one logged step with dkms 3.2's "<what>... done." progress text.
     func logged(_ what: String, _ command: String, cwd: String, env: [String], logger: BuildLog,
                 failure: (StepOutcome) -> DKMSError) throws {
-        out.text(context.invocation.verbose ? command + "\n" : "\(what)...")
+        out.text(context.invocation.verbose ? Printable.visible(command) + "\n" : "\(what)...")
         let started = Date()
         logger.begin(what, command: command)
         let r = environment.run(command, cwd: cwd, environment: env, log: logger.fd)
@@ -226,9 +226,9 @@ extension Engine {
             return
         }
         out.line("(bad exit status: \(r.exitStatus))")
-        if !context.invocation.verbose { out.line("Failed command:"); out.line(command) }
+        if !context.invocation.verbose { out.line("Failed command:"); out.line(Printable.visible(command)) }
         if case .killed(let why, _) = r { out.errorLine("sandbox: \(why)") }
-        BuildLog.showTail(of: logger.fd, out: out)
+        logger.showTail(out: out)
         throw failure(r)
     }
 

@@ -43,7 +43,9 @@ public struct Engine {
                                         module: m, moduleVersion: v)
         let cwd = FS.realPath(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])) ?? "/"
         let evaluated = try evaluator.evaluate(confPath: path, overrides: overrides, context: ctx, cwd: cwd)
-        if !evaluated.diagnostics.isEmpty { out.errorLine(evaluated.diagnostics.trimmingCharacters(in: "\n")) }
+        if !evaluated.diagnostics.isEmpty {
+            out.errorLine(Printable.visible(evaluated.diagnostics.trimmingCharacters(in: "\n"), keepNewlines: true))
+        }
         var builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
                                           destOverride: context.destOverride, confPath: path)
         builder.configCache = context.run.kernelConfigs
@@ -104,7 +106,7 @@ public struct Engine {
                             "       \(action) -m <module> -v <module-version>")
         }
         for (what, s) in [("module name", m), ("module version", v)] {
-            if let p = NameRules.problem(inComponent: s) { throw DKMSError(1, "Invalid \(what) '\(s)': \(p).") }
+            if let p = NameRules.problem(inName: s) { throw DKMSError(1, "Invalid \(what) '\(Printable.visible(s))': \(p).") }
         }
         return (m, v)
     }

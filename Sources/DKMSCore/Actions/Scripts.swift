@@ -20,7 +20,7 @@ extension Engine {
         let dir = kind.runsInBuildDir ? tree.buildDir(m, v) : tree.sourceLink(m, v)
         let program = String(script.split(separator: " ", maxSplits: 1)[0])
         if let p = NameRules.problem(inLocation: program) {
-            throw DKMSError(8, "The \(kind.rawValue) script '\(program)' \(p).")
+            throw DKMSError(8, "The \(kind.rawValue) script '\(Printable.visible(program))' \(p).")
         }
         let hostProgram = environment.hostPath(forBuildPath: "\(dir)/\(program)")
         let checkPath = kind.runsInBuildDir ? hostProgram : "\(dir)/\(program)"
@@ -43,7 +43,7 @@ extension Engine {
         }
         out.line("Running the \(kind.rawValue) script:")
         let r = environment.run("\(dir)/\(script)", cwd: dir, environment: env, log: nil)
-        if !r.output.isEmpty { out.text(r.output) }
+        if !r.output.isEmpty { out.text(Printable.visible(r.output, keepNewlines: true)) }
         if case .killed(let why, _) = r { out.errorLine("\(kind.rawValue): \(why)") }
         return r.succeeded
     }

@@ -23,6 +23,7 @@ extension Engine {
             for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
                 for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
                     if isBroken(m, v) {
+                        let (m, v) = (Printable.visible(m), Printable.visible(v))
                         out.line("\(m)/\(v): broken")
                         out.errorLine("")
                         out.error(DKMSError(0, "\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",

@@ -36,16 +36,58 @@ public struct BuildLog {
         write(text + String(repeating: "-", count: 64) + "\n")
     }
 
+    /// Where the log is, to read it back: the descriptor is the build's
+    /// write-only one (the module's commands get it as their output and
+    /// must not read through it), so the tail is read through a descriptor
+    /// of its own.
+    public var path: String? = nil
+
+    public init(fd: Int32, path: String? = nil) {
+        self.fd = fd
+        self.path = path
+    }
+
     /// The last lines of the log, so a failure explains itself on the terminal.
-    static func showTail(of fd: Int32, out: Output, lines: Int = 15) {
-        let size = lseek(fd, 0, SEEK_END)
-        guard size > 0 else { return }
-        let want = min(Int(size), 8192)
+    func showTail(out: Output, lines: Int = 15) {
+        BuildLog.showTail(of: fd, path: path, out: out, lines: lines)
+    }
+
+    /// The tail of the file `fd` writes, read through a new read-only
+    /// descriptor (from `path`, else /proc/self/fd), escaped for the
+    /// terminal (Printable) since the module's commands wrote it.
+    static func showTail(of fd: Int32, path: String? = nil, out: Output, lines: Int = 15) {
+        guard let text = tail(of: fd, path: path, lines: lines), !text.isEmpty else { return }
+        out.errorLine(Printable.visible(text, keepNewlines: true))
+    }
+
+    static func tail(of fd: Int32, path: String? = nil, lines: Int = 15) -> String? {
+        var reader: Int32 = -1
+        // The same file, not whatever now has its name.
+        if let path, let st = fstatOf(fd) {
+            let r = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+            var rs = stat()
+            if r >= 0 && fstat(r, &rs) == 0 && rs.st_dev == st.st_dev && rs.st_ino == st.st_ino { reader = r } else if r >= 0 { close(r) }
+        }
+        if reader < 0 { reader = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        guard reader >= 0 else { return nil }
+        defer { close(reader) }
+        var st = stat()
+        guard fstat(reader, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return nil }
+        let size = Int(st.st_size)
+        let want = min(size, 8192)
         var buf = [UInt8](repeating: 0, count: want)
-        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(Int(size) - want)) }
-        guard n > 0 else { return }
-        let text = String(decoding: buf[0..<n], as: UTF8.self)
-        let tail = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines)
-        out.errorLine(tail.joined(separator: "\n"))
+        let n = buf.withUnsafeMutableBytes { pread(reader, $0.baseAddress, want, off_t(size - want)) }
+        guard n > 0 else { return nil }
+        var bytes = buf[0..<n]
+        // Started mid-file: drop the partial first line.
+        if size > want, let nl = bytes.firstIndex(of: 0x0a) { bytes = bytes[(nl + 1)...] }
+        var text = String(decoding: bytes, as: UTF8.self)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    private static func fstatOf(_ fd: Int32) -> stat? {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? st : nil
     }
 }

@@ -47,41 +47,54 @@ public enum ModuleCheck {
     }
 
     /// nil when the bytes are an acceptable module for `kernel`/`arch`.
+    /// Every offset and size is the module's: read as unsigned, bounded by
+    /// the file, added with overflow checks, so no value traps or indexes
+    /// outside the bytes.
     public static func problem(in b: [UInt8], kernel: String, arch: String) -> String? {
         guard b.count >= 64, b[0] == 0x7f, b[1] == 0x45, b[2] == 0x4c, b[3] == 0x46 else { return "is not an ELF file" }
         guard b[4] == 2, b[5] == 1 else { return "is not a 64-bit little-endian ELF object" }
+        // Callers check o + width <= b.count first.
         func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
-        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
-        func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
+        func u32(_ o: Int) -> UInt64 { UInt64(u16(o)) | UInt64(u16(o + 2)) << 16 }
+        func u64(_ o: Int) -> UInt64 { u32(o) | u32(o + 4) << 32 }
+        /// A 64-bit offset or size as an Int, when it is within the file.
+        func bounded(_ v: UInt64) -> Int? { v <= UInt64(b.count) ? Int(v) : nil }
+        /// [off, off + size) lies within the file.
+        func span(_ off: Int, _ size: Int) -> Bool {
+            let (end, overflow) = off.addingReportingOverflow(size)
+            return off >= 0 && size >= 0 && !overflow && end <= b.count
+        }
         guard u16(16) == 1 else { return "is not a relocatable object" }
         if let want = machine(for: arch), u16(18) != Int(want) { return "is not built for \(arch)" }
-        let shoff = u64(40), shentsize = u16(58), shnum = u16(60), shstrndx = u16(62)
-        guard shentsize == 64, shnum > 0, shstrndx < shnum, shoff > 0, shoff + shnum * 64 <= b.count else {
+        let shentsize = u16(58), shnum = u16(60), shstrndx = u16(62)
+        guard shentsize == 64, shnum > 0, shstrndx < shnum, let shoff = bounded(u64(40)), shoff > 0,
+              span(shoff, shnum * 64) else {
             return "has a malformed section table"
         }
-        func section(_ i: Int) -> (name: Int, off: Int, size: Int) {
+        func section(_ i: Int) -> (name: Int, off: Int?, size: Int?) {
             let o = shoff + i * 64
-            return (u32(o), u64(o + 24), u64(o + 32))
+            return (Int(u32(o)), bounded(u64(o + 24)), bounded(u64(o + 32)))
         }
         let strtab = section(shstrndx)
-        guard strtab.off + strtab.size <= b.count else { return "has a malformed section table" }
+        guard let strOff = strtab.off, let strSize = strtab.size, span(strOff, strSize) else { return "has a malformed section table" }
+        let strEnd = strOff + strSize
         func name(_ off: Int) -> String {
-            var e = strtab.off + off
-            guard e < strtab.off + strtab.size else { return "" }
+            guard off < strSize else { return "" }
+            var e = strOff + off
             let s = e
-            while e < strtab.off + strtab.size && b[e] != 0 { e += 1 }
+            while e < strEnd && b[e] != 0 { e += 1 }
             return String(decoding: b[s..<e], as: UTF8.self)
         }
         for i in 0..<shnum {
             let s = section(i)
             guard name(s.name) == ".modinfo" else { continue }
-            guard s.off + s.size <= b.count else { return "has a malformed .modinfo section" }
-            for entry in b[s.off..<(s.off + s.size)].split(separator: 0) {
+            guard let off = s.off, let size = s.size, span(off, size) else { return "has a malformed .modinfo section" }
+            for entry in b[off..<(off + size)].split(separator: 0) {
                 let text = String(decoding: entry, as: UTF8.self)
                 if text.hasPrefix("vermagic=") {
                     let magic = text.dropFirst("vermagic=".count)
                     return magic.hasPrefix(kernel + " ") || magic == kernel ? nil
-                        : "has vermagic '\(magic.trimmingCharacters(in: " "))', not kernel \(kernel)"
+                        : "has vermagic '\(Printable.visible(magic.trimmingCharacters(in: " ")))', not kernel \(kernel)"
                 }
             }
             return "has no vermagic in .modinfo"

@@ -146,10 +146,10 @@ public struct Invocation: Equatable {
             throw DKMSError(3, " You cannot specify an arch and also specify", "--all on the command line.")
         }
         for k in kernels {
-            if let p = NameRules.problem(inKernel: k) { throw DKMSError(1, "Invalid kernel version '\(k)': \(p).") }
+            if let p = NameRules.problem(inKernel: k) { throw DKMSError(1, "Invalid kernel version '\(Printable.visible(k))': \(p).") }
         }
         for a in arches {
-            if let p = NameRules.problem(inComponent: a) { throw DKMSError(1, "Invalid arch '\(a)': \(p).") }
+            if let p = NameRules.problem(inKernel: a) { throw DKMSError(1, "Invalid arch '\(Printable.visible(a))': \(p).") }
         }
     }
 

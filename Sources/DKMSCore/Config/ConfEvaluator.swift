@@ -159,7 +159,11 @@ public struct ConfEvaluator {
         while i < fields.count {
             let name = fields[i]
             if name == "END" { return i == fields.count - 1 ? raw : nil }
-            guard i + 1 < fields.count, let n = Int(fields[i + 1]), ConfVariables.all.contains(name) else { return nil }
+            // The stream comes out of the sandbox (a dkms.conf can write to the
+            // descriptor itself): a count that is negative or larger than what
+            // follows is a malformed stream, not a trap.
+            guard i + 1 < fields.count, let n = Int(fields[i + 1]), n >= 0, n <= (fields.count - i) / 2,
+                  ConfVariables.all.contains(name) else { return nil }
             i += 2
             var entries: [Int: String] = [:]
             for _ in 0..<n {

@@ -24,6 +24,18 @@ public struct ModuleConfigBuilder {
         let version = raw.scalar("PACKAGE_VERSION")
         if name.isEmpty { problems.append("dkms.conf: Error! No 'PACKAGE_NAME' directive specified.") }
         if version.isEmpty { problems.append("dkms.conf: Error! No 'PACKAGE_VERSION' directive specified.") }
+        // Names that become paths, make arguments and record lines (NameRules).
+        for (what, value) in [("PACKAGE_NAME", name), ("PACKAGE_VERSION", version)] where !value.isEmpty {
+            if let bad = NameRules.problem(inName: value) {
+                problems.append("dkms.conf: Error! \(what) '\(Printable.visible(value))' \(bad).")
+            }
+        }
+        let buildDepends = raw.elements("BUILD_DEPENDS").flatMap { $0.split(separator: " ").map(String.init) }
+        for (i, dep) in buildDepends.enumerated() {
+            if let bad = NameRules.problem(inName: dep) {
+                problems.append("dkms.conf: Error! 'BUILD_DEPENDS' entry #\(i) '\(Printable.visible(dep))' \(bad).")
+            }
+        }
 
         var specs: [ModuleSpec] = []
         let count = ["BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION", "DEST_MODULE_NAME", "DEST_MODULE_LOCATION"]
@@ -82,6 +94,13 @@ public struct ModuleConfigBuilder {
             warn("\(v) (\(confPath))")
         }
 
+        for (i, p) in selectedPatches(raw).enumerated() {
+            // '..' gets dkms's own error when the build applies it (exit 5).
+            if let bad = NameRules.problem(inLocation: p), bad != "contains '..'" {
+                problems.append("dkms.conf: Error! 'PATCH' entry #\(i) '\(Printable.visible(p))' \(bad).")
+            }
+        }
+
         if !problems.isEmpty {
             throw DKMSError(exitCode: 8, lines: ["Bad conf file.", "File: \(confPath) does not represent a valid dkms.conf file."] + problems)
         }
@@ -102,6 +121,23 @@ public struct ModuleConfigBuilder {
         if kconfig["CONFIG_CC_IS_CLANG"] == "y" { make += " CC=clang" }
         if kconfig["CONFIG_LD_IS_LLD"] == "y" { make += " LD=ld.lld" }
 
+        let patches = selectedPatches(raw)
+
+        return ModuleConfig(
+            packageName: name, packageVersion: version, modules: specs,
+            makeCommand: make, cleanCommand: clean, patches: patches,
+            autoinstall: !raw.scalar("AUTOINSTALL").isEmpty,
+            buildDepends: buildDepends,
+            preBuild: raw.scalar("PRE_BUILD"), postBuild: raw.scalar("POST_BUILD"),
+            postAdd: raw.scalar("POST_ADD"), preInstall: raw.scalar("PRE_INSTALL"),
+            postInstall: raw.scalar("POST_INSTALL"), postRemove: raw.scalar("POST_REMOVE"),
+            obsoleteBy: raw.scalar("OBSOLETE_BY"),
+            buildExclusion: exclusion(raw, kconfig: kconfig),
+            raw: raw)
+    }
+
+    /// PATCH entries whose PATCH_MATCH (if any) matches the target kernel.
+    func selectedPatches(_ raw: RawConf) -> [String] {
         var patches: [String] = []
         let patchList = raw.values["PATCH"] ?? [:]
         let patchMatch = raw.values["PATCH_MATCH"] ?? [:]
@@ -110,18 +146,7 @@ public struct ModuleConfigBuilder {
             let pattern = patchMatch[idx] ?? ""
             if !p.isEmpty && (pattern.isEmpty || BashRegex.matches(target.version, pattern)) { patches.append(p) }
         }
-
-        return ModuleConfig(
-            packageName: name, packageVersion: version, modules: specs,
-            makeCommand: make, cleanCommand: clean, patches: patches,
-            autoinstall: !raw.scalar("AUTOINSTALL").isEmpty,
-            buildDepends: raw.elements("BUILD_DEPENDS").flatMap { $0.split(separator: " ").map(String.init) },
-            preBuild: raw.scalar("PRE_BUILD"), postBuild: raw.scalar("POST_BUILD"),
-            postAdd: raw.scalar("POST_ADD"), preInstall: raw.scalar("PRE_INSTALL"),
-            postInstall: raw.scalar("POST_INSTALL"), postRemove: raw.scalar("POST_REMOVE"),
-            obsoleteBy: raw.scalar("OBSOLETE_BY"),
-            buildExclusion: exclusion(raw, kconfig: kconfig),
-            raw: raw)
+        return patches
     }
 
     /// dkms's BUILD_EXCLUSIVE_* tests: regexes for kernel and arch, a

@@ -10,14 +10,19 @@ public enum Printable {
             if keepNewlines && (v == 0x0a || v == 0x09) { out.unicodeScalars.append(c); continue }
             if v < 0x20 || v == 0x7f || (0x80...0x9f).contains(v) {
                 out += "\\x" + String(v, radix: 16, uppercase: false).leftPadded(2)
-            } else if (0x200b...0x200f).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v)
-                        || v == 0xfeff || v == 0x061c {
+            } else if isInvisible(v) {
                 out += "\\u{" + String(v, radix: 16) + "}"
             } else {
                 out.unicodeScalars.append(c)
             }
         }
         return out
+    }
+
+    /// Zero-width characters, bidi marks, embeddings, overrides and isolates, the BOM.
+    public static func isInvisible(_ v: UInt32) -> Bool {
+        (0x200b...0x200f).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v)
+            || v == 0xfeff || v == 0x061c || v == 0x2060
     }
 }
 

@@ -39,13 +39,56 @@ public struct BuildManifest: Equatable {
 
     public func encoded() -> String {
         var s = BuildManifest.header + "\n"
-        for e in modules { s += "module\t\(e.destName)\t\(e.destLocation)\n" }
-        for d in dependencies { s += "depends\t\(d.name)\t\(d.exports)\n" }
-        // A script text with a tab or newline is not recorded: uninstall evaluates dkms.conf then.
-        if let p = postRemove, !p.script.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
+        // Names were validated (NameRules); escaped all the same, so that no
+        // value can ever add a field or a record.
+        typealias M = BuildManifest
+        for e in modules { s += "module\t\(M.field(e.destName))\t\(M.field(e.destLocation))\n" }
+        for d in dependencies { s += "depends\t\(M.field(d.name))\t\(M.field(d.exports))\n" }
+        // A script text with a tab, CR or LF (scalars: "\r\n" is one Character) is not recorded: uninstall evaluates dkms.conf then.
+        if let p = postRemove, !p.script.unicodeScalars.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }),
+           !p.confInputs.unicodeScalars.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
             s += "postremove\t\(p.confInputs)\t\(p.script)\n"
         }
         return s
+    }
+
+    /// A field of a module or depends record: backslash, tab, CR and LF as
+    /// `\\`, `\t`, `\r`, `\n` (none of which a valid name contains, so
+    /// manifests written before this read the same).
+    static func field(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    static func unfield(_ s: Substring) -> String {
+        guard s.contains("\\") else { return String(s) }
+        var out = "", escaped = false
+        for c in s.unicodeScalars {
+            if escaped {
+                switch c {
+                case "t": out += "\t"
+                case "n": out += "\n"
+                case "r": out += "\r"
+                default: out.unicodeScalars.append(c)
+                }
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.unicodeScalars.append(c)
+            }
+        }
+        if escaped { out += "\\" }
+        return out
     }
 
     public static func load(_ path: String) -> BuildManifest? {
@@ -63,8 +106,8 @@ public struct BuildManifest: Equatable {
             let f = l.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count == 3 else { return nil }
             switch f[0] {
-            case "module": entries.append(Entry(destName: String(f[1]), destLocation: String(f[2])))
-            case "depends": deps.append((String(f[1]), String(f[2])))
+            case "module": entries.append(Entry(destName: unfield(f[1]), destLocation: unfield(f[2])))
+            case "depends": deps.append((unfield(f[1]), unfield(f[2])))
             case "postremove": postRemove = (String(f[1]), String(f[2]))
             default: return nil
             }

@@ -13,9 +13,12 @@ public struct StatusReport {
         public var notes: [String]
 
         /// The line exactly as dkms 3.x prints it.
+        /// The names come from directory names of the tree: shown escaped
+        /// (Printable), so none can move the cursor or fake another line.
         public var line: String {
+            let (module, version) = (Printable.visible(module), Printable.visible(version))
             guard let kernel, let arch else { return "\(module)/\(version): \(state)" }
-            return "\(module)/\(version), \(kernel), \(arch): \(state)" + notes.map { " (\($0))" }.joined()
+            return "\(module)/\(version), \(Printable.visible(kernel)), \(Printable.visible(arch)): \(state)" + notes.map { " (\($0))" }.joined()
         }
     }
 

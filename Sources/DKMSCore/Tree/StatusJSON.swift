@@ -59,7 +59,7 @@ public struct StatusJSON {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+                if c.value < 0x20 || c.value == 0x7f || (0x80...0x9f).contains(c.value) || Printable.isInvisible(c.value) { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
             }
         }
         return out + "\""
