@@ -51,10 +51,10 @@ extension Engine {
         }
         guard target.hasHeaders else {
             throw DKMSError(21, "Your kernel headers for kernel \(k) cannot be found at \(tree.installTree)/\(k)/build or \(tree.installTree)/\(k)/source.",
-                            "Please install the linux-headers-\(k) package or use the --kernelsourcedir option to tell DKMS where it's located.")
+                            "Please install your distribution's kernel headers package matching \(k), or use the --kernelsourcedir option to tell DKMS where it's located.")
         }
+        _ = prepareSigning(target)
         try checkBuildDepends(m, v, conf, target)
-        out.line("")
 
         // Every make of a MAKE chain builds in parallel, not only the first
         // one that gets -jN (jool's MAKE runs three makes in a row).
@@ -75,6 +75,9 @@ extension Engine {
             if let files = try cache.store.lookup(key) {
                 // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
                 if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
+                // What dkms says of the build the cache stands in for.
+                out.text(context.invocation.verbose ? make + "\n" : "Building module(s)...")
+                out.line(context.invocation.verbose ? "" : " done.")
                 try restore(m, v, target, conf, files: files, store: cache.store, key: key)
                 return
             }
@@ -248,5 +251,6 @@ extension Engine {
 }
 
 public enum DKMSVersion {
-    public static let string = "dkms-3.2.1+swift0.1"
+    /// The upstream release whose behaviour (output, exit codes, make.log) we follow.
+    public static let string = "dkms-3.4.3"
 }

@@ -15,6 +15,8 @@ public final class RunState {
     /// dkms.conf evaluations of this run: a build then install reads it once.
     public var confs: [String: ModuleConfig] = [:]
     public var kernelConfigs = KernelConfigCache()
+    /// Signing decisions of this run, by "kernel/arch": said once, before the first build.
+    public var signing: [String: SigningDecision] = [:]
 
     public init(lock: TreeLock? = nil, faults: FaultInjector = .disabled) {
         self.lock = lock

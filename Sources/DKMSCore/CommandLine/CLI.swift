@@ -71,6 +71,8 @@ public enum CLI {
             case .match, .mktarball, .ldtarball:
                 throw DKMSError(1, "The action \(action.rawValue) is not supported by this dkms.")
             }
+            // dkms runs it after install, uninstall, unbuild and remove (autoinstall: not yet).
+            if [.install, .uninstall, .unbuild, .remove].contains(action) { engine.runPostTransaction() }
             return 0
         } catch let e as DKMSError {
             if !e.lines.isEmpty {
