@@ -75,9 +75,7 @@ extension Engine {
             if let files = try cache.store.lookup(key) {
                 // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
                 if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
-                // What dkms says of the build the cache stands in for.
-                out.text(context.invocation.verbose ? make + "\n" : "Building module(s)...")
-                out.line(context.invocation.verbose ? "" : " done.")
+                replayProgress(m, v, target, conf, make: make)
                 try restore(m, v, target, conf, files: files, store: cache.store, key: key)
                 return
             }
@@ -160,6 +158,7 @@ extension Engine {
         let logger = BuildLog(fd: log)
         logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
 
+        try ownPatchedFiles(conf, buildDir: buildDir, env: env)
         for p in conf.patches {
             if p.contains("/../") || p.hasPrefix("../") || p == ".." {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf contains '..' path component.")
@@ -179,6 +178,7 @@ extension Engine {
         }
 
         let staging = try collect(m, v, target, conf, env: env, logger: logger, logPath: logPath)
+        announceSigning(m, v, target, conf)
         var postBuildFailure: Error?
         do {
             // POST_BUILD sees the build where dkms has it by then, and what it

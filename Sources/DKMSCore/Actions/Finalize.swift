@@ -18,10 +18,8 @@ extension Engine {
             let file = staging + "/module/\(spec.destName).ko"
             do {
                 if case .sign = decision {
-                    // dkms signs in the build directory and names the module
-                    // there; ours signs the checked copy, the name is dkms's.
-                    let shown = "\(tree.buildDir(m, v))/\(spec.builtLocation)\(spec.builtName).ko"
-                    out.line("Signing module \(shown)")
+                    // announceSigning named it already, as dkms does, before POST_BUILD.
+                    let shown = signedName(m, v, spec)
                     // A failed signature is dkms's warning, not an error: the module stays unsigned.
                     if let failure = sign(file, decision: decision, target: target, labels: ResultLabels(module: m, version: v, kernel: k, arch: a)) {
                         out.warn("Failed to sign module '\(shown)'!\n" + failure)
@@ -43,6 +41,19 @@ extension Engine {
         guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
             throw DKMSError(7, "do_build: final mv failed (\(errno))")
         }
+    }
+
+    /// dkms signs in the build directory and names the module there; ours
+    /// signs the checked copy in staging, but the name shown is dkms's.
+    func signedName(_ m: String, _ v: String, _ spec: ModuleSpec) -> String {
+        "\(tree.buildDir(m, v))/\(spec.builtLocation)\(spec.builtName).ko"
+    }
+
+    /// "Signing module ..." for each module, where dkms says it: right after
+    /// the build, before POST_BUILD (ours signs later, in finalize).
+    func announceSigning(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig) {
+        guard case .sign = prepareSigning(target) else { return }
+        for spec in conf.modules { out.line("Signing module \(signedName(m, v, spec))") }
     }
 
     /// Signs with sign-file, or takes the signed bytes from the cache: a
