@@ -49,10 +49,7 @@ extension Engine {
         if FS.list(source).count < 2 {
             throw DKMSError(8, "The directory \(source) does not appear to have module source located within it.", "Build halted.")
         }
-        guard target.hasHeaders else {
-            throw DKMSError(21, "Your kernel headers for kernel \(k) cannot be found at \(tree.installTree)/\(k)/build or \(tree.installTree)/\(k)/source.",
-                            "Please install your distribution's kernel headers package matching \(k), or use the --kernelsourcedir option to tell DKMS where it's located.")
-        }
+        try requireHeaders(target)
         _ = prepareSigning(target)
         try checkBuildDepends(m, v, conf, target)
 
