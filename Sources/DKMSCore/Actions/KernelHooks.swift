@@ -7,10 +7,8 @@ extension Engine {
     /// one depmod at the end, empty directories of the kernel's tree removed.
     mutating func kernelRemoval(onlyAutoinstall: Bool) throws {
         let name = onlyAutoinstall ? "kernel_preinst" : "kernel_prerm"
+        try requireOneKernel(name)
         let targets = context.targets()
-        guard targets.count == 1 else {
-            throw DKMSError(4, "The action \(name) does not support multiple kernel version parameters on the command line.")
-        }
         let target = targets[0], k = target.version, a = target.arch
         context.run.delayDepmod = true
         var failed = ""
@@ -32,6 +30,15 @@ extension Engine {
         removeEmptyDirectories(tree.libTree(k), keepTop: true)
         if !failed.isEmpty {
             throw DKMSError(14, "dkms \(name) for kernel \(k) (\(a)) failed for module(s)\(failed).")
+        }
+    }
+
+    /// dkms's have_one_kernel for the kernel hooks: exactly one -k, the
+    /// running kernel is not assumed.
+    func requireOneKernel(_ name: String) throws {
+        if context.invocation.all { throw DKMSError(5, "The action \(name) does not support the --all parameter.") }
+        guard context.invocation.kernels.count == 1 else {
+            throw DKMSError(4, "The action \(name) requires exactly one kernel version parameter on the command line.")
         }
     }
 
