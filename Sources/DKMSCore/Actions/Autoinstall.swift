@@ -3,11 +3,12 @@ import Foundation
 extension Engine {
     /// `dkms autoinstall`: install, for one kernel, the newest version of
     /// every module whose dkms.conf says AUTOINSTALL=yes, dependencies first.
-    public mutating func autoinstall() throws {
-        if context.invocation.all { throw DKMSError(5, "The action autoinstall does not support the --all parameter.") }
+    /// `name`: the action as invoked (kernel_postinst is autoinstall under another name).
+    public mutating func autoinstall(as name: String = "autoinstall") throws {
+        if context.invocation.all { throw DKMSError(5, "The action \(name) does not support the --all parameter.") }
         let targets = context.targets()
         guard targets.count == 1 else {
-            throw DKMSError(4, "The action autoinstall does not support multiple kernel version parameters on the command line.")
+            throw DKMSError(4, "The action \(name) does not support multiple kernel version parameters on the command line.")
         }
         let target = targets[0]
         let k = target.version, a = target.arch
@@ -39,6 +40,9 @@ extension Engine {
             confs[m] = conf
         }
         guard !queue.isEmpty else { return }
+        if context.jobs == 1 {
+            return try serialAutoinstall(queue, alreadyInstalled: installed, target: target)
+        }
 
         let plan = try DependencyOrder.plan(queue.map { ($0.m, $0.deps) }, alreadyInstalled: Set(installed))
         var succeeded = installed, skipped: [String] = [], failed: [String] = []

@@ -49,12 +49,9 @@ extension Engine {
         if FS.list(source).count < 2 {
             throw DKMSError(8, "The directory \(source) does not appear to have module source located within it.", "Build halted.")
         }
-        guard target.hasHeaders else {
-            throw DKMSError(21, "Your kernel headers for kernel \(k) cannot be found at \(tree.installTree)/\(k)/build or \(tree.installTree)/\(k)/source.",
-                            "Please install the linux-headers-\(k) package or use the --kernelsourcedir option to tell DKMS where it's located.")
-        }
+        try requireHeaders(target)
+        _ = prepareSigning(target)
         try checkBuildDepends(m, v, conf, target)
-        out.line("")
 
         // Every make of a MAKE chain builds in parallel, not only the first
         // one that gets -jN (jool's MAKE runs three makes in a row).
@@ -75,6 +72,7 @@ extension Engine {
             if let files = try cache.store.lookup(key) {
                 // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
                 if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
+                replayProgress(m, v, target, conf, make: make)
                 try restore(m, v, target, conf, files: files, store: cache.store, key: key)
                 return
             }
@@ -157,6 +155,7 @@ extension Engine {
         let logger = BuildLog(fd: log, path: logPath)
         logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
 
+        try ownPatchedFiles(conf, buildDir: buildDir, env: env)
         for p in conf.patches {
             if p.contains("/../") || p.hasPrefix("../") || p == ".." {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf contains '..' path component.")
@@ -176,6 +175,7 @@ extension Engine {
         }
 
         let staging = try collect(m, v, target, conf, env: env, logger: logger, logPath: logPath)
+        announceSigning(m, v, target, conf)
         var postBuildFailure: Error?
         do {
             // POST_BUILD sees the build where dkms has it by then, and what it
@@ -248,5 +248,6 @@ extension Engine {
 }
 
 public enum DKMSVersion {
-    public static let string = "dkms-3.2.1+swift0.1"
+    /// The upstream release whose behaviour (output, exit codes, make.log) we follow.
+    public static let string = "dkms-3.4.3"
 }

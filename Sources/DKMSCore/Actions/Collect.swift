@@ -22,10 +22,20 @@ extension Engine {
         // strip parses untrusted ELF, so it runs where the build ran.
         let toStrip = conf.modules.filter(\.strip).map { shellQuote("\(buildDir)/\($0.builtLocation)\($0.builtName).ko") }
         if !toStrip.isEmpty {
-            logger.begin("Stripping modules", command: "strip -g " + toStrip.joined(separator: " "))
-            let r = environment.run("strip -g " + toStrip.joined(separator: " "), cwd: buildDir, environment: env, log: logger.fd)
-            logger.end(r, elapsed: 0)
-            if !r.succeeded { throw DKMSError(7, "Stripping the built modules failed for: \(k) (\(a))", "Consult \(logPath) for more information.") }
+            // dkms's make.log has no strip step: its output goes to a scratch
+            // file, copied into make.log only when strip fails.
+            let command = "strip -g " + toStrip.joined(separator: " ")
+            var name = Array("/tmp/dkms-strip.XXXXXX".utf8CString)
+            let scratch = name.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            if scratch >= 0 { name.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }
+            let r = environment.run(command, cwd: buildDir, environment: env, log: scratch >= 0 ? scratch : logger.fd)
+            defer { if scratch >= 0 { close(scratch) } }
+            if !r.succeeded {
+                logger.begin("Stripping modules", command: command)
+                if scratch >= 0, let text = BuildLog.contents(of: scratch) { logger.write(text) }
+                logger.end(r, elapsed: 0)
+                throw DKMSError(7, "Stripping the built modules failed for: \(k) (\(a))", "Consult \(logPath) for more information.")
+            }
         }
 
         let staging = try newStaging(m, v, k, a)

@@ -28,8 +28,10 @@ public struct Context {
         self.tree = DKMSTree(root: Context.normalize(dkmsTree), sourceTree: Context.normalize(sourceTree),
                              installTree: Context.normalize(installTree))
         let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        // dkms takes parallel_jobs from its environment too (framework.conf wins).
+        let inherited = getenv("parallel_jobs").flatMap { Int(String(cString: $0)) }
         let configured = framework["parallel_jobs"].flatMap(Int.init)
-        self.jobs = invocation.jobs ?? configured ?? max(cpus, 1)
+        self.jobs = invocation.jobs ?? configured ?? inherited ?? max(cpus, 1)
         var u = utsname()
         uname(&u)
         self.hostArch = Context.field(&u.machine)

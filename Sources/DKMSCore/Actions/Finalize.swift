@@ -10,7 +10,7 @@ extension Engine {
     func finalize(_ staging: String, _ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig) throws {
         let k = target.version, a = target.arch
         let config = target.kernelConfig(cache: context.run.kernelConfigs)
-        let decision = try signingDecision(target, config)
+        let decision = prepareSigning(target)
         let compression = CompressionPolicy(override: context.framework["compress_module"].flatMap(ModuleCompression.init(name:)))
             .method(for: config)
         var manifest = BuildManifest(modules: [])
@@ -18,8 +18,12 @@ extension Engine {
             let file = staging + "/module/\(spec.destName).ko"
             do {
                 if case .sign = decision {
-                    out.line("Signing module \(file)")
-                    try sign(file, decision: decision, target: target, labels: ResultLabels(module: m, version: v, kernel: k, arch: a))
+                    // announceSigning named it already, as dkms does, before POST_BUILD.
+                    let shown = signedName(m, v, spec)
+                    // A failed signature is dkms's warning, not an error: the module stays unsigned.
+                    if let failure = sign(file, decision: decision, target: target, labels: ResultLabels(module: m, version: v, kernel: k, arch: a)) {
+                        out.warn("Failed to sign module '\(shown)'!\n" + failure)
+                    }
                 }
                 if compression != .none { _ = try Compressor().compress(file, as: compression) }
             } catch let e as InstallerError {
@@ -39,17 +43,36 @@ extension Engine {
         }
     }
 
+    /// dkms signs in the build directory and names the module there; ours
+    /// signs the checked copy in staging, but the name shown is dkms's.
+    func signedName(_ m: String, _ v: String, _ spec: ModuleSpec) -> String {
+        "\(tree.buildDir(m, v))/\(spec.builtLocation)\(spec.builtName).ko"
+    }
+
+    /// "Signing module ..." for each module, where dkms says it: right after
+    /// the build, before POST_BUILD (ours signs later, in finalize).
+    func announceSigning(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig) {
+        guard case .sign = prepareSigning(target) else { return }
+        for spec in conf.modules { out.line("Signing module \(signedName(m, v, spec))") }
+    }
+
     /// Signs with sign-file, or takes the signed bytes from the cache: a
     /// separate step keyed by the unsigned module, the certificate and the
     /// hash, so the build key never depends on the key and the private key
     /// never enters the store (only its public output does).
-    func sign(_ file: String, decision: SigningDecision, target: KernelTarget, labels: ResultLabels) throws {
-        guard case .sign(let tool, _, let cert, let hash) = decision else { return }
-        let signer = Signer(settings: signingSettings(target))
+    /// Returns sign-file's output when it fails (nil when the module is signed).
+    func sign(_ file: String, decision: SigningDecision, target: KernelTarget, labels: ResultLabels) -> String? {
+        guard case .sign(let tool, let signingKey, let cert, let hash) = decision else { return nil }
+        func run() -> String? {
+            guard let r = try? ProcessRunner().run(tool, [hash, signingKey, cert, file]) else { return "cannot run \(tool)" }
+            guard r.status != 0 else { return nil }
+            var text = r.stdout + r.stderr
+            while text.hasSuffix("\n") { text.removeLast() }
+            return text
+        }
         let root = BuildCacheSession.root(context)
         guard context.usesCache, let store = try? CacheStore(root: root), let unsigned = FS.readFile(file) else {
-            try signer.sign(file, decision: decision)
-            return
+            return run()
         }
         var h = SHA256()
         for part in [Array("dkms-swift signature 1".utf8), SHA256.hash(bytes: unsigned).bytes,
@@ -61,11 +84,12 @@ extension Engine {
         if let files = try? store.lookup(key), let f = files.first {
             let tmp = file + ".signed"
             try? store.copy(f, to: tmp, syncDirectory: false)
-            if let signed = FS.readFile(tmp), ModuleSignature.stripped(signed) == unsigned, rename(tmp, file) == 0 { return }
+            if let signed = FS.readFile(tmp), ModuleSignature.stripped(signed) == unsigned, rename(tmp, file) == 0 { return nil }
             unlink(tmp)
         }
-        try signer.sign(file, decision: decision)
+        if let failure = run() { return failure }
         _ = try? store.store(key, files: [(relativePath: CacheCleanup.signedFile, sourcePath: file)], labels: labels)
+        return nil
     }
 
     /// The identity of a module's installed exports for `target`: the digest
@@ -106,40 +130,10 @@ extension Engine {
         let f = context.framework
         let key = (f["mok_signing_key"] ?? tree.root + "/mok.key").replacingAll("$kernelver", with: target.version)
         let cert = (f["mok_certificate"] ?? tree.root + "/mok.pub").replacingAll("$kernelver", with: target.version)
-        let tool = f["sign_file"] ?? target.sourceDir + "/scripts/sign-file"
+        let tool = (f["sign_file"] ?? distributionSignFile(target.version)).replacingAll("$kernelver", with: target.version)
         return SigningSettings(key: key, certificate: cert, signFile: tool)
     }
 
-    /// Says, as dkms 3.2 does, whether and how modules will be signed.
-    func signingDecision(_ target: KernelTarget, _ config: KernelConfig) throws -> SigningDecision {
-        if context.framework["sign_modules"] == "no" {
-            return .skip(reason: "Module signing is disabled by policy, modules won't be signed", isWarning: false)
-        }
-        guard FS.exists(target.configPath) else {
-            out.line("Kernel config \(target.configPath) not found, modules won't be signed")
-            return .skip(reason: "no kernel config", isWarning: false)
-        }
-        guard config["CONFIG_MODULE_SIG_HASH"] != nil, config.moduleSigning else {
-            out.line("The kernel is built without module signing facility, modules won't be signed")
-            return .skip(reason: "no signing facility", isWarning: false)
-        }
-        let settings = signingSettings(target)
-        do {
-            let decision = try Signer(settings: settings).prepare(kernel: target.version, config: config)
-            switch decision {
-            case .sign(let tool, let key, let cert, _):
-                out.line("Sign command: \(tool)")
-                out.line("Signing key: \(key)")
-                out.line("Public certificate (MOK): \(cert)")
-            case .skip(let reason, let isWarning):
-                if isWarning { out.warn(reason) } else { out.line(reason) }
-            }
-            return decision
-        } catch let e as InstallerError {
-            out.warn("\(e.description); modules won't be signed")
-            return .skip(reason: e.description, isWarning: true)
-        }
-    }
 }
 
 extension String {

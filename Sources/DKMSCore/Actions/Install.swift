@@ -100,6 +100,8 @@ extension Engine {
 
     /// depmod for one kernel, on the install tree's base directory.
     func depmod(_ kernel: String) {
+        // kernel_prerm runs it once, after every module is gone.
+        if context.run.delayDepmod { context.run.depmodPending.insert(kernel); return }
         out.text("Running depmod...")
         defer { out.line(" done.") }
         if context.invocation.noDepmod { return }

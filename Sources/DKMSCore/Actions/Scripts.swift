@@ -17,12 +17,17 @@ extension Engine {
     func runScript(_ kind: ScriptKind, _ script: String, _ m: String, _ v: String, _ target: KernelTarget,
                    log: Int32? = nil) throws -> Bool {
         guard !script.isEmpty else { return true }
-        let dir = kind.runsInBuildDir ? tree.buildDir(m, v) : tree.sourceLink(m, v)
+        var dir = kind.runsInBuildDir ? tree.buildDir(m, v) : tree.sourceLink(m, v)
         let program = String(script.split(separator: " ", maxSplits: 1)[0])
         if let p = NameRules.problem(inLocation: program) {
             throw DKMSError(8, "The \(kind.rawValue) script '\(Printable.visible(program))' \(p).")
         }
-        let hostProgram = environment.hostPath(forBuildPath: "\(dir)/\(program)")
+        // dkms 3.4: an executable of the same name in /etc/dkms/<module>/
+        // (the administrator's) replaces the module's script.
+        let overrideDir = "\(context.configDir)/\(m)"
+        let overridden = NameRules.problem(inComponent: m) == nil && access("\(overrideDir)/\(program)", X_OK) == 0
+        if overridden { dir = overrideDir }
+        let hostProgram = overridden ? "\(dir)/\(program)" : environment.hostPath(forBuildPath: "\(dir)/\(program)")
         let checkPath = kind.runsInBuildDir ? hostProgram : "\(dir)/\(program)"
         guard access(checkPath, X_OK) == 0 else {
             out.line("")

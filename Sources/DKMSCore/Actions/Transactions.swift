@@ -15,6 +15,13 @@ public final class RunState {
     /// dkms.conf evaluations of this run: a build then install reads it once.
     public var confs: [String: ModuleConfig] = [:]
     public var kernelConfigs = KernelConfigCache()
+    /// Signing decisions of this run, by "kernel/arch": said once, before the first build.
+    public var signing: [String: SigningDecision] = [:]
+    /// Modules autoinstall installed or found installed (post_transaction runs when there are any).
+    public var autoinstalled: [String] = []
+    /// While set, depmod only notes the kernel (kernel_prerm's delayed depmod).
+    public var delayDepmod = false
+    public var depmodPending: Set<String> = []
 
     public init(lock: TreeLock? = nil, faults: FaultInjector = .disabled) {
         self.lock = lock

@@ -47,6 +47,13 @@ public struct BuildLog {
         self.path = path
     }
 
+    /// What a scratch log holds (at most 64 KiB of it).
+    static func contents(of fd: Int32) -> String? {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    }
+
     /// The last lines of the log, so a failure explains itself on the terminal.
     func showTail(out: Output, lines: Int = 15) {
         BuildLog.showTail(of: fd, path: path, out: out, lines: lines)

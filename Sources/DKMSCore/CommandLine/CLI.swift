@@ -25,7 +25,8 @@ public enum CLI {
         let context = Context(invocation: inv, configDir: configDir, output: output)
         context.run.faults = FaultInjector.fromEnvironment(environment)
         var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
-        let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify]
+        let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify,
+                                                            .kernel_preinst, .kernel_postinst, .kernel_prerm]
         if let action = inv.action, runsModuleCode.contains(action) {
             do {
                 (engine.environment, engine.evaluator) = try EnvironmentChoice.make(context)
@@ -64,6 +65,9 @@ public enum CLI {
             case .unbuild: try engine.unbuild()
             case .remove: try engine.remove()
             case .autoinstall: try engine.autoinstall()
+            case .kernel_postinst: try engine.requireOneKernel("kernel_postinst"); try engine.autoinstall(as: "kernel_postinst")
+            case .kernel_prerm: try engine.kernelRemoval(onlyAutoinstall: false)
+            case .kernel_preinst: try engine.kernelRemoval(onlyAutoinstall: true)
             case .cleanup: try engine.cleanup()
             case .cache: try engine.cache()
             case .verify: try engine.verify()
@@ -71,6 +75,9 @@ public enum CLI {
             case .match, .mktarball, .ldtarball:
                 throw DKMSError(1, "The action \(action.rawValue) is not supported by this dkms.")
             }
+            // dkms runs it after install, uninstall, unbuild and remove, and after an autoinstall that installed something.
+            if [.install, .uninstall, .unbuild, .remove].contains(action) { engine.runPostTransaction() }
+            if action == .autoinstall && !engine.context.run.autoinstalled.isEmpty { engine.runPostTransaction() }
             return 0
         } catch let e as DKMSError {
             if !e.lines.isEmpty {
@@ -110,7 +117,7 @@ public enum CLI {
 
     /// dkms's check_root / check_rw_dkms_tree.
     static func checkWritable(_ action: Invocation.Action, _ context: Context) throws {
-        if [.install, .uninstall, .autoinstall].contains(action) && geteuid() != 0 {
+        if [.install, .uninstall, .autoinstall, .kernel_preinst, .kernel_postinst, .kernel_prerm].contains(action) && geteuid() != 0 {
             throw DKMSError(1, "You must be root to use this command.")
         }
         let root = context.tree.root

@@ -6,6 +6,7 @@ public struct Invocation: Equatable {
     public enum Action: String, CaseIterable {
         case add, remove, build, install, uninstall, unbuild, autoinstall, status
         case match, mktarball, ldtarball
+        case kernel_preinst, kernel_postinst, kernel_prerm
         // Our own additions.
         case cache, verify, cleanup, recover
     }

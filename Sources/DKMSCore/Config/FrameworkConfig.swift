@@ -75,6 +75,9 @@ public struct FrameworkConfig: Equatable {
             }
         }
         if name.isEmpty { out.append("$"); return start + 1 }
+        // $kernelver is known only when a kernel is handled (dkms reads these
+        // settings then): kept for the caller to substitute.
+        if name == "kernelver" && values[name] == nil { out += "$kernelver"; return i }
         out += values[name] ?? ""
         return i
     }

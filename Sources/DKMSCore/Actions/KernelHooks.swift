@@ -1,0 +1,54 @@
+import Glibc
+
+extension Engine {
+    /// `dkms kernel_prerm` (a kernel is being removed: every module built
+    /// for it is unbuilt) and `kernel_preinst` (a kernel is being upgraded:
+    /// the AUTOINSTALL ones, for kernel_postinst to rebuild), as dkms 3.4:
+    /// one depmod at the end, empty directories of the kernel's tree removed.
+    mutating func kernelRemoval(onlyAutoinstall: Bool) throws {
+        let name = onlyAutoinstall ? "kernel_preinst" : "kernel_prerm"
+        try requireOneKernel(name)
+        let targets = context.targets()
+        let target = targets[0], k = target.version, a = target.arch
+        context.run.delayDepmod = true
+        var failed = ""
+        for m in GlobOrder.sorted(tree.modules()) {
+            for v in GlobOrder.sorted(FS.list(tree.moduleDir(m))) where tree.isBuilt(m, v, k, a) {
+                if onlyAutoinstall { guard let conf = try? readConf(m, v, target), conf.autoinstall else { continue } }
+                out.errorLine("dkms: removing module \(m)/\(v) for kernel \(k) (\(a))")
+                do {
+                    try unbuildOne(m, v, target, uninstallFirst: true)
+                } catch let e as DKMSError {
+                    if !e.lines.isEmpty { out.errorLine(""); out.error(e) }
+                    failed += " \(m)/\(v)(\(e.exitCode))"
+                }
+                if !onlyAutoinstall { out.line("") }
+            }
+        }
+        context.run.delayDepmod = false
+        if context.run.depmodPending.remove(k) != nil { depmod(k) }
+        removeEmptyDirectories(tree.libTree(k), keepTop: true)
+        if !failed.isEmpty {
+            throw DKMSError(14, "dkms \(name) for kernel \(k) (\(a)) failed for module(s)\(failed).")
+        }
+    }
+
+    /// dkms's have_one_kernel for the kernel hooks: exactly one -k, the
+    /// running kernel is not assumed.
+    func requireOneKernel(_ name: String) throws {
+        if context.invocation.all { throw DKMSError(5, "The action \(name) does not support the --all parameter.") }
+        guard context.invocation.kernels.count == 1 else {
+            throw DKMSError(4, "The action \(name) requires exactly one kernel version parameter on the command line.")
+        }
+    }
+
+    /// find DIR -type d -empty -delete, without following links.
+    func removeEmptyDirectories(_ dir: String, keepTop: Bool) {
+        guard FS.isDirectory(dir), !FS.isSymlink(dir) else { return }
+        for name in FS.list(dir) {
+            let p = dir + "/" + name
+            if FS.isDirectory(p) && !FS.isSymlink(p) { removeEmptyDirectories(p, keepTop: false) }
+        }
+        if !keepTop && FS.list(dir).isEmpty { rmdir(dir) }
+    }
+}

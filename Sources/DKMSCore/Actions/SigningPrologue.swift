@@ -1,0 +1,122 @@
+import Installer
+import Glibc
+
+extension Engine {
+    /// Whether modules built for `target` get signed, decided once per
+    /// kernel/arch in a run and said the way dkms 3.4 says it: before
+    /// "Building module(s)", followed by an empty line (its
+    /// prepare_kernel_and_signing). Later builds for the same kernel in the
+    /// run reuse the decision silently, as dkms does.
+    func prepareSigning(_ target: KernelTarget) -> SigningDecision {
+        let id = target.version + "/" + target.arch
+        if let known = context.run.signing[id] { return known }
+        let decision = decideSigning(target)
+        context.run.signing[id] = decision
+        out.line("")
+        return decision
+    }
+
+    /// dkms 3.4's prepare_signing and prepare_mok, message for message.
+    private func decideSigning(_ target: KernelTarget) -> SigningDecision {
+        func skip(_ why: String) -> SigningDecision {
+            out.line(why)
+            return .skip(reason: why, isWarning: false)
+        }
+        let f = context.framework
+        // sign_modules=no is our older spelling of try_sign_modules=false.
+        if f["try_sign_modules"] == "false" || f["sign_modules"] == "no" {
+            return skip("Module signing is disabled by policy, modules won't be signed")
+        }
+        // Chroot detection is left out on purpose: every build of ours runs
+        // in private namespaces, where dkms's mountinfo test would always say
+        // "chroot" and never sign.
+        let configPath = context.invocation.kernelConfig ?? target.configPath
+        guard FS.isRegularFile(configPath) else {
+            return skip("Kernel config \(configPath) not found, modules won't be signed")
+        }
+        guard let hash = Self.signatureHash(configPath) else {
+            return skip("The kernel is built without module signing facility, modules won't be signed")
+        }
+        let settings = signingSettings(target)
+        let tool = settings.signFile ?? SigningSettings.defaultSignFile(kernel: target.version, installTree: tree.installTree)
+        out.line("Sign command: \(tool)")
+        guard FS.isRegularFile(tool), access(tool, X_OK) == 0 else {
+            return skip("Binary \(tool) not found, modules won't be signed")
+        }
+        let key = settings.key, cert = settings.certificate
+        out.line("Signing key: \(key)")
+        out.line("Public certificate (MOK): \(cert)")
+        if !key.hasPrefix("pkcs11:") && (!FS.isRegularFile(key) || !FS.isRegularFile(cert)) {
+            out.line("Certificate or key are missing, generating self signed certificate for MOK...")
+            // Like dkms's openssl call, nothing is made where a directory is
+            // missing; unlike it, key and certificate appear together or not at all.
+            guard FS.isDirectory(Self.parent(key)) else {
+                return skip("Key file \(key) not found and can't be generated, modules won't be signed")
+            }
+            guard FS.isDirectory(Self.parent(cert)) else {
+                return skip("Certificate file \(cert) not found and can't be generated, modules won't be signed")
+            }
+            _ = try? Signer(settings: settings).generateKey()
+            guard FS.isRegularFile(key) else {
+                return skip("Key file \(key) not found and can't be generated, modules won't be signed")
+            }
+        }
+        guard FS.isRegularFile(cert) else {
+            return skip("Certificate file \(cert) not found and can't be generated, modules won't be signed")
+        }
+        return .sign(tool: tool, key: key, certificate: cert, hash: hash)
+    }
+
+    /// CONFIG_MODULE_SIG_HASH of a kernel config (dkms greps for the line:
+    /// a config naming a hash is one that signs).
+    static func signatureHash(_ configPath: String) -> String? {
+        guard let text = FS.readText(configPath) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("CONFIG_MODULE_SIG_HASH=") {
+            return String(line.dropFirst("CONFIG_MODULE_SIG_HASH=".count).filter { $0 != "\"" })
+        }
+        return nil
+    }
+
+    /// The sign-file dkms 3.4 picks when framework.conf names none: the
+    /// distribution's kbuild copy where it has one (Debian keeps it in
+    /// linux-kbuild-<major.minor>), else the kernel's build tree.
+    func distributionSignFile(_ kernel: String) -> String {
+        var candidate: String?
+        let distro = Context.runningDistribution()
+        if distro.hasPrefix("debian"), let dot = kernel.lastIndex(of: ".") {
+            candidate = "/usr/lib/linux-kbuild-\(kernel[..<dot])/scripts/sign-file"
+        } else if distro.hasPrefix("ubuntu") {
+            candidate = Self.inPath("kmodsign") ?? "/usr/src/linux-headers-\(kernel)/scripts/sign-file"
+        } else if distro.hasPrefix("gentoo") {
+            candidate = "/usr/src/linux-\(kernel)/scripts/sign-file"
+        }
+        if let c = candidate, FS.isRegularFile(c) { return c }
+        return "\(tree.installTree)/\(kernel)/build/scripts/sign-file"
+    }
+}
+
+extension Engine {
+    static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func inPath(_ name: String) -> String? {
+        let dirs = (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":")
+        return dirs.map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+    }
+}
+
+extension Context {
+    /// dkms's distro_version: ID for Ubuntu, else the first word of ID_LIKE, else ID.
+    static func runningDistribution() -> String {
+        guard let text = FS.readText("/etc/os-release") ?? FS.readText("/usr/lib/os-release") else { return "" }
+        var id = "", like = ""
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("ID=") { id = String(line.dropFirst(3)).trimmingCharacters(in: "\"'") }
+            if line.hasPrefix("ID_LIKE=") { like = String(line.dropFirst(8)).trimmingCharacters(in: "\"'") }
+        }
+        if id == "ubuntu" { return id }
+        return like.split(separator: " ").first.map(String.init) ?? id
+    }
+}
