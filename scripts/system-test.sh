@@ -279,6 +279,15 @@ enter() {
     mount --rbind /sys "$r/sys"
     mount -t tmpfs -o mode=755 run "$r/run"
     mount -t tmpfs -o mode=1777 tmp "$r/tmp"
+    # The root's /tmp is fresh: a checkout or binary under the host's /tmp (a
+    # CI clone, say) is shown there again, read-only, at the same path.
+    local p
+    for p in "$repo" "$(dirname "$binary")"; do
+        [[ $p == /tmp/* && ! -d $r$p/. ]] || continue
+        mkdir -p "$r$p"
+        mount --rbind "$p" "$r$p"
+        mount -o remount,bind,ro "$r$p"
+    done
     mkdir -p "$r/system-test-results"
     mount --bind "$scratch/results" "$r/system-test-results"
     local inside=(/usr/bin/env -i "binary=$binary" /bin/bash "$self" --stage "$variant" "$with_zfs")

@@ -75,16 +75,19 @@ enum Hostile {
         return d
     }()
 
-    /// dkms_hello.ko built once on the host from the example (trusted code),
-    /// so that most cases need no kernel build: their MAKE copies it.
-    static let prebuiltModule: String = {
+    /// dkms_hello.ko built on the host from the example (trusted code), so
+    /// that most cases need no kernel build: their MAKE copies it. Built
+    /// again when HostileModuleTests' cleanup has removed the shared
+    /// directory and a later class (SupervisorHardeningTests) needs it.
+    static var prebuiltModule: String {
         let d = dir + "/prebuilt"
-        _ = sh(["mkdir", "-p", d])
+        if FileManager.default.fileExists(atPath: d + "/dkms_hello.ko") { return d + "/dkms_hello.ko" }
+        _ = sh(["mkdir", "-p", "-m", "0755", dir, d])
         _ = sh(["cp", "\(Repo.root)/examples/dkms-hello-1.0/Makefile", "\(Repo.root)/examples/dkms-hello-1.0/dkms_hello.c", d])
         let r = sh(["make", "-s", "-C", "/lib/modules/\(kernel)/build", "M=\(d)", "modules"])
         precondition(r.status == 0, "building the example module: \(r.all)")
         return d + "/dkms_hello.ko"
-    }()
+    }
 
     /// The syscall probe, compiled once with gcc.
     static let probe: String = {
