@@ -1,6 +1,6 @@
 import Glibc
 
-/// GC roots. A pin is a named reference ("evdi/1.12.0/6.1.0-56-amd64/x86_64") to the key that
+/// GC roots. A pin is a named reference ("<module>/<version>/<kernel>/<arch>") to the key that
 /// is currently installed for it. Pinned entries are never evicted, so removing and reinstalling
 /// a kernel package or module finds its result again (the research's "reinstall is a hit").
 public struct Pin: Hashable, Sendable {

@@ -15,7 +15,7 @@ public struct KernelBuildTree: Sendable, Equatable {
 
     public init(objtree: String, srctree: String?) { self.objtree = objtree; self.srctree = srctree }
 
-    /// Resolves `buildDirectory` (e.g. /lib/modules/6.1.0-56-amd64/build) and follows the
+    /// Resolves `buildDirectory` (e.g. /lib/modules/<kernel>/build) and follows the
     /// objtree Makefile's `include .../Makefile` to find the srctree. A tree without such a
     /// line (a full self-built kernel tree) is its own srctree.
     public static func discover(buildDirectory: String) throws -> KernelBuildTree {

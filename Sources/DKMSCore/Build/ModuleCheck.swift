@@ -9,24 +9,16 @@ public enum ModuleCheck {
     public static let maxSize = 512 * 1024 * 1024
 
     public static func read(_ path: String, kernel: String, arch: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let why = errno == ELOOP ? "is a symbolic link" : FS.errnoText()
-            throw DKMSError(7, "Built module \(path) \(why).")
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DKMSError(7, "Built module \(path): \(FS.errnoText())") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw DKMSError(7, "Built module \(path) is not a regular file.") }
-        guard st.st_nlink == 1 else { throw DKMSError(7, "Built module \(path) has \(st.st_nlink) hard links.") }
-        guard st.st_size <= maxSize else { throw DKMSError(7, "Built module \(path) is larger than \(maxSize) bytes.") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + off, $0.count - off, off_t(off)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw DKMSError(7, "Built module \(path): short read") }
-            off += n
+        let bytes: [UInt8]
+        switch BoundedFile.read(path, limit: maxSize) {
+        case .success(let b): bytes = b
+        case .failure(.symlink): throw DKMSError(7, "Built module \(path) is a symbolic link.")
+        case .failure(.openFailed(let why)): throw DKMSError(7, "Built module \(path) \(why).")
+        case .failure(.statFailed(let why)): throw DKMSError(7, "Built module \(path): \(why)")
+        case .failure(.notRegular): throw DKMSError(7, "Built module \(path) is not a regular file.")
+        case .failure(.hardLinks(let n)): throw DKMSError(7, "Built module \(path) has \(n) hard links.")
+        case .failure(.tooLarge): throw DKMSError(7, "Built module \(path) is larger than \(maxSize) bytes.")
+        case .failure(.shortRead): throw DKMSError(7, "Built module \(path): short read")
         }
         if let problem = problem(in: bytes, kernel: kernel, arch: arch) {
             throw DKMSError(7, "Built module \(path) \(problem).")

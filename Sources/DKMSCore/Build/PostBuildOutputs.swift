@@ -36,9 +36,9 @@ public enum PostBuildOutputs {
                 notes.append("POST_BUILD left more than \(maxFiles) files; '\(Printable.visible(name))' and the rest dropped.")
                 break
             }
-            switch readBounded(path, limit: min(maxFileBytes, maxTotalBytes - total)) {
-            case .failure(let why):
-                notes.append("POST_BUILD left '\(Printable.visible(name))', \(why); dropped.")
+            switch BoundedFile.read(path, limit: min(maxFileBytes, maxTotalBytes - total)) {
+            case .failure(let problem):
+                notes.append("POST_BUILD left '\(Printable.visible(name))', \(which(problem)); dropped.")
             case .success(let bytes):
                 do {
                     try Staging.writeFile(staging + "/" + name, bytes)
@@ -52,27 +52,14 @@ public enum PostBuildOutputs {
         return notes
     }
 
-    enum Read { case success([UInt8]), failure(String) }
-
-    /// A regular file with one link, read through a descriptor that was
-    /// opened without following links, never more than `limit` bytes.
-    static func readBounded(_ path: String, limit: Int) -> Read {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return .failure(errno == ELOOP ? "which is a symbolic link" : "which cannot be read (\(FS.errnoText()))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return .failure("which cannot be read (\(FS.errnoText()))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure("which is not a regular file") }
-        guard st.st_nlink == 1 else { return .failure("which has \(st.st_nlink) hard links") }
-        guard st.st_size >= 0, Int(st.st_size) <= limit else { return .failure("which is larger than \(limit) bytes") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + off, $0.count - off, off_t(off)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return .failure("which changed while it was read") }
-            off += n
+    static func which(_ p: BoundedFile.Problem) -> String {
+        switch p {
+        case .symlink: return "which is a symbolic link"
+        case .openFailed(let why), .statFailed(let why): return "which cannot be read (\(why))"
+        case .notRegular: return "which is not a regular file"
+        case .hardLinks(let n): return "which has \(n) hard links"
+        case .tooLarge(let limit): return "which is larger than \(limit) bytes"
+        case .shortRead: return "which changed while it was read"
         }
-        return .success(bytes)
     }
 }
