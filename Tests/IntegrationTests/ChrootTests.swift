@@ -24,6 +24,14 @@ final class ChrootTests: XCTestCase {
         return sh(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", root, root] + argv, env: env)
     }
 
+    /// The top-level directories holding the checkout and the binary (wherever CI cloned it),
+    /// bound into a plain-directory chroot beside the system's own.
+    static var checkoutTops: String {
+        let fixed: Set<String> = ["usr", "etc", "dev", "sys", "proc", "tmp", "opt"]
+        let tops = [Repo.root, Repo.dkms].compactMap { $0.split(separator: "/").first.map(String.init) }
+        return Array(Set(tops).subtracting(fixed)).sorted().joined(separator: " ")
+    }
+
     /// `argv` run chrooted into a plain directory (debootstrap's tree: its root is no mount
     /// point) with the system bound into it.
     static func inPlainChroot(_ argv: [String], env: [String: String] = [:]) -> Run {
@@ -33,11 +41,13 @@ final class ChrootTests: XCTestCase {
         let script = #"""
             P=$1; shift
             mountpoint -q "$P" && { echo "$P is a mount point"; exit 3; }
-            for d in usr etc dev sys proc tmp work opt root; do mkdir -p "$P/$d"; done
+            for d in usr etc dev sys proc tmp opt root $TOPS; do mkdir -p "$P/$d"; done
             for l in bin:usr/bin lib:usr/lib lib64:usr/lib64 sbin:usr/sbin; do ln -s "${l#*:}" "$P/${l%%:*}"; done
-            for d in usr etc dev sys proc tmp work opt; do mount --rbind "/$d" "$P/$d" || exit 4; done
+            for d in usr etc dev sys proc tmp opt $TOPS; do mount --rbind "/$d" "$P/$d" || exit 4; done
             exec chroot "$P" "$@"
             """#
+        var env = env
+        env["TOPS"] = checkoutTops
         return sh(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", root] + argv, env: env)
     }
 

@@ -12,6 +12,14 @@ import XCTest
 final class ChrootModeTests: XCTestCase {
     static var testBinary: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
 
+    /// The top-level directories holding the checkout and this binary (wherever CI cloned it:
+    /// /work, /check, /home...), bound into a plain-directory chroot beside the system's own.
+    static var checkoutTops: String {
+        let fixed: Set<String> = ["usr", "etc", "dev", "sys", "proc", "tmp", "opt"]
+        let tops = [T.packageRoot.path, testBinary].compactMap { $0.split(separator: "/").first.map(String.init) }
+        return Array(Set(tops).subtracting(fixed)).sorted().joined(separator: " ")
+    }
+
     struct Output { var status: Int32; var text: String }
 
     func runProcess(_ argv: [String], env: [String: String] = [:]) throws -> Output {
@@ -62,13 +70,14 @@ final class ChrootModeTests: XCTestCase {
         let script = #"""
             P=$1; shift
             mountpoint -q "$P" && { echo "$P is a mount point"; exit 3; }
-            mkdir -p "$P/usr" "$P/etc" "$P/tmp" "$P/proc" "$P/dev" "$P/sys" "$P/work" "$P/opt" "$P/root"
+            for d in usr etc dev sys proc tmp opt root $TOPS; do mkdir -p "$P/$d"; done
             for l in bin:usr/bin lib:usr/lib lib64:usr/lib64 sbin:usr/sbin; do ln -s "${l#*:}" "$P/${l%%:*}"; done
-            for d in usr etc dev sys proc tmp work opt; do mount --rbind "/$d" "$P/$d" || exit 4; done
+            for d in usr etc dev sys proc tmp opt $TOPS; do mount --rbind "/$d" "$P/$d" || exit 4; done
             exec chroot "$P" "$@"
             """#
         let r = try runProcess(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", root,
-                                ChrootModeTests.testBinary, "SandboxTests.RootModeTests"], env: ["CSB_TEST_IN_CHROOT": "1"])
+                                ChrootModeTests.testBinary, "SandboxTests.RootModeTests"],
+                               env: ["CSB_TEST_IN_CHROOT": "1", "TOPS": ChrootModeTests.checkoutTops])
         print(r.text.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Executed") }.joined(separator: "\n"))
         XCTAssertEqual(r.status, 0, r.text.suffix(4000).description)
         XCTAssertTrue(r.text.contains("Executed 12 tests, with 0 failures"), r.text.suffix(4000).description)
