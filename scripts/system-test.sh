@@ -3,7 +3,7 @@
 # packages through apt, in throw-away roots that leave the host untouched.
 #
 #   scripts/system-test.sh [--chroot] [--no-reference] [--with-zfs]
-#                          [--without-debian-dkms] [--keep]
+#                          [--without-debian-dkms] [--default-headers-only] [--keep]
 #
 # Each root is an overlay of / (lower: the host's /, upper on a tmpfs) in
 # a private mount and pid namespace, entered with pivot_root (or chroot
@@ -24,6 +24,9 @@
 # install-integration must then hold when apt brings it back as the -dkms
 # packages' dependency.  Then, unless --no-reference, steps 2-4 again in a second root with
 # Debian's own dkms, and both roots' `dkms status` must print the same lines.
+# With --default-headers-only, each root starts as a machine with only the
+# headers Debian's linux-headers-amd64 brings (the others are purged in the
+# root): zfs builds for ~10-25 minutes per kernel, so --with-zfs is run so.
 # Finally the host's dkms tree, sources, modules, kernel hooks and dpkg
 # database must be as they were.
 #
@@ -169,8 +172,39 @@ pick_new_headers() {
     return 1
 }
 
+# The headers packages installed here that Debian's linux-headers-amd64 does
+# not bring in, purged from this root (before any dkms is involved), so that
+# it is a machine with today's default headers only.
+purge_non_default_headers() {
+    local keep installed extra
+    dpkg-query -W -f '${db:Status-Status}' linux-headers-amd64 2>/dev/null | grep -qx installed ||
+        fail "--default-headers-only: linux-headers-amd64 is not installed"
+    keep=$(apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts --no-breaks \
+               --no-replaces --no-enhances linux-headers-amd64 | grep -E '^linux-headers-' | sort -u)
+    installed=$(dpkg-query -W -f '${db:Status-Status} ${Package}\n' 'linux-headers-*' | awk '$1 == "installed" { print $2 }' | sort -u)
+    mapfile -t extra < <(comm -23 <(echo "$installed") <(echo "$keep"))
+    if ((${#extra[@]})); then
+        dpkg --purge "${extra[@]}" > "$results/purge-headers.log" 2>&1 ||
+            { tail -n 20 "$results/purge-headers.log" >&2; fail "dpkg --purge of the other headers failed"; }
+    fi
+    log "default headers only: kept $(echo $keep), purged ${extra[*]:-nothing}"
+}
+
+# The contrib component added to this root's own Debian sources, beside main
+# (no archive is named here; the entries keep their Signed-By).
+add_contrib_source() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
+        [[ -f $f ]] || continue
+        sed -i -E -e '/^Components:/{/ contrib( |$)/!s/( main)( |$)/\1 contrib\2/}' \
+                  -e '/^deb(-src)? /{/ contrib( |$)/!s/( main)( |$)/\1 contrib\2/}' "$f"
+    done
+    grep -rqE '^(Components:|deb ).* contrib( |$)' /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null ||
+        fail "no Debian source with a main component to add contrib to"
+}
+
 stage() {
-    local variant=$1 with_zfs=$2
+    local variant=$1 with_zfs=$2 default_headers_only=$3
     results=/system-test-results/$variant
     mkdir -p "$results"
     apt_runs=0
@@ -179,6 +213,9 @@ stage() {
     pkgs=("${packages[@]}")
     declare -A installed_for=()
 
+    if [[ $default_headers_only == yes ]]; then
+        purge_non_default_headers
+    fi
     if [[ $variant == ours-without-debian-dkms ]]; then
         dpkg --purge dkms > "$results/purge-dkms.log"
         [[ ! -e /usr/sbin/dkms ]] || fail "dpkg --purge dkms left /usr/sbin/dkms"
@@ -196,8 +233,7 @@ stage() {
 
     if [[ $with_zfs == yes ]]; then
         # contrib only in here: zfs-dkms lives there.
-        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-            > /etc/apt/sources.list.d/system-test-contrib.sources
+        add_contrib_source
         specs+=("${zfs_modules[@]}"); pkgs+=(zfs-dkms)
     fi
     apt_get update
@@ -269,7 +305,7 @@ stage() {
 # enter MODE VARIANT WITH_ZFS: runs in the new namespaces; builds the root
 # and runs the stage inside it.
 enter() {
-    local mode=$1 variant=$2 with_zfs=$3 scratch=$4
+    local mode=$1 variant=$2 with_zfs=$3 scratch=$4 default_headers_only=$5
     mount -t tmpfs -o size=20g,mode=755 system-test "$scratch/fs"
     mkdir "$scratch"/fs/{upper,work,root}
     mount -t overlay system-test -o "lowerdir=/,upperdir=$scratch/fs/upper,workdir=$scratch/fs/work" "$scratch/fs/root"
@@ -290,7 +326,7 @@ enter() {
     done
     mkdir -p "$r/system-test-results"
     mount --bind "$scratch/results" "$r/system-test-results"
-    local inside=(/usr/bin/env -i "binary=$binary" /bin/bash "$self" --stage "$variant" "$with_zfs")
+    local inside=(/usr/bin/env -i "binary=$binary" /bin/bash "$self" --stage "$variant" "$with_zfs" "$default_headers_only")
     if [[ $mode == chroot ]]; then
         exec chroot "$r" "${inside[@]}"
     fi
@@ -314,22 +350,23 @@ fingerprint() {
 run_root() {
     local t0=$SECONDS rc=0
     log "=== $2 ($1)"
-    unshare -m -p -f --propagation private "$self" --enter "$1" "$2" "$with_zfs" "$scratch" || rc=$?
+    unshare -m -p -f --propagation private "$self" --enter "$1" "$2" "$with_zfs" "$scratch" "$default_headers_only" || rc=$?
     log "=== $2 ($1): exit $rc after $((SECONDS - t0)) s"
     return "$rc"
 }
 
 main() {
     local chroot=no reference=yes keep=no ours=ours
-    with_zfs=no
+    with_zfs=no default_headers_only=no
     while (($#)); do
         case $1 in
             --chroot) chroot=yes ;;
             --no-reference) reference=no ;;
             --with-zfs) with_zfs=yes ;;
             --without-debian-dkms) ours="ours-without-debian-dkms" ;;
+            --default-headers-only) default_headers_only=yes ;;
             --keep) keep=yes ;;
-            *) echo "usage: $0 [--chroot] [--no-reference] [--with-zfs] [--without-debian-dkms] [--keep]" >&2; exit 2 ;;
+            *) echo "usage: $0 [--chroot] [--no-reference] [--with-zfs] [--without-debian-dkms] [--default-headers-only] [--keep]" >&2; exit 2 ;;
         esac
         shift
     done

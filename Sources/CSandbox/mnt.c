@@ -181,6 +181,8 @@ static int do_op(const struct csb_op *op) {
         return symlink(op->data, op->dst);
     case CSB_OP_ATTACH:
         return do_attach(op);
+    case CSB_OP_SEAL:
+        return set_attr(op->dst, op->flags, 0);
     default:
         errno = EINVAL;
         return -1;

@@ -64,7 +64,7 @@ struct Plan {
             throw SandboxError.invalidSpec("mount target \(t) is inside the fixed \(reserved)")
         }
         if t == "/usr" { throw SandboxError.invalidSpec("mount target /usr replaces the base system") }
-        if t.hasPrefix("/usr/"), !Plan.isRedundant(m) {
+        if t.hasPrefix("/usr/"), !t.hasPrefix("/usr/src/"), !Plan.isRedundant(m) {
             var st = stat()
             if case .symlink = m {
                 throw SandboxError.invalidSpec("mount target \(t) is inside the read-only /usr: no link can be made there")
@@ -76,9 +76,9 @@ struct Plan {
     }
 
     /// A read-only bind of a /usr path onto itself adds nothing: the base /usr already shows it
-    /// read-only (a module's source in /usr/src, shown where its scripts run).
+    /// read-only. Not so under /usr/src, which the sandbox masks (`maskedUsrSrc`).
     static func isRedundant(_ m: SandboxSpec.Mount) -> Bool {
-        guard case let .readOnlyBind(source, target) = m, target.hasPrefix("/usr/") else { return false }
+        guard case let .readOnlyBind(source, target) = m, target.hasPrefix("/usr/"), !target.hasPrefix("/usr/src/") else { return false }
         return source == target && realpathString(source) == target
     }
 
@@ -131,6 +131,14 @@ struct Plan {
         let fm = FileManager.default
         // Base system: /usr read-only; /bin, /sbin, /lib* as on the host (symlinks on merged-usr).
         bind("/usr", "/usr", flags: Plan.roFlags, what: "bind /usr read-only")
+        // /usr/src holds every module's source and every kernel's headers: masked by an empty
+        // tmpfs, into which only this build's headers and mounts are bound below; sealed
+        // read-only at the end, once their mount points are made.
+        let maskUsrSrc = Plan.isDirectory("/usr/src")
+        if maskUsrSrc {
+            ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: Plan.rwFlags | CSB_F_NOEXEC, dst: Plan.inside(Plan.maskedUsrSrc),
+                                 data: "size=64k,nr_inodes=4096,mode=0755", what: "mask /usr/src with an empty tmpfs"))
+        }
         for d in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
             var st = stat()
             guard lstat(d, &st) == 0 else { continue }
@@ -176,12 +184,13 @@ struct Plan {
         ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: Plan.rwFlags, dst: Plan.inside("/tmp"),
                              data: "size=\(spec.limits.tmpfsBytes),mode=1777", what: "mount tmpfs at /tmp"))
 
-        // Kernel headers: their real location, unless already inside a read-only base bind.
+        // Kernel headers (each objtree and the srctree it includes): their real location, unless
+        // already inside the read-only base /usr (not so under the masked /usr/src).
         // After /tmp, so headers that live under /tmp are not hidden by its tmpfs.
         var seen = Set<String>()
-        for h in spec.headersDirs {
-            let real = URL(fileURLWithPath: h).resolvingSymlinksInPath().path
-            if real == "/usr" || real.hasPrefix("/usr/") || seen.contains(real) { continue }
+        for real in spec.headersDirs.flatMap(HeaderTrees.trees(of:)) {
+            let underBaseUsr = (real == "/usr" || real.hasPrefix("/usr/")) && !real.hasPrefix(Plan.maskedUsrSrc + "/")
+            if underBaseUsr || seen.contains(real) { continue }
             seen.insert(real)
             attach(real, Plan.inside(real), flags: Plan.roFlags, what: "bind headers \(real) read-only")
         }
@@ -208,6 +217,18 @@ struct Plan {
                                      what: "symlink \(t) -> \(destination)"))
             }
         }
+        if maskUsrSrc {
+            ops.append(PlannedOp(kind: Int32(CSB_OP_SEAL.rawValue), flags: Plan.roFlags | CSB_F_NOEXEC, dst: Plan.inside(Plan.maskedUsrSrc),
+                                 what: "make the /usr/src mask read-only"))
+        }
+    }
+
+    /// Where other modules' sources and other kernels' headers live on every distribution.
+    static let maskedUsrSrc = "/usr/src"
+
+    static func isDirectory(_ p: String) -> Bool {
+        var st = stat()
+        return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Root-owned lower layers are attached through an id-mapped clone (host root -> the

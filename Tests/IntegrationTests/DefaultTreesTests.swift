@@ -120,4 +120,24 @@ final class DefaultTreesTests: XCTestCase {
             if code == 77 { XCTAssertEqual(theirs[pair], 77, "\(pair): ours says BUILD_EXCLUSIVE, the reference does not") }
         }
     }
+
+    /// HostileModuleTests again with dkms's own trees (no tree options: /usr/src,
+    /// /var/lib/dkms, /lib/modules), this bundle re-run inside isolated-trees.sh. The cases
+    /// take turns there (one set of trees), so by default only the attacks aimed at the trees
+    /// run again (reading and writing outside, /proc walks, names, replaced outputs); the
+    /// limits and the syscall filter do not depend on where the trees are.
+    /// DKMS_TEST_HOSTILE_DEFAULT_TREES=all runs every case (about 7 minutes).
+    func testHostileSuiteWithTheDefaultTrees() throws {
+        try XCTSkipUnless(getuid() == 0, "needs root for the private mount namespace")
+        let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let all = ProcessInfo.processInfo.environment["DKMS_TEST_HOSTILE_DEFAULT_TREES"] == "all"
+        let treeAttacks = ["testReadingSecrets", "testWritingOutside", "testProcWalks", "testPathTraversalInNames",
+                           "testOutputReplaced", "testDetectorsSeeAnUnconfinedAttack"]
+        let filter = all ? "IntegrationTests.HostileModuleTests"
+                         : treeAttacks.map { "IntegrationTests.HostileModuleTests/\($0)" }.joined(separator: ",")
+        let r = sh([Repo.root + "/scripts/lib/isolated-trees.sh", "/usr/bin/env", "DKMS_TEST_DEFAULT_TREES=1", bundle, filter])
+        print(r.all.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Executed") }.joined(separator: "\n"))
+        XCTAssertEqual(r.status, 0, String(r.all.suffix(6000)))
+        XCTAssertTrue(r.all.contains("Executed \(all ? 13 : treeAttacks.count) tests, with 0 failures"), String(r.all.suffix(3000)))
+    }
 }

@@ -440,10 +440,11 @@ struct HostileCase {
         // Everything the sandbox started ends with dkms.
         let left = HostState.processes(mentioning: [number, trees.base])
         if !left.isEmpty { problems.append("processes left behind: \(left)") }
-        let mounts = HostState.mounts(under: trees.base)
+        let mounts = HostState.mounts(under: trees.base) + (trees.isDefault ? HostState.mounts(under: trees.dkmsTree + "/") : [])
         if !mounts.isEmpty { problems.append("mounts left behind: \(mounts)") }
         // A flood may not reach the host's disk: the trees stay small.
-        let kib = Int(sh(["du", "-sk", trees.base]).stdout.prefix { $0.isNumber }) ?? 0
+        let kib = (trees.isDefault ? [trees.base, trees.dkmsTree] : [trees.base])
+            .map { Int(sh(["du", "-sk", $0]).stdout.prefix { $0.isNumber }) ?? 0 }.reduce(0, +)
         if kib > 160 << 10 { problems.append("the test trees grew to \(kib) KiB") }
         if !problems.isEmpty { problems.append("output was:\n\(all.suffix(6000))") }
         return problems
@@ -526,9 +527,14 @@ struct HostileCase {
     /// build works on an overlay), the victim's dkms tree, dkms's config and
     /// the install tree (only its kernel/ part when the case installs).
     func protectedPaths() -> [String] {
-        var paths = [trees.sourceTree, trees.dkmsTree + "/victim", trees.configDir]
+        // With the default trees, /usr/src also holds the kernels' header trees (read-only
+        // binds, too large to digest per case) and /lib/modules every kernel: the parts
+        // the case set up stand for them.
+        let sources = trees.isDefault ? [trees.sourceTree + "/victim-1.0", trees.sourceTree + "/hx-1.0"] : [trees.sourceTree]
+        let installed = trees.isDefault ? "\(trees.installTree)/\(k)" : trees.installTree
+        var paths = sources + [trees.dkmsTree + "/victim", trees.configDir]
         if attack.action == .addPath { paths.append(moduleSource) }
-        paths.append(place == .scripts || attack.action == .install ? "\(trees.installTree)/\(k)/kernel" : trees.installTree)
+        paths.append(place == .scripts || attack.action == .install ? "\(trees.installTree)/\(k)/kernel" : installed)
         return paths
     }
 
@@ -560,7 +566,7 @@ struct HostileCase {
             if !lines.contains(where: { $0.contains(message) }) { problems.append("no line says '\(message)'") }
             if attack.conf != nil, !r.all.contains(attack.namesFile) { problems.append("the error does not name \(attack.namesFile)") }
             // Nothing was taken from the build.
-            let kos = sh(["find", trees.dkmsTree, trees.installTree, "-name", "*.ko*", "-not", "-path", "*/kernel/drivers/victim/*"]).stdout
+            let kos = sh(["find"] + trees.moduleFileRoots.filter { FileManager.default.fileExists(atPath: $0) } + ["-name", "*.ko*", "-not", "-path", "*/kernel/drivers/victim/*"]).stdout
             if !kos.isEmpty { problems.append("modules were copied: \(kos)") }
         }
         return problems
@@ -574,7 +580,7 @@ struct HostileCase {
         let outFile = trees.base + "/dkms-output.txt"
         _ = FileManager.default.createFile(atPath: outFile, contents: Data(output.utf8))
         defer { unlink(outFile) }
-        let logs = sh(["find", trees.base, "-name", "make.log"]).stdout.split(separator: "\n").map(String.init)
+        let logs = sh(["find", trees.base] + (trees.isDefault ? [trees.dkmsTree] : []) + ["-name", "make.log"]).stdout.split(separator: "\n").map(String.init)
         var problems: [String] = []
         for file in [outFile] + logs {
             let what = file == outFile ? "dkms output" : file

@@ -86,23 +86,44 @@ func sh(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil) -> R
 /// so depmod can run with -b <root>.
 final class TestTrees {
     let base: String
-    var dkmsTree: String { base + "/tree" }
-    var sourceTree: String { base + "/src" }
-    var root: String { base + "/root" }
-    var installTree: String { root + "/lib/modules" }
+    /// dkms's own default trees (/var/lib/dkms, /usr/src, /lib/modules, no tree
+    /// options), for a suite re-run inside scripts/lib/isolated-trees.sh with
+    /// DKMS_TEST_DEFAULT_TREES=1: there they are the run's own.
+    let isDefault: Bool
+    var dkmsTree: String { isDefault ? "/var/lib/dkms" : base + "/tree" }
+    var sourceTree: String { isDefault ? "/usr/src" : base + "/src" }
+    var root: String { isDefault ? "/" : base + "/root" }
+    var installTree: String { isDefault ? "/lib/modules" : root + "/lib/modules" }
     var configDir: String { base + "/etc-dkms" }
+    /// What the default trees held before: cleanup removes only what came after.
+    private var defaultTreesBefore: Set<String> = []
 
     /// Builds of the same inputs are shared through one build cache for the
     /// whole test run (they are hits after the first); tests about the cache
     /// itself get a private one.
     static let sharedCache = FileManager.default.temporaryDirectory.appendingPathComponent("dkms-it-cache-\(getpid())").path
 
+    /// True only inside isolated-trees.sh (its tmpfs is /var/lib/dkms) when asked
+    /// for: never the host's trees.
+    static let useDefaultTrees: Bool = {
+        guard ProcessInfo.processInfo.environment["DKMS_TEST_DEFAULT_TREES"] == "1" else { return false }
+        let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let isolated = mountinfo.split(separator: "\n").contains { $0.contains(" /var/lib/dkms ") && $0.contains(" isolated-dkms-tree ") }
+        precondition(isolated, "DKMS_TEST_DEFAULT_TREES=1 outside scripts/lib/isolated-trees.sh: refusing to use the host's trees")
+        return true
+    }()
+
     init(kernels: [String] = Kernels.all, sharedCache: Bool = true) {
         base = FileManager.default.temporaryDirectory.appendingPathComponent("dkms-it-\(UUID().uuidString.prefix(8))").path
+        isDefault = TestTrees.useDefaultTrees
         let fm = FileManager.default
         for d in [dkmsTree, sourceTree, installTree, configDir] { try! fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
         if sharedCache {
             fm.createFile(atPath: configDir + "/framework.conf", contents: Data("cache_dir=\(TestTrees.sharedCache)\n".utf8))
+        }
+        if isDefault {
+            defaultTreesBefore = TestTrees.defaultTreesListing()
+            return
         }
         for k in kernels {
             try! fm.createDirectory(atPath: "\(installTree)/\(k)", withIntermediateDirectories: true)
@@ -111,7 +132,21 @@ final class TestTrees {
         }
     }
 
-    var treeArgs: [String] { ["--dkmstree", dkmsTree, "--sourcetree", sourceTree, "--installtree", installTree] }
+    /// The entries of the default trees a test may add to: /var/lib/dkms and
+    /// /usr/src's top level, and each kernel's directory in /lib/modules three
+    /// levels deep (updates/dkms, kernel/drivers/<dir>, modules.*), links not followed.
+    static func defaultTreesListing() -> Set<String> {
+        let r = sh(["/bin/sh", "-c", "find /var/lib/dkms /usr/src -mindepth 1 -maxdepth 1; find /lib/modules/ -mindepth 1 -maxdepth 4"])
+        return Set(r.stdout.split(separator: "\n").map(String.init))
+    }
+
+    /// Where module files of dkms's own may be: the dkms tree and each kernel's updates/.
+    var moduleFileRoots: [String] {
+        isDefault ? [dkmsTree] + ((try? FileManager.default.contentsOfDirectory(atPath: installTree)) ?? []).map { "\(installTree)/\($0)/updates" }
+                  : [dkmsTree, installTree]
+    }
+
+    var treeArgs: [String] { isDefault ? [] : ["--dkmstree", dkmsTree, "--sourcetree", sourceTree, "--installtree", installTree] }
 
     /// Runs our dkms on these trees.
     func dkms(_ args: String..., extraEnv: [String: String] = [:]) -> Run { dkms(args, extraEnv: extraEnv) }
@@ -126,7 +161,13 @@ final class TestTrees {
         _ = sh(["cp", "-a", dir, sourceTree + "/" + nameVersion])
     }
 
-    func cleanup() { try? FileManager.default.removeItem(atPath: base) }
+    func cleanup() {
+        try? FileManager.default.removeItem(atPath: base)
+        if isDefault {
+            let added = TestTrees.defaultTreesListing().subtracting(defaultTreesBefore).sorted().reversed()
+            for path in added { _ = sh(["rm", "-rf", "--one-file-system", path]) }
+        }
+    }
 }
 
 /// Writes a small module source with the given dkms.conf and C body.

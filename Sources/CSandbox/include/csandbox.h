@@ -45,6 +45,8 @@ enum csb_op_kind {
     CSB_OP_ATTACH = 8,  /* move_mount(fd `mode`) to dst: a detached tree the parent cloned (tree.c,
                          * idmap.c); dst made as dir or file to match; then made private and given
                          * `flags` recursively, like BIND                                           */
+    CSB_OP_SEAL = 9,    /* give the mount at dst `flags` (not recursively): a tmpfs made read-only
+                         * once its mount points are made (the /usr/src mask)                     */
 };
 
 /* How the sandbox gets its privilege for the setup (see docs/sandbox.md, "Modes").
