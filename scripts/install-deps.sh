@@ -17,6 +17,9 @@ packages=(
   xz-utils zstd gzip openssl
   # The reference dkms, for interop tests and side-by-side benchmarks.
   dkms
+  # Validating `dkms status --json` against docs/status.schema.json; the zsh and
+  # fish completions' tests run them in those shells.
+  python3-jsonschema zsh fish
 )
 
 # A second kernel series: Debian 12's 6.12 (bookworm-security), which has BTF for

@@ -1,13 +1,19 @@
 import Foundation
 /// `dkms status --json`: one object per status line, with the facts a
-/// script would otherwise dig out of the tree by hand.
+/// script would otherwise dig out of the tree by hand, in a versioned
+/// envelope. The schema is docs/status-json.md (prose) and
+/// docs/status.schema.json (JSON Schema); `schemaVersion` changes only when a
+/// field is removed or changes meaning — new fields may appear in any version.
+/// (dkms 3.0 changed its text output and broke the parsers that read it.)
 public struct StatusJSON {
+    public static let schemaVersion = 1
     public var report: StatusReport
 
     public init(report: StatusReport) { self.report = report }
 
     public func render(_ entries: [StatusReport.Entry]) -> String {
-        "[" + entries.map { object(for: $0) }.joined(separator: ",\n ") + "]"
+        "{\"schema_version\": \(StatusJSON.schemaVersion), \"dkms_version\": \(q(DKMSVersion.string)),\n \"entries\": ["
+            + entries.map { object(for: $0) }.joined(separator: ",\n  ") + "]}"
     }
 
     func object(for e: StatusReport.Entry) -> String {
