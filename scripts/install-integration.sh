@@ -41,6 +41,8 @@ files=(
     "755 $s/hooks/kernel/header_postinst.d/dkms /etc/kernel/header_postinst.d/dkms /etc/kernel/header_postinst.d/dkms.distrib"
     "755 $s/hooks/kernel/prerm.d/dkms /etc/kernel/prerm.d/dkms /etc/kernel/prerm.d/dkms.distrib"
     "644 $s/completion/dkms.bash /usr/share/bash-completion/completions/dkms /usr/share/bash-completion/completions/dkms.distrib"
+    "644 $s/completion/_dkms /usr/share/zsh/vendor-completions/_dkms"
+    "644 $s/completion/dkms.fish /usr/share/fish/vendor_completions.d/dkms.fish"
     "644 $s/man/dkms.8 /usr/share/man/man8/dkms.8"
     "644 $s/systemd/dkms.service /usr/lib/systemd/system/dkms.service"
     # Arch: the names Arch's dkms package uses; hooks are data, the script

@@ -409,6 +409,8 @@ final class HookTests: XCTestCase {
             ("etc/kernel/header_postinst.d/dkms", Integration.headerPostinst, 0o755),
             ("usr/lib/systemd/system/dkms.service", Integration.service, 0o644),
             ("usr/share/bash-completion/completions/dkms", Integration.completion, 0o644),
+            ("usr/share/zsh/vendor-completions/_dkms", ShellCompletionTests.zsh, 0o644),
+            ("usr/share/fish/vendor_completions.d/dkms.fish", ShellCompletionTests.fish, 0o644),
             ("usr/share/man/man8/dkms.8", Integration.manPage, 0o644),
         ] + Integration.sandboxProfiles.map {
             ("usr/share/dkms-swift/sandbox-profiles/" + ($0 as NSString).lastPathComponent, $0, 0o644)
