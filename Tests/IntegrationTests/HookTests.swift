@@ -280,6 +280,79 @@ final class HookTests: XCTestCase {
         XCTAssertEqual(status(), "dkms-hello/1.0, \(k1), \(arch): installed\n")
     }
 
+    /// A module that fails at a kernel upgrade: one summary names it, its log and the next
+    /// step, and the kernel's installation goes on; continue_on_error="false" fails it.
+    func testKernelHookSummaryAndContinueOnError() throws {
+        addSources()
+        XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
+        writeModule(at: sb.sourceTree + "/broken-2.0", name: "broken", conf: """
+        PACKAGE_NAME=broken
+        PACKAGE_VERSION=2.0
+        BUILT_MODULE_NAME[0]=broken
+        DEST_MODULE_LOCATION[0]=/updates/dkms
+        MAKE[0]="echo this module does not build for $kernelver; false"
+        AUTOINSTALL=yes
+        """)
+        XCTAssertEqual(sb.dkms("add", "broken/2.0").status, 0)
+        var r = sh([Integration.postinst, k0], env: sb.hookEnv)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(sb.installed("dkms_hello", k0), r.all)
+        let log = "\(sb.dkmsTree)/broken/2.0/build/make.log"
+        XCTAssertTrue(r.stderr.contains("dkms: autoinstall for kernel \(k0) failed (exit status "), r.all)
+        XCTAssertTrue(r.stderr.contains("  broken/2.0 (error 10): log \(log)\n"), r.all)
+        XCTAssertTrue(r.stderr.contains("Then: dkms install broken/2.0 -k \(k0)"), r.all)
+        XCTAssertFalse(r.stderr.contains("dkms-hello/1.0 (error"), "only the failed module is named: \(r.all)")
+        XCTAssertTrue(r.stderr.contains("is installed without these modules"), r.all)
+        XCTAssertTrue(try String(contentsOfFile: log, encoding: .utf8).contains("this module does not build for \(k0)"))
+        // dkms's own output is passed through unchanged.
+        XCTAssertTrue(r.stdout.contains("Autoinstall on \(k0) failed for module(s) broken(10)."), r.all)
+
+        try "continue_on_error=\"false\"\n".write(toFile: sb.configDir + "/framework.conf", atomically: true, encoding: .utf8)
+        r = sh([Integration.postinst, k1], env: sb.hookEnv)
+        XCTAssertNotEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stderr.contains("  broken/2.0 (error 10): log \(log)\n"), r.all)
+        XCTAssertTrue(r.stderr.contains("continue_on_error=\"false\" in framework.conf: the kernel's installation fails"), r.all)
+    }
+
+    /// Secure Boot on, dkms's certificate not enrolled: the hook says so and prints the one
+    /// command that enrols it. Silent when it is enrolled, Secure Boot is off, or there is no
+    /// mokutil. (A stand-in mokutil answers as the real one does: this machine boots no EFI.)
+    func testKernelHookMOKHint() throws {
+        addSources()
+        XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
+        let bin = sb.base + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        func mokutil(secureBoot: Bool, enrolled: Bool) throws {
+            let script = """
+            #!/bin/sh
+            case $1 in
+                --sb-state) echo "SecureBoot \(secureBoot ? "enabled" : "disabled")" ;;
+                --test-key) echo "$2 \(enrolled ? "is already enrolled" : "is not enrolled")"; exit \(enrolled ? 1 : 0) ;;
+            esac
+            """
+            FileManager.default.createFile(atPath: bin + "/mokutil", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        }
+        var env = sb.hookEnv
+        env["PATH"] = bin + ":/usr/sbin:/usr/bin:/sbin:/bin"
+        let cert = sb.dkmsTree + "/mok.pub"
+        let hint = "mokutil --import \(cert)\n"
+        try mokutil(secureBoot: true, enrolled: false)
+        var r = sh([Integration.postinst, k0], env: env)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cert), "dkms made its signing certificate: \(r.all)")
+        XCTAssertTrue(r.stderr.contains("Secure Boot is enabled and the key DKMS signs modules with is not enrolled"), r.all)
+        XCTAssertTrue(r.stderr.hasSuffix(hint), r.all)
+        for (sbOn, enrolled) in [(true, true), (false, false)] {
+            try mokutil(secureBoot: sbOn, enrolled: enrolled)
+            r = sh([Integration.postinst, k0], env: env)
+            XCTAssertEqual(r.status, 0, r.all)
+            XCTAssertFalse(r.stderr.contains("mokutil"), "secure boot \(sbOn), enrolled \(enrolled): \(r.all)")
+        }
+        unlink(bin + "/mokutil")
+        r = sh([Integration.postinst, k0], env: env)
+        XCTAssertFalse(r.stderr.contains("mokutil"), r.all)
+    }
+
     // MARK: bash completion
 
     func testBashCompletion() throws {
