@@ -159,6 +159,29 @@ final class HookTests: XCTestCase {
         XCTAssertEqual(status(), "dkms-hello/1.0: added\ntiny/0.1: added\n", r.all)
     }
 
+    /// A kernel upgrade where one module fails: the others are installed, and one summary at
+    /// the end names the failure, its log and the next step (pacman reports the hook failed).
+    func testAlpmKernelUpgradeSummarizesFailures() throws {
+        addSources()
+        XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
+        writeModule(at: sb.sourceTree + "/broken-2.0", name: "broken", conf: """
+        PACKAGE_NAME=broken
+        PACKAGE_VERSION=2.0
+        BUILT_MODULE_NAME[0]=broken
+        DEST_MODULE_LOCATION[0]=/updates/dkms
+        MAKE[0]="false"
+        AUTOINSTALL=yes
+        """)
+        XCTAssertEqual(sb.dkms("add", "broken/2.0").status, 0)
+        let r = try XCTUnwrap(sb.pacman(Integration.installHook, "Upgrade", files: kernelPackageFiles(k1)))
+        XCTAssertNotEqual(r.status, 0, r.all)
+        XCTAssertTrue(sb.installed("dkms_hello", k1), r.all)
+        XCTAssertTrue(r.stderr.contains("==> dkms: 1 module build(s) failed:\n"), r.all)
+        XCTAssertTrue(r.stderr.contains("  -> broken/2.0 for kernel \(k1) (error 10): log \(sb.dkmsTree)/broken/2.0/build/make.log\n"), r.all)
+        XCTAssertTrue(r.stderr.contains("Then: dkms install broken/2.0 -k \(k1)\n"), r.all)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(sb.dkmsTree)/broken/2.0/build/make.log"))
+    }
+
     /// A -dkms package upgrade, on one kernel to keep it quick.  pacman
     /// sees a version bump's old dkms.conf as removed and the new one as
     /// installed; a rebuild of the same version as upgraded on both sides.
