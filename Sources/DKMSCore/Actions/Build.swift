@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 import Foundation
 import BuildCache
 
@@ -160,7 +161,9 @@ extension Engine {
             if p.contains("/../") || p.hasPrefix("../") || p == ".." {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf contains '..' path component.")
             }
-            guard FS.isRegularFile(environment.hostPath(forBuildPath: "\(buildDir)/patches/\(p)")) || FS.isRegularFile("\(source)/patches/\(p)") else {
+            // Looked up beneath the build's layers and the source, through no link.
+            let isFile = { (st: stat?) in st.map { ($0.st_mode & S_IFMT) == S_IFREG } ?? false }
+            guard isFile(environment.outputStat("\(buildDir)/patches/\(p)")) || isFile(Beneath.lstat(under: source, "patches/\(p)")) else {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
             }
             try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellQuote(p))", cwd: buildDir, env: env, logger: logger) { r in

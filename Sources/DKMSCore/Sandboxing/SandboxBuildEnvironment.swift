@@ -1,4 +1,5 @@
 import Sandbox
+import SafeFS
 import Glibc
 
 /// Runs every module command confined: new user, mount, pid, net, ipc, uts
@@ -165,24 +166,44 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     static let unnamedCall = "(the kernel log, which is rate-limited, did not name the call)"
 
     /// Build outputs are read from the overlay's upper directory (new and
-    /// changed files) or the lower one (untouched source files). A path
-    /// whose components include a symlink in the upper layer is refused: the
-    /// build controls that layer.
-    public func hostPath(forBuildPath path: String) -> String {
-        for (target, o) in overlays where path == target || path.hasPrefix(target + "/") {
-            let rel = String(path.dropFirst(target.count))
-            var walked = o.upper
-            let parts = rel.split(separator: "/")
-            for (i, p) in parts.enumerated() {
-                walked += "/" + p
-                guard let st = FS.lstatInfo(walked) else { return o.lower + rel }
-                let type = st.st_mode & S_IFMT
-                if type == S_IFLNK && i < parts.count - 1 { return "/nonexistent/symlink-in-build-output" + rel }
-                if type == S_IFCHR && st.st_rdev == 0 { return "/nonexistent/deleted" + rel }  // overlay whiteout
-            }
-            return o.upper + rel
+    /// changed files) or, where the upper layer has nothing on the path, the
+    /// lower one (untouched source files): both are module-controlled, so
+    /// every component is resolved beneath the layer without following a
+    /// link (Beneath). A link in either layer, a whiteout (deleted) or a
+    /// non-directory above the name in the upper layer is no file.
+    func layered<T>(_ path: String, _ body: (Int32, String) -> T?) -> T? {
+        for (target, o) in overlays {
+            guard let rel = Beneath.relative(path, to: target) else { continue }
+            if let found = Beneath.withRoot(o.upper, { body($0, rel) }) ?? nil { return found }
+            // Only a name the upper layer does not have at all falls through.
+            guard errno == ENOENT else { return nil }
+            return Beneath.withRoot(o.lower, { body($0, rel) }) ?? nil
         }
-        return path
+        return nil
+    }
+
+    public func outputStat(_ path: String) -> stat? {
+        layered(path) { root, rel -> stat? in
+            guard let st = Beneath.lstat(root, rel) else { return nil }
+            // An overlay whiteout: the build deleted it.
+            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { errno = ENOTDIR; return nil }
+            return st
+        }
+    }
+
+    public func readOutput(_ path: String, limit: Int) -> Result<[UInt8], BoundedFile.Problem> {
+        var problem = BoundedFile.Problem.escapes
+        let bytes = layered(path) { root, rel -> [UInt8]? in
+            switch Beneath.read(root, rel, limit: limit) {
+            case .success(let b): return b
+            case .failure(let p):
+                problem = p
+                errno = p == .missing ? ENOENT : EPERM
+                return nil
+            }
+        }
+        if overlays.keys.allSatisfy({ Beneath.relative(path, to: $0) == nil }) { return .failure(.escapes) }
+        return bytes.map { .success($0) } ?? .failure(problem)
     }
 
     public func teardown(buildDir: String) {

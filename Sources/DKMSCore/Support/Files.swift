@@ -24,10 +24,4 @@ public enum Files {
         for name in FS.list(path) { try removeTree(path + "/" + name) }
         if rmdir(path) != 0 && errno != ENOENT { throw DKMSError(1, "Cannot remove \(path): \(FS.errnoText())") }
     }
-
-    /// Copies the contents of `from` (dotfiles too) into the existing `into`.
-    public static func copyContents(of from: String, into: String) throws {
-        let r = Subprocess.run(["cp", "-fpRT", "--", from + "/", into])
-        if !r.succeeded { throw DKMSError(1, "Cannot copy \(from) to \(into): \(r.stderrText.trimmingCharacters(in: "\n"))") }
-    }
 }
