@@ -50,12 +50,18 @@ public enum Beneath {
         guard components(relative) != nil else { errno = EXDEV; return -1 }
         let flags = flags | O_CLOEXEC | O_NOFOLLOW
         let path = relative.isEmpty ? "." : relative
+        var fd: Int32 = -1
         if !fallbackOnly && !noOpenat2 {
-            let fd = csafefs_openat2_beneath(root, path, flags, mode)
-            if fd >= 0 || errno != ENOSYS { return fd }
-            noOpenat2 = true
+            fd = csafefs_openat2_beneath(root, path, flags, mode)
+            if fd < 0 && errno == ENOSYS { noOpenat2 = true }
         }
-        return walk(root, relative, flags, mode: mode)
+        if fallbackOnly || noOpenat2 { fd = walk(root, relative, flags, mode: mode) }
+        if fd >= 0 && flags & O_PATH != 0 {
+            // O_PATH | O_NOFOLLOW opens a final link as itself (openat2 too).
+            var st = stat()
+            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK { close(fd); errno = ELOOP; return -1 }
+        }
+        return fd
     }
 
     /// The fallback: each directory component opened with O_PATH |
@@ -78,14 +84,7 @@ public enum Beneath {
             close(dir)
             dir = next
         }
-        let fd = openat(dir, String(last), flags, mode)
-        guard fd >= 0 else { return -1 }
-        if flags & O_PATH != 0 {
-            // O_PATH | O_NOFOLLOW opens a final link as itself.
-            var st = stat()
-            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK { close(fd); errno = ELOOP; return -1 }
-        }
-        return fd
+        return openat(dir, String(last), flags, mode)
     }
 
     /// lstat of `relative` beneath `root`: its parent resolved beneath

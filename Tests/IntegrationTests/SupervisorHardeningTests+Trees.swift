@@ -1,0 +1,151 @@
+import XCTest
+import Foundation
+import Glibc
+
+/// Issue #12, reading trees a module controls: the build's upper layer,
+/// the source (the lower layer), POST_BUILD's directory. Every read the
+/// root process makes there is resolved beneath the layer without following
+/// a link; each attack is tried with openat2 and with the descriptor-walk
+/// fallback (DKMS_SWIFT_BENEATH_FALLBACK=1).
+extension SupervisorHardeningTests {
+    static let resolutions: [(label: String, env: [String: String])] = [("openat2", [:]), ("fallback", ["DKMS_SWIFT_BENEATH_FALLBACK": "1"])]
+
+    /// Bait a module would like the root process to take for its output:
+    /// a valid module for this kernel, and a secret, outside every tree.
+    func plantOutsideModule() {
+        _ = sh(["cp", Hostile.prebuiltModule, outside + "/dir/dkms_hello.ko"])
+    }
+
+    /// Nothing of the bait reached the trees, nothing was installed, no
+    /// mount or sandbox process was left behind.
+    func assertNothingTaken(_ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        let secret = sh(["grep", "-r", "--no-messages", "-l", "outside-secret", trees.dkmsTree, trees.root]).stdout
+        XCTAssertEqual(secret, "", "\(label): the outside secret was copied: \(secret)", file: file, line: line)
+        XCTAssertEqual(sh(["find", trees.installTree, "-name", "*.ko*"]).stdout, "", "\(label): something was installed", file: file, line: line)
+        XCTAssertEqual(HostState.mounts(under: trees.base), [], "\(label): mounts left", file: file, line: line)
+        XCTAssertEqual(HostState.orphanedSandboxProcesses(), [], "\(label): processes left", file: file, line: line)
+    }
+
+    /// A built module (BUILT_MODULE_LOCATION and the .ko itself) reached
+    /// through a link, in the source or made by the build, in a directory
+    /// component or the last one, is refused (exit 7); the bait outside
+    /// (a valid module for this kernel) is never taken.
+    func testBuiltModulesAreNeverReadThroughALink() {
+        let out = { (s: String) in s.replacingOccurrences(of: "OUT", with: self.outside) }
+        let cases: [(label: String, conf: String, links: [(String, String)])] = [
+            ("source-link-dir", "BUILT_MODULE_LOCATION[0]=out/\nMAKE[0]=true\n", [("out", "OUT/dir")]),
+            ("source-link-file", "MAKE[0]=true\n", [("dkms_hello.ko", "OUT/dir/dkms_hello.ko")]),
+            ("source-link-deep", "BUILT_MODULE_LOCATION[0]=a/dir/\nMAKE[0]=true\n", [("a", "OUT")]),
+            ("upper-link-dir", "BUILT_MODULE_LOCATION[0]=out/\nMAKE[0]=\"ln -s OUT/dir out\"\n", []),
+            ("upper-link-file", "MAKE[0]=\"ln -s OUT/dir/dkms_hello.ko dkms_hello.ko\"\n", []),
+            ("upper-link-parent", "BUILT_MODULE_LOCATION[0]=d/o/dir/\nMAKE[0]=\"mkdir d && ln -s OUT d/o\"\n", []),
+        ]
+        for (how, env) in Self.resolutions {
+            for c in cases {
+                fresh()
+                plantOutsideModule()
+                // STRIP=no: strip (in the sandbox) would fail on a dangling link before the root process reads.
+                let conf = "PACKAGE_NAME=hx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=dkms_hello\nDEST_MODULE_LOCATION[0]=/updates/dkms\nSTRIP[0]=no\n" + out(c.conf)
+                let src = hostileSource("hx", conf: conf)
+                for (name, target) in c.links {
+                    _ = sh(["mkdir", "-p", (src + "/" + name as NSString).deletingLastPathComponent])
+                    XCTAssertEqual(symlink(out(target), src + "/" + name), 0)
+                }
+                let label = "\(how) \(c.label)"
+                let add = trees.dkms(["add", src, "-k", k], extraEnv: env)
+                XCTAssertEqual(add.status, 0, "\(label): \(add.all)")
+                let before = sh(["sha256sum", outside + "/dir/dkms_hello.ko", outside + "/secret"]).stdout
+                let r = trees.dkms(["install", "hx/1.0", "-k", k, "--no-cache"], extraEnv: env)
+                XCTAssertEqual(r.status, 7, "\(label): \(r.all)")
+                XCTAssertTrue(r.stderr.contains("dkms_hello.ko"), "\(label): names the module: \(r.stderr)")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)"), "\(label): a build was published")
+                XCTAssertEqual(sh(["sha256sum", outside + "/dir/dkms_hello.ko", outside + "/secret"]).stdout, before, label)
+                assertNothingTaken(label)
+            }
+        }
+    }
+
+    /// Module.symvers a link (made by the build, or shipped in the source)
+    /// to a host file: the build is kept without it, and the file's content
+    /// reaches neither the tree nor the install tree.
+    func testModuleSymversIsNeverReadThroughALink() {
+        let cases: [(label: String, make: String, link: Bool)] = [
+            ("upper", "cp prebuilt/dkms_hello.ko . \\&\\& ln -sf OUT/secret Module.symvers", false),
+            ("source", "cp prebuilt/dkms_hello.ko .", true),
+            ("upper-dir", "cp prebuilt/dkms_hello.ko . \\&\\& mkdir Module.symvers", false),
+        ]
+        for (how, env) in Self.resolutions {
+            for c in cases {
+                fresh()
+                let make = c.make.replacingOccurrences(of: "OUT", with: outside).replacingOccurrences(of: "\\&", with: "&")
+                let src = hostileSource("hx", conf: "PACKAGE_NAME=hx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=dkms_hello\nDEST_MODULE_LOCATION[0]=/updates/dkms\nMAKE[0]=\"\(make)\"\n")
+                if c.link { XCTAssertEqual(symlink(outside + "/secret", src + "/Module.symvers"), 0) }
+                let label = "\(how) \(c.label)"
+                XCTAssertEqual(trees.dkms(["add", src, "-k", k], extraEnv: env).status, 0, label)
+                let r = trees.dkms(["build", "hx/1.0", "-k", k, "--no-cache"], extraEnv: env)
+                XCTAssertEqual(r.status, 0, "\(label): \(r.all)")
+                let built = "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)/module"
+                XCTAssertTrue(FileManager.default.fileExists(atPath: built + "/dkms_hello.ko"), "\(label): \(r.all)")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: built + "/Module.symvers"), "\(label): a linked Module.symvers was kept")
+                let secret = sh(["grep", "-r", "--no-messages", "-l", "outside-secret", trees.dkmsTree]).stdout
+                XCTAssertEqual(secret, "", "\(label): \(secret)")
+                XCTAssertEqual(HostState.mounts(under: trees.base), [], label)
+            }
+        }
+    }
+
+    /// POST_BUILD leaves links (to a file, to a directory) and a directory
+    /// holding a file beside the build: none is followed or taken, a plain
+    /// file is.
+    func testPostBuildFilesAreReadBeneathTheirDirectory() {
+        let script = "#!/bin/sh\nset -e\nd=\"$1/hx/1.0/$2/$3\"\nln -s \(outside!)/secret \"$d/link.h\"\nln -s \(outside!)/dir \"$d/dirlink\"\nmkdir \"$d/sub\" && echo x > \"$d/sub/inner.h\"\necho plain > \"$d/plain.h\"\n"
+        for (how, env) in Self.resolutions {
+            fresh()
+            let src = hostileSource("hx", conf: Self.base + "POST_BUILD=\"post.sh ${dkms_tree} ${kernelver} ${arch}\"\n", files: ["post.sh": script])
+            XCTAssertEqual(trees.dkms(["add", src, "-k", k], extraEnv: env).status, 0, how)
+            let r = trees.dkms(["build", "hx/1.0", "-k", k, "--no-cache"], extraEnv: env)
+            let arch = "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)"
+            XCTAssertEqual(r.status, 0, "\(how): \(r.all) \((try? String(contentsOfFile: arch + "/log/make.log")) ?? "")")
+            XCTAssertEqual(try? String(contentsOfFile: arch + "/plain.h"), "plain\n", "\(how): the plain file is kept")
+            for n in ["link.h", "dirlink", "sub"] { XCTAssertFalse(FileManager.default.fileExists(atPath: arch + "/" + n), "\(how): \(n) kept") }
+            XCTAssertEqual(sh(["grep", "-r", "--no-messages", "-l", "outside-secret", trees.dkmsTree]).stdout, "", how)
+        }
+    }
+
+    /// `dkms add DIR` copies through descriptors: links stay links (even
+    /// ones swapped in for a directory's ancestors of the copy, which the
+    /// fresh destination cannot have), set-id bits are dropped, devices
+    /// and fifos are refused with nothing left behind; a source file with
+    /// several names is copied as separate files.
+    func testAddCopiesTheSourceWithoutFollowingOrTrustingIt() throws {
+        for (how, env) in Self.resolutions {
+            fresh()
+            let src = hostileSource("hx", conf: Self.base, files: ["tool": "#!/bin/sh\n"])
+            XCTAssertEqual(chmod(src + "/tool", 0o6755), 0)
+            _ = sh(["mkdir", "-p", src + "/deep/er"])
+            XCTAssertEqual(symlink(outside + "/dir", src + "/deep/er/escape"), 0)
+            XCTAssertEqual(link(src + "/tool", src + "/tool2"), 0)
+            let r = trees.dkms(["add", src, "-k", k], extraEnv: env)
+            XCTAssertEqual(r.status, 0, "\(how): \(r.all)")
+            let dest = trees.sourceTree + "/hx-1.0"
+            XCTAssertTrue(FS_isLink(dest + "/deep/er/escape"), how)
+            XCTAssertEqual(FS_list(outside + "/dir"), ["keep"], how)
+            var st = stat()
+            XCTAssertEqual(lstat(dest + "/tool", &st), 0)
+            XCTAssertEqual(st.st_mode & 0o7777, 0o755, "\(how): set-id bits dropped")
+            XCTAssertEqual(st.st_uid, 0, "\(how): the copy is root's")
+            XCTAssertEqual(st.st_nlink, 1, how)
+            XCTAssertEqual(sh(["find", dest, "-type", "f", "-name", "keep"]).stdout, "", how)
+
+            // A fifo in the source: refused, the half-made copy removed.
+            fresh()
+            let bad = hostileSource("hx", conf: Self.base)
+            XCTAssertEqual(mkfifo(bad + "/pipe", 0o644), 0)
+            let before = digest()
+            let f = trees.dkms(["add", bad, "-k", k], extraEnv: env)
+            XCTAssertEqual(f.status, 9, "\(how): \(f.all)")
+            XCTAssertTrue(f.stderr.contains("pipe: is a device, fifo or socket"), "\(how): \(f.stderr)")
+            XCTAssertEqual(digest(), before, "\(how): something was left")
+        }
+    }
+}
