@@ -149,3 +149,69 @@ extension SupervisorHardeningTests {
         }
     }
 }
+
+/// Issue #12, sizes: dkms.conf and what module code prints are capped
+/// before they are read, with one line naming the file and the cap.
+extension SupervisorHardeningTests {
+    /// A dkms.conf over the 1 MiB cap (padding comments, a value, a sparse
+    /// file) is refused by `add DIR`, by `add -m -v` and by a build after
+    /// the file grew; nothing is written, the run goes on for other modules.
+    func testOversizedConfIsRefusedBeforeItIsRead() throws {
+        let pads: [(String, (String) -> Void)] = [
+            ("comments", { p in FileManager.default.createFile(atPath: p, contents: Data((Self.base + String(repeating: "# pad pad pad pad\n", count: 70_000)).utf8)) }),
+            ("value", { p in FileManager.default.createFile(atPath: p, contents: Data((Self.base + "PRE_BUILD=\"" + String(repeating: "x", count: 1_100_000) + "\"\n").utf8)) }),
+            ("sparse", { p in FileManager.default.createFile(atPath: p, contents: Data(Self.base.utf8)); _ = truncate(p, 8 << 30) }),
+        ]
+        for (label, pad) in pads {
+            fresh()
+            let src = hostileSource("hx", conf: Self.base)
+            pad(src + "/dkms.conf")
+            let before = digest()
+            let r = trees.dkms("add", src, "-k", k)
+            XCTAssertEqual(r.status, 8, "\(label): \(r.all)")
+            XCTAssertTrue(r.stderr.contains("dkms.conf is larger than the 1048576-byte limit for a dkms.conf; it was not read."), "\(label): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.contains("1048576") }.count, 1, r.stderr)
+            XCTAssertEqual(digest(), before, "\(label): something was written")
+
+            // Already in the source tree: `add -m -v`, then a build after it grew.
+            trees.addSource(src, as: "hx-1.0")
+            let m = trees.dkms("add", "-m", "hx", "-v", "1.0", "-k", k)
+            XCTAssertEqual(m.status, 8, "\(label) add -m: \(m.all)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: trees.dkmsTree + "/hx/1.0/source"), label)
+            FileManager.default.createFile(atPath: trees.sourceTree + "/hx-1.0/dkms.conf", contents: Data(Self.base.utf8))
+            XCTAssertEqual(trees.dkms("add", "-m", "hx", "-v", "1.0", "-k", k).status, 0, label)
+            pad(trees.sourceTree + "/hx-1.0/dkms.conf")
+            let b = trees.dkms("build", "hx/1.0", "-k", k)
+            XCTAssertEqual(b.status, 8, "\(label) build: \(b.all)")
+            XCTAssertTrue(b.stderr.contains("larger than the 1048576-byte limit"), b.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)"), label)
+        }
+    }
+
+    /// A dkms.conf that is a link (to a host file, to a valid conf) is not read by the root process.
+    func testConfReachedThroughALinkIsNotRead() {
+        for bait in ["/etc/passwd", "OUT/secret"] {
+            fresh()
+            let target = bait.replacingOccurrences(of: "OUT", with: outside)
+            let src = hostileSource("hx", conf: Self.base)
+            trees.addSource(src, as: "hx-1.0")
+            unlink(trees.sourceTree + "/hx-1.0/dkms.conf")
+            XCTAssertEqual(symlink(target, trees.sourceTree + "/hx-1.0/dkms.conf"), 0)
+            let r = trees.dkms("add", "-m", "hx", "-v", "1.0", "-k", k)
+            XCTAssertNotEqual(r.status, 0, r.all)
+            XCTAssertTrue(r.stderr.contains("dkms.conf is a symbolic link"), "\(target): \(r.status) \(r.all)")
+            XCTAssertFalse(r.all.contains("root:x:0") || r.all.contains("outside-secret"), r.all)
+        }
+    }
+
+    /// POST_ADD printing 3 MiB: the terminal gets its last MiB, said to be truncated.
+    func testScriptOutputIsReadByItsTail() {
+        let script = "#!/bin/sh\nhead -c 3145728 /dev/zero | tr '\\0' a\necho END-OF-OUTPUT\n"
+        let src = hostileSource("hx", conf: Self.base + "POST_ADD=post.sh\n", files: ["post.sh": script])
+        let r = trees.dkms("add", src, "-k", k)
+        XCTAssertEqual(r.status, 0, String(r.all.suffix(500)))
+        XCTAssertTrue(r.all.contains("[dkms: output truncated to its last 1048576 bytes]"), String(r.all.prefix(500)))
+        XCTAssertTrue(r.all.contains("END-OF-OUTPUT"))
+        XCTAssertLessThan(r.all.utf8.count, (1 << 20) + 4096)
+    }
+}

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Evaluates a dkms.conf the way dkms does: bash sources it with the dkms
 /// variables set, because real files use `if`, `$(...)`, sourcing the
@@ -103,6 +104,13 @@ public struct ConfEvaluator {
         guard FS.isRegularFile(confPath), access(confPath, R_OK) == 0 else {
             throw DKMSError(4, "Could not locate dkms.conf file.", "File: \(confPath) does not exist.")
         }
+        // Capped before anything reads it (the root process digests it for
+        // replays; the evaluation sources it): one line naming file and cap.
+        for file in [confPath] + overrides where FS.exists(file) {
+            if case .failure(let p) = ConfEvaluator.readCapped(file) {
+                throw DKMSError(8, "\(Printable.visible(file)) \(p.phrase(what: "a dkms.conf")); it was not read.")
+            }
+        }
         let argv = ["/bin/bash", "--noprofile", "--norc", "-c", ConfEvaluator.script, "dkms.conf",
                     confPath, ConfVariables.all.joined(separator: " ")] + overrides
         let env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "HOME=/nonexistent"] + context.environment
@@ -123,7 +131,7 @@ public struct ConfEvaluator {
     /// with the same arguments. Only a complete record is kept, and only when
     /// the files did not change while they were evaluated.
     func evaluateOrReplay(argv: [String], env: [String], cwd: String, files paths: [String]) -> Subprocess.Result {
-        let read = { paths.map { (path: $0, bytes: FS.isRegularFile($0) ? FS.readFile($0) : nil) } }
+        let read = { paths.map { (path: $0, bytes: try? ConfEvaluator.readCapped($0).get()) } }
         let known = Set(env.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
         guard let memo, case let files = read(),
               let key = memo.key(argv: argv, environment: env, cwd: cwd, files: files, known: known) else {
@@ -135,6 +143,19 @@ public struct ConfEvaluator {
             memo.store(key, result)
         }
         return result
+    }
+
+    /// The most a dkms.conf (or an override file) may hold: the conf
+    /// evaluation's own file-size limit (sandbox-profiles/conf-eval.limits.json).
+    public static let maxConfBytes = 1 << 20
+
+    /// A dkms.conf's bytes: a regular file, its last component not
+    /// followed (the directories above are the tree's), at most `maxConfBytes`.
+    static func readCapped(_ path: String) -> Result<[UInt8], BoundedFile.Problem> {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(.opening(errno)) }
+        defer { close(fd) }
+        return BoundedFile.read(fd: fd, limit: maxConfBytes, requireSingleLink: false)
     }
 
     /// dkms reads each value back through an unquoted `echo` (safe_source),

@@ -138,7 +138,10 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
                      : "sandbox: user-namespace mode")
         }
         for w in result.warnings where !w.contains("id-mapped") { out.warn("sandbox: \(w)") }
-        let output = captureFile.flatMap { FS.readText($0 + "/log") } ?? result.outputTail
+        // What module code printed: only its last MiB is read and shown.
+        let output = captureFile.flatMap { BoundedFile.tail($0 + "/log", limit: Self.maxCapturedBytes) }.map {
+            ($0.truncated ? "[dkms: output truncated to its last \(Self.maxCapturedBytes) bytes]\n" : "") + String(decoding: $0.bytes, as: UTF8.self)
+        } ?? result.outputTail
         return SandboxBuildEnvironment.outcome(result, output: output)
     }
 
@@ -162,6 +165,8 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         case .setupFailed(let msg): return .killed(reason: "sandbox setup failed: \(msg)", output: output)
         }
     }
+
+    public static let maxCapturedBytes = 1 << 20
 
     static let unnamedCall = "(the kernel log, which is rate-limited, did not name the call)"
 
