@@ -215,3 +215,64 @@ extension SupervisorHardeningTests {
         XCTAssertLessThan(r.all.utf8.count, (1 << 20) + 4096)
     }
 }
+
+/// Issue #12, patterns: BUILD_EXCLUSIVE_KERNEL/ARCH, MAKE_MATCH and
+/// PATCH_MATCH are matched by bash inside the confined evaluation, never by
+/// the root process. A pattern that takes glibc's matcher seconds and
+/// gigabytes (nested counted repetitions) stops that module's evaluation
+/// at the sandbox's limits; the other modules of the run are built.
+extension SupervisorHardeningTests {
+    static let slowPattern = "((.{1,100}){1,100}){1,100}"
+
+    func testPatternsAreMatchedInTheConfinedEvaluation() {
+        let good = "PACKAGE_NAME=good\nPACKAGE_VERSION=1.0\nAUTOINSTALL=yes\n" + Self.module
+        let cases = [
+            ("BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_KERNEL=\"\(Self.slowPattern)\"\n"),
+            ("BUILD_EXCLUSIVE_ARCH", "BUILD_EXCLUSIVE_ARCH=\"\(Self.slowPattern)\"\n"),
+            ("MAKE_MATCH", "MAKE[1]=\"cp prebuilt/dkms_hello.ko .\"\nMAKE_MATCH[1]=\"\(Self.slowPattern)\"\n"),
+            ("PATCH_MATCH", "PATCH[0]=x.patch\nPATCH_MATCH[0]=\"\(Self.slowPattern)\"\n"),
+        ]
+        for (label, pattern) in cases {
+            fresh()
+            let goodSrc = hostileSource("good", conf: good)
+            XCTAssertEqual(trees.dkms("add", goodSrc, "-k", k).status, 0, label)
+            // The hostile module cannot be added (its evaluation is stopped), so it is planted in the tree.
+            let bad = hostileSource("hx", conf: "PACKAGE_NAME=hx\nPACKAGE_VERSION=1.0\nAUTOINSTALL=yes\n" + Self.module + pattern)
+            let add = trees.dkms("add", bad, "-k", k)
+            XCTAssertEqual(add.status, 8, "\(label): \(add.all)")
+            XCTAssertTrue(add.stderr.contains("limit was exceeded") || add.stderr.contains("evaluation did not complete"), "\(label): \(add.stderr)")
+            trees.addSource(bad, as: "hx-1.0")
+            _ = sh(["mkdir", "-p", trees.dkmsTree + "/hx/1.0"])
+            XCTAssertEqual(symlink(trees.sourceTree + "/hx-1.0", trees.dkmsTree + "/hx/1.0/source"), 0)
+            let started = Date()
+            let r = trees.dkms("autoinstall", "-k", k)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 60, "\(label): the run was held up")
+            XCTAssertTrue(r.stderr.contains("Autoinstall of hx/1.0 for kernel \(k) (\(Hostile.arch)) skipped:"), "\(label): the failing module is named: \(r.all)")
+            XCTAssertTrue(r.stderr.contains("limit was exceeded") || r.stderr.contains("evaluation did not complete"), "\(label): \(r.stderr)")
+            let installed = sh(["find", trees.installTree, "-name", "dkms_hello.ko*"]).stdout
+            XCTAssertFalse(installed.isEmpty, "\(label): the good module was not installed: \(r.all)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)"), label)
+            XCTAssertEqual(HostState.orphanedSandboxProcesses(), [], label)
+        }
+    }
+
+    /// The matches still choose as dkms does: MAKE_MATCH picks the make
+    /// for this kernel, BUILD_EXCLUSIVE_KERNEL excludes what does not match
+    /// (exit 77 from build), a pattern with blanks is word-split first.
+    func testPatternsStillChooseAsDkmsDoes() {
+        let release = NSRegularExpression.escapedPattern(for: k)
+        let confs: [(String, Int32, String)] = [
+            (Self.base.replacingOccurrences(of: "MAKE[0]=", with: "MAKE[9]=") + "MAKE[0]=\"false\"\nMAKE_MATCH[9]=\"^\(release)$\"\n", 0, "chosen"),
+            (Self.base + "BUILD_EXCLUSIVE_KERNEL=\"^no-such-kernel$\"\n", 77, "excluded"),
+            (Self.base + "BUILD_EXCLUSIVE_KERNEL=\"^\(release)\"\n", 0, "included"),
+            (Self.base + "BUILD_EXCLUSIVE_ARCH=\"  ^\(Hostile.arch)$  \"\n", 0, "word-split"),
+        ]
+        for (conf, code, label) in confs {
+            fresh()
+            let src = hostileSource("hx", conf: conf)
+            XCTAssertEqual(trees.dkms("add", src, "-k", k).status, 0, label)
+            let r = trees.dkms("build", "hx/1.0", "-k", k)
+            XCTAssertEqual(r.status, code, "\(label): \(r.all)")
+        }
+    }
+}

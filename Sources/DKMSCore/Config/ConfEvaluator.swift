@@ -68,6 +68,7 @@ public struct ConfEvaluator {
     /// with `read`, and the walk redirects to fd 4 (40 opens cost ~10 ms).
     static let script = #"""
     if [ -n "${__dkms_out:-}" ]; then exec 3>"$__dkms_out" 1>/dev/null; unset __dkms_out; else exec 3>&1 1>/dev/null; fi
+    __dkms_kernelver=${kernelver-} __dkms_arch=${arch-}
     __dkms_conf=$1; shift
     __dkms_vars=$1; shift
     for __dkms_f in "$__dkms_conf" "$@"; do
@@ -91,6 +92,23 @@ public struct ConfEvaluator {
         builtin printf '%s\0%s\0' "$__dkms_v" "${#__dkms_r[@]}" >&3
         for __dkms_i in "${!__dkms_r[@]}"; do
             builtin printf '%s\0%s\0' "$__dkms_i" "${__dkms_r[$__dkms_i]}" >&3
+        done
+        builtin unset -n __dkms_r
+    done
+    __dkms_kv=${__dkms_kernelver-} __dkms_ar=${__dkms_arch-}
+    IFS=$' \t\n'
+    builtin set -f
+    for __dkms_v in MAKE_MATCH PATCH_MATCH BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_ARCH; do
+        builtin declare -p "$__dkms_v" >&4 || continue
+        builtin declare -n __dkms_r="$__dkms_v"
+        __dkms_s=$__dkms_kv
+        [[ $__dkms_v == BUILD_EXCLUSIVE_ARCH ]] && __dkms_s=$__dkms_ar
+        builtin printf '%s\0%s\0' "__dkms_matched_$__dkms_v" "${#__dkms_r[@]}" >&3
+        for __dkms_i in "${!__dkms_r[@]}"; do
+            __dkms_w=(${__dkms_r[$__dkms_i]})
+            __dkms_m=0
+            [[ $__dkms_s =~ ${__dkms_w[*]} ]] && __dkms_m=1
+            builtin printf '%s\0%s\0' "$__dkms_i" "$__dkms_m" >&3
         done
         builtin unset -n __dkms_r
     done
@@ -184,7 +202,7 @@ public struct ConfEvaluator {
             // descriptor itself): a count that is negative or larger than what
             // follows is a malformed stream, not a trap.
             guard i + 1 < fields.count, let n = Int(fields[i + 1]), n >= 0, n <= (fields.count - i) / 2,
-                  ConfVariables.all.contains(name) else { return nil }
+                  ConfVariables.all.contains(name) || ConfVariables.matched.contains(name) else { return nil }
             i += 2
             var entries: [Int: String] = [:]
             for _ in 0..<n {
