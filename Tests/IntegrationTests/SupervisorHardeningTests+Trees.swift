@@ -276,3 +276,108 @@ extension SupervisorHardeningTests {
         }
     }
 }
+
+/// Issue #12, the cache key and the store: every byte of the source is in
+/// the key (no exclusions), and an entry that does not match its key, its
+/// blobs or this build's modules is never installed.
+extension SupervisorHardeningTests {
+    func privateTrees() -> TestTrees {
+        trees.cleanup()
+        trees = TestTrees(sharedCache: false)
+        outside = trees.base + "/outside"
+        _ = sh(["mkdir", "-p", outside + "/dir"])
+        return trees
+    }
+
+    var cacheRoot: String { trees.dkmsTree + "/.cache" }
+
+    func buildVerbose(_ args: String...) -> Run { trees.dkms(["build", "hx/1.0", "-k", k, "--verbose"] + args) }
+
+    /// Files kbuild leaves (which the key used to leave out) and dotfiles,
+    /// added to the source after a first build, each make the next build a miss.
+    func testCacheKeyCoversEveryByteOfTheSource() {
+        _ = privateTrees()
+        let src = hostileSource("hx", conf: Self.base)
+        XCTAssertEqual(trees.dkms("add", src, "-k", k).status, 0)
+        XCTAssertTrue(buildVerbose().stdout.contains("Build cache: miss"))
+        let copy = trees.sourceTree + "/hx-1.0"
+        for extra in ["stale.o", "prebuilt/dkms_hello.mod.c", ".hidden", "Module.symvers", ".dkms_hello.o.cmd", "sub/.tmp_versions/x.mod", "modules.order"] {
+            XCTAssertEqual(trees.dkms("remove", "hx/1.0", "--all").status, 0, extra)
+            _ = sh(["mkdir", "-p", (copy + "/" + extra as NSString).deletingLastPathComponent])
+            FileManager.default.createFile(atPath: copy + "/" + extra, contents: Data("\(extra)\n".utf8))
+            XCTAssertEqual(trees.dkms("add", "-m", "hx", "-v", "1.0", "-k", k).status, 0, extra)
+            let r = buildVerbose()
+            XCTAssertEqual(r.status, 0, "\(extra): \(r.all)")
+            XCTAssertTrue(r.stdout.contains("Build cache: miss"), "\(extra) is not in the key: \(r.stdout)")
+        }
+        // Unchanged, it is a hit (the cache works at all).
+        XCTAssertEqual(trees.dkms("remove", "hx/1.0", "--all").status, 0)
+        XCTAssertEqual(trees.dkms("add", "-m", "hx", "-v", "1.0", "-k", k).status, 0)
+        XCTAssertTrue(buildVerbose().stdout.contains("Build cache: hit"))
+    }
+
+    /// Tampered entries: a blob's bytes changed, a record moved to another
+    /// key, a record whose components were edited, a record naming another
+    /// module file, a blob swapped for a valid module of another build
+    /// whose digest the record was edited to. None is installed: the build
+    /// runs and installs what the source makes.
+    func testTamperedCacheEntriesAreNeverInstalled() throws {
+        typealias Tamper = (_ record: String, _ blob: String) throws -> Void
+        func json(_ path: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        }
+        func write(_ obj: [String: Any], _ path: String) throws {
+            chmod(path, 0o644)
+            try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: path))
+        }
+        let cases: [(String, Tamper)] = [
+            ("blob bytes", { _, blob in chmod(blob, 0o644); let fd = open(blob, O_WRONLY); _ = pwrite(fd, "XXXX", 4, 100); close(fd) }),
+            ("record under another key", { record, _ in
+                var r = try json(record); let other = String(repeating: "ab", count: 32)
+                let dest = (record as NSString).deletingLastPathComponent + "/../ab/" + other
+                _ = sh(["mkdir", "-p", (dest as NSString).deletingLastPathComponent])
+                r["key"] = other; try write(r, record)
+            }),
+            ("components", { record, _ in
+                var r = try json(record); var c = r["components"] as! [String: String]
+                c[c.keys.sorted().first!] = String(repeating: "0", count: 64); r["components"] = c; try write(r, record)
+            }),
+            ("another module file", { record, _ in
+                var r = try json(record); var files = r["files"] as! [[String: Any]]
+                var f = files[0]; f["path"] = "evil.ko"; files.append(f); r["files"] = files; try write(r, record)
+            }),
+            ("module file renamed", { record, _ in
+                var r = try json(record); var files = r["files"] as! [[String: Any]]
+                files[0]["path"] = "other.ko"; r["files"] = files; try write(r, record)
+            }),
+        ]
+        for (label, tamper) in cases {
+            _ = privateTrees()
+            let src = hostileSource("hx", conf: Self.base)
+            XCTAssertEqual(trees.dkms("add", src, "-k", k).status, 0, label)
+            XCTAssertTrue(buildVerbose().stdout.contains("Build cache: miss"), label)
+            let genuine = unsignedSHA256("\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)/module/dkms_hello.ko")
+            XCTAssertEqual(trees.dkms("remove", "hx/1.0", "--all").status, 0, label)
+            // The build's record (the signing step keeps one of its own).
+            let records = try sh(["find", cacheRoot + "/records", "-type", "f"]).stdout.split(separator: "\n").map(String.init).filter {
+                ((try json($0)["files"] as? [[String: Any]])?.first?["path"] as? String) == "dkms_hello.ko"
+            }
+            XCTAssertEqual(records.count, 1, "\(label): \(records)")
+            guard records.count == 1 else { continue }
+            let record = records[0]
+            let blobDigest = ((try json(record)["files"] as! [[String: Any]])[0]["digest"] as! String)
+            let blob = cacheRoot + "/blobs/sha256/" + blobDigest.prefix(2) + "/" + blobDigest
+            try tamper(record, blob)
+            XCTAssertEqual(trees.dkms("add", "-m", "hx", "-v", "1.0", "-k", k).status, 0, label)
+            let r = trees.dkms("install", "hx/1.0", "-k", k, "--verbose")
+            XCTAssertEqual(r.status, 0, "\(label): \(r.all)")
+            XCTAssertFalse(r.stdout.contains("Build cache: hit"), "\(label): a tampered entry was restored: \(r.stdout)")
+            let installed = sh(["find", trees.installTree, "-name", "dkms_hello.ko*"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertFalse(installed.isEmpty, label)
+            if !installed.isEmpty, !installed.hasSuffix(".xz"), !installed.hasSuffix(".zst"), !installed.hasSuffix(".gz") {
+                XCTAssertEqual(unsignedSHA256(installed), genuine, "\(label): what was installed is not what the source builds")
+            }
+            XCTAssertEqual(sh(["find", trees.installTree, "-name", "evil.ko*", "-o", "-name", "other.ko*"]).stdout, "", label)
+        }
+    }
+}

@@ -70,12 +70,16 @@ extension Engine {
             for c in key.explain() { out.line("  cache key component \(c.component): \(c.digest.prefix(12))") }
         }
         try cache.store.withKeyLock(key) {
+            // An entry is restored only when it holds exactly this build's modules.
             if let files = try cache.store.lookup(key) {
-                // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
-                if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
-                replayProgress(m, v, target, conf, make: make)
-                try restore(m, v, target, conf, files: files, store: cache.store, key: key)
-                return
+                if Self.entryHolds(files, conf) {
+                    // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
+                    if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
+                    replayProgress(m, v, target, conf, make: make)
+                    try restore(m, v, target, conf, files: files, store: cache.store, key: key)
+                    return
+                }
+                if context.invocation.verbose { out.line("Build cache: entry \(key.short) does not hold this build's modules") }
             }
             if context.invocation.verbose { out.line("Build cache: miss \(key.short)") }
             try compile(m, v, target, conf, env: env, make: make) { staging in
