@@ -381,3 +381,106 @@ extension SupervisorHardeningTests {
         }
     }
 }
+
+/// Issue #12, signing: sign-file, the key and the certificate only from
+/// places no module data reaches, owned by root and writable by no one
+/// else; a missing key directory is a warning and is never created.
+extension SupervisorHardeningTests {
+    func setFramework(_ text: String) {
+        let path = trees.configDir + "/framework.conf"
+        let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        FileManager.default.createFile(atPath: path, contents: Data((old + text).utf8))
+    }
+
+    /// A sign-file that would leave a marker when run, placed where it must
+    /// not be trusted: inside the module's own source (added with add DIR),
+    /// reached by a link from a trusted place, in a directory others may
+    /// write, owned by another uid, group-writable, and inside the dkms
+    /// tree. None runs; the module is built unsigned with a warning.
+    func testSignFileOnlyFromTrustedPlaces() throws {
+        let marker = "/tmp/dkms-signfile-ran-\(getpid())"
+        let tool = "#!/bin/sh\ntouch \(marker)\nexit 0\n"
+        let cases: [(String, (String) -> String)] = [
+            ("module source", { src in src }),
+            ("link to the source", { src in
+                let d = self.trees.base + "/trusted"; _ = sh(["mkdir", "-p", d]); symlink(src, d + "/sign-file"); return d + "/sign-file" }),
+            ("others may write", { _ in
+                let d = self.trees.base + "/open"; _ = sh(["mkdir", "-p", d]); chmod(d, 0o777)
+                FileManager.default.createFile(atPath: d + "/sign-file", contents: Data(tool.utf8)); chmod(d + "/sign-file", 0o755); return d + "/sign-file" }),
+            ("other owner", { _ in
+                let p = self.trees.base + "/theirs"
+                FileManager.default.createFile(atPath: p, contents: Data(tool.utf8)); chmod(p, 0o755); chown(p, 1234, 1234); return p }),
+            ("group-writable", { _ in
+                let p = self.trees.base + "/gw"
+                FileManager.default.createFile(atPath: p, contents: Data(tool.utf8)); chmod(p, 0o775); return p }),
+            ("dkms tree", { _ in
+                let p = self.trees.dkmsTree + "/sign-file"
+                FileManager.default.createFile(atPath: p, contents: Data(tool.utf8)); chmod(p, 0o755); return p }),
+        ]
+        for (label, place) in cases {
+            fresh()
+            unlink(marker)
+            let src = hostileSource("hx", conf: Self.base, files: ["sign-file": tool])
+            XCTAssertEqual(trees.dkms("add", src, "-k", k).status, 0, label)
+            let path = place(trees.sourceTree + "/hx-1.0/sign-file")
+            setFramework("sign_file=\(path)\n")
+            let r = trees.dkms("build", "hx/1.0", "-k", k, "--no-cache")
+            XCTAssertEqual(r.status, 0, "\(label): \(r.all)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "\(label): the untrusted sign-file ran")
+            XCTAssertTrue(r.stderr.contains("Warning: Sign command \(path) is not trusted ("), "\(label): \(r.all)")
+            let built = "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)/module/dkms_hello.ko"
+            XCTAssertFalse(modinfo("signer", built).count > 0, "\(label): signed anyway")
+        }
+        unlink(marker)
+    }
+
+    /// A key and certificate the module ships (configured by path into its
+    /// source) are not used; a configured key in a missing directory is a
+    /// warning and the directory is not created; the default key signs.
+    func testSigningKeysOnlyFromTrustedPlaces() {
+        let src = hostileSource("hx", conf: Self.base)
+        XCTAssertEqual(trees.dkms("add", src, "-k", k).status, 0)
+        let copy = trees.sourceTree + "/hx-1.0"
+        _ = sh(["openssl", "req", "-new", "-x509", "-nodes", "-days", "1", "-subj", "/CN=module/", "-newkey", "rsa:2048",
+                "-keyout", copy + "/mok.key", "-outform", "DER", "-out", copy + "/mok.pub"])
+        setFramework("mok_signing_key=\(copy)/mok.key\nmok_certificate=\(copy)/mok.pub\n")
+        let r = trees.dkms("build", "hx/1.0", "-k", k, "--no-cache")
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stderr.contains("Warning: Signing key \(copy)/mok.key is not trusted (it lies in the module source"), r.all)
+        let built = "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)/module/dkms_hello.ko"
+        XCTAssertEqual(modinfo("signer", built), "", "signed with the module's key")
+
+        fresh()
+        let src2 = hostileSource("hx", conf: Self.base)
+        XCTAssertEqual(trees.dkms("add", src2, "-k", k).status, 0)
+        let missing = trees.base + "/no-such-dir"
+        setFramework("mok_signing_key=\(missing)/mok.key\nmok_certificate=\(missing)/mok.pub\n")
+        let m = trees.dkms("build", "hx/1.0", "-k", k, "--no-cache")
+        XCTAssertEqual(m.status, 0, m.all)
+        XCTAssertTrue(m.stderr.contains("Warning: Key file \(missing)/mok.key not found and can't be generated"), m.all)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: missing), "the key's directory was created")
+
+        // The default key, in the dkms tree's top: trusted, generated, signs.
+        fresh()
+        let src3 = hostileSource("hx", conf: Self.base)
+        XCTAssertEqual(trees.dkms("add", src3, "-k", k).status, 0)
+        let d = trees.dkms("build", "hx/1.0", "-k", k, "--no-cache")
+        XCTAssertEqual(d.status, 0, d.all)
+        XCTAssertFalse(d.stderr.contains("not trusted"), d.all)
+        XCTAssertNotEqual(modinfo("signer", "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)/module/dkms_hello.ko"), "", d.all)
+    }
+
+    /// `add --force` replaces a module source, never a directory that is
+    /// not one (kernel headers sharing the <name>-<version> shape).
+    func testAddForceNeverReplacesWhatIsNotAModuleSource() {
+        let src = hostileSource("hx", conf: Self.base)
+        let dest = trees.sourceTree + "/hx-1.0"
+        _ = sh(["mkdir", "-p", dest + "/scripts"])
+        FileManager.default.createFile(atPath: dest + "/scripts/sign-file", contents: Data("headers\n".utf8))
+        let before = digest()
+        let r = trees.dkms("add", src, "-k", k, "--force")
+        XCTAssertEqual(r.status, 3, r.all)
+        XCTAssertTrue(r.stderr.contains("is not a module source"), r.stderr)
+        XCTAssertEqual(digest(), before)
+    }
+}

@@ -92,6 +92,14 @@ extension Engine {
                                 "\(m)/\(v) cannot be copied there.")
             }
             if context.invocation.force {
+                // --force replaces a module source (a directory with a
+                // dkms.conf) or a link (removed, not followed), never anything
+                // else that happens to have the name (kernel headers in /usr/src).
+                let isLink = (st.st_mode & S_IFMT) == S_IFLNK
+                guard isLink || (isDir && (FS.lstatInfo(dest + "/dkms.conf")?.st_mode).map({ $0 & S_IFMT == S_IFREG }) ?? false) else {
+                    throw DKMSError(3, "\(dest) already exists and is not a module source.",
+                                    "\(m)/\(v) was not copied there; --force replaces only a module source.")
+                }
                 out.errorLine("")
                 out.line("Forcing install of \(m)/\(v)")
                 try Files.removeTree(dest)
