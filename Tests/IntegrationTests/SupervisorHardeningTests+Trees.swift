@@ -484,3 +484,54 @@ extension SupervisorHardeningTests {
         XCTAssertEqual(digest(), before)
     }
 }
+
+/// Issue #12, originals: no module takes another dkms module's installed
+/// file as its original or replaces it, and `remove` never deletes a file
+/// another installed module owns.
+extension SupervisorHardeningTests {
+    func installGood() -> String {
+        let good = hostileSource("good", conf: "PACKAGE_NAME=good\nPACKAGE_VERSION=1.0\n" + Self.module)
+        let r = trees.dkms("install", good, "-k", k)
+        XCTAssertEqual(r.status, 0, r.all)
+        let file = sh(["find", trees.installTree, "-name", "dkms_hello.ko*"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertFalse(file.isEmpty)
+        return file
+    }
+
+    func testNoModuleClaimsAnotherModulesFile() {
+        for location in ["/updates/dkms", "/extra", "/kernel/drivers/misc"] {
+            fresh()
+            let file = installGood()
+            let before = sha256(file)
+            let conf = "PACKAGE_NAME=hx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=dkms_hello\nDEST_MODULE_LOCATION[0]=\(location)\nMAKE[0]=\"cp prebuilt/dkms_hello.ko .\"\n"
+            let hx = hostileSource("hx", conf: conf)
+            let r = trees.dkms("install", hx, "-k", k)
+            XCTAssertEqual(r.status, 6, "\(location): \(r.all)")
+            XCTAssertTrue(r.stderr.contains("is installed by the dkms module good/1.0"), "\(location): \(r.stderr)")
+            XCTAssertEqual(sha256(file), before, "\(location): good's file changed")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: trees.dkmsTree + "/hx/original_module"), location)
+            XCTAssertEqual(trees.dkms("remove", "hx/1.0", "--all").status, 0, location)
+            XCTAssertEqual(sha256(file), before, "\(location): remove of hx touched good's file")
+            XCTAssertTrue(trees.dkms("status").stdout.contains("good/1.0, \(k), \(Hostile.arch): installed"), location)
+        }
+    }
+
+    /// A tree whose record claims another module's file (forged, or left by
+    /// an older dkms): remove leaves that file, with a warning.
+    func testRemoveNeverDeletesAFileItDidNotInstall() throws {
+        let file = installGood()
+        let before = sha256(file)
+        let conf = "PACKAGE_NAME=hx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=dkms_hello\nDEST_MODULE_NAME[0]=hx_mod\nDEST_MODULE_LOCATION[0]=/updates/dkms\nMAKE[0]=\"cp prebuilt/dkms_hello.ko .\"\n"
+        let hx = hostileSource("hx", conf: conf)
+        XCTAssertEqual(trees.dkms("install", hx, "-k", k).status, 0)
+        let manifest = "\(trees.dkmsTree)/hx/1.0/\(k)/\(Hostile.arch)/log/dkms-swift.manifest"
+        let text = try String(contentsOfFile: manifest, encoding: .utf8)
+        XCTAssertTrue(text.contains("hx_mod"), text)
+        try text.replacingOccurrences(of: "hx_mod", with: "dkms_hello").write(toFile: manifest, atomically: true, encoding: .utf8)
+        let r = trees.dkms("remove", "hx/1.0", "--all")
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stderr.contains("is installed by the dkms module good/1.0; left in place."), r.all)
+        XCTAssertEqual(sha256(file), before, "good's file was removed or changed")
+        XCTAssertTrue(trees.dkms("status").stdout.contains("good/1.0, \(k), \(Hostile.arch): installed"))
+    }
+}
