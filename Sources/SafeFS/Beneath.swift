@@ -96,8 +96,10 @@ public enum Beneath {
         guard let last = parts.last else { return fstat(root, &st) == 0 ? st : nil }
         let parent = open(root, parts.dropLast().joined(separator: "/"), O_PATH | O_DIRECTORY)
         guard parent >= 0 else { return nil }
-        defer { close(parent) }
-        return fstatat(parent, String(last), &st, AT_SYMLINK_NOFOLLOW) == 0 ? st : nil
+        let rc = fstatat(parent, String(last), &st, AT_SYMLINK_NOFOLLOW), e = errno
+        close(parent)
+        errno = e  // callers tell a missing entry (ENOENT) from a refused one
+        return rc == 0 ? st : nil
     }
 
     /// `lstat(_:_:)` beneath the directory `root` (opened as named).

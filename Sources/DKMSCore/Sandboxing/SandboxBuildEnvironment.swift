@@ -176,39 +176,44 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     /// every component is resolved beneath the layer without following a
     /// link (Beneath). A link in either layer, a whiteout (deleted) or a
     /// non-directory above the name in the upper layer is no file.
-    func layered<T>(_ path: String, _ body: (Int32, String) -> T?) -> T? {
+    func layered<T>(_ path: String, _ body: (Int32, String) -> Lookup<T>) -> Lookup<T> {
         for (target, o) in overlays {
             guard let rel = Beneath.relative(path, to: target) else { continue }
-            if let found = Beneath.withRoot(o.upper, { body($0, rel) }) ?? nil { return found }
+            let upper = Beneath.withRoot(o.upper, { body($0, rel) }) ?? .refused(.missing)
             // Only a name the upper layer does not have at all falls through.
-            guard errno == ENOENT else { return nil }
-            return Beneath.withRoot(o.lower, { body($0, rel) }) ?? nil
+            guard case .refused(.missing) = upper else { return upper }
+            return Beneath.withRoot(o.lower, { body($0, rel) }) ?? .refused(.missing)
         }
-        return nil
+        return .refused(.escapes)
+    }
+
+    enum Lookup<T> {
+        case found(T)
+        case refused(BoundedFile.Problem)
     }
 
     public func outputStat(_ path: String) -> stat? {
-        layered(path) { root, rel -> stat? in
-            guard let st = Beneath.lstat(root, rel) else { return nil }
+        let r: Lookup<stat> = layered(path) { root, rel in
+            guard let st = Beneath.lstat(root, rel) else { return .refused(errno == ENOENT ? .missing : .symlink) }
             // An overlay whiteout: the build deleted it.
-            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { errno = ENOTDIR; return nil }
-            return st
+            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { return .refused(.notRegular) }
+            return .found(st)
         }
+        if case .found(let st) = r { return st }
+        return nil
     }
 
     public func readOutput(_ path: String, limit: Int) -> Result<[UInt8], BoundedFile.Problem> {
-        var problem = BoundedFile.Problem.escapes
-        let bytes = layered(path) { root, rel -> [UInt8]? in
+        let r: Lookup<[UInt8]> = layered(path) { root, rel in
             switch Beneath.read(root, rel, limit: limit) {
-            case .success(let b): return b
-            case .failure(let p):
-                problem = p
-                errno = p == .missing ? ENOENT : EPERM
-                return nil
+            case .success(let b): return .found(b)
+            case .failure(let p): return .refused(p)
             }
         }
-        if overlays.keys.allSatisfy({ Beneath.relative(path, to: $0) == nil }) { return .failure(.escapes) }
-        return bytes.map { .success($0) } ?? .failure(problem)
+        switch r {
+        case .found(let b): return .success(b)
+        case .refused(let p): return .failure(p)
+        }
     }
 
     public func teardown(buildDir: String) {
