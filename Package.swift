@@ -31,6 +31,6 @@ let package = Package(
         .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore", "SafeFS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DKMSCore"]),
         // Random and mutated inputs for the supervisor's parsers (scripts/fuzz.sh); debug builds.
-        .executableTarget(name: "dkms-fuzz", dependencies: ["DKMSCore", "BuildCache", "Installer"]),
+        .executableTarget(name: "dkms-fuzz", dependencies: ["DKMSCore", "BuildCache", "Installer", "SafeFS"]),
     ]
 )

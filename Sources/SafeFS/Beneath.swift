@@ -36,10 +36,14 @@ public enum Beneath {
     }
 
     /// The components of a relative path: empty and "." dropped; nil for an
-    /// absolute path or one with "..".
-    public static func components(_ relative: String) -> [Substring]? {
-        if relative.hasPrefix("/") { return nil }
-        let parts = relative.split(separator: "/").filter { $0 != "." }
+    /// absolute path or one with "..". Split on the byte '/', as the kernel
+    /// does: a String split on the Character "/" misses a '/' that a
+    /// neighbouring scalar joins into one grapheme ("\u{605}/", found by
+    /// dkms-fuzz), which would hand openat a multi-component name.
+    public static func components(_ relative: String) -> [String]? {
+        let bytes = Array(relative.utf8)
+        if bytes.first == UInt8(ascii: "/") { return nil }
+        let parts = bytes.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }.filter { $0 != "." }
         return parts.contains("..") ? nil : parts
     }
 
@@ -75,7 +79,7 @@ public enum Beneath {
         defer { close(dir) }
         guard let last = parts.last else { return openat(dir, ".", flags, mode) }
         for part in parts.dropLast() {
-            let next = openat(dir, String(part), O_PATH | O_NOFOLLOW | O_CLOEXEC)
+            let next = openat(dir, part, O_PATH | O_NOFOLLOW | O_CLOEXEC)
             guard next >= 0 else { return -1 }
             var st = stat()
             guard fstat(next, &st) == 0 else { let e = errno; close(next); errno = e; return -1 }
@@ -84,7 +88,7 @@ public enum Beneath {
             close(dir)
             dir = next
         }
-        return openat(dir, String(last), flags, mode)
+        return openat(dir, last, flags, mode)
     }
 
     /// lstat of `relative` beneath `root`: its parent resolved beneath
@@ -96,7 +100,7 @@ public enum Beneath {
         guard let last = parts.last else { return fstat(root, &st) == 0 ? st : nil }
         let parent = open(root, parts.dropLast().joined(separator: "/"), O_PATH | O_DIRECTORY)
         guard parent >= 0 else { return nil }
-        let rc = fstatat(parent, String(last), &st, AT_SYMLINK_NOFOLLOW), e = errno
+        let rc = fstatat(parent, last, &st, AT_SYMLINK_NOFOLLOW), e = errno
         close(parent)
         errno = e  // callers tell a missing entry (ENOENT) from a refused one
         return rc == 0 ? st : nil
@@ -132,12 +136,17 @@ public enum Beneath {
         return withRoot(root) { read($0, relative, limit: limit) } ?? .failure(.opening(errno))
     }
 
-    /// `path` relative to `root` ("" for the root itself), nil when it is not below it.
+    /// `path` relative to `root` ("" for the root itself), nil when it is
+    /// not below it; compared byte for byte (String comparison would take
+    /// canonically equivalent spellings as one path).
     public static func relative(_ path: String, to root: String) -> String? {
-        let r = root.hasSuffix("/") ? String(root.dropLast()) : root
-        if path == r { return "" }
-        guard path.hasPrefix(r + "/") else { return nil }
-        return String(path.dropFirst(r.count + 1))
+        var r = Array(root.utf8)
+        if r.count > 1, r.last == UInt8(ascii: "/") { r.removeLast() }
+        let p = Array(path.utf8)
+        if p == r { return "" }
+        let prefix = r == [UInt8(ascii: "/")] ? r : r + [UInt8(ascii: "/")]
+        guard p.count > prefix.count, Array(p[0..<prefix.count]) == prefix else { return nil }
+        return String(decoding: p[prefix.count...], as: UTF8.self)
     }
 }
 
