@@ -65,6 +65,20 @@ final class SafeFSTests: XCTestCase {
         XCTAssertNil(Beneath.list(root, "abs"))
     }
 
+    /// A '/' that a neighbouring scalar joins into one grapheme is still a
+    /// separator (dkms-fuzz 'paths'); `relative` compares bytes.
+    func testPathsAreSplitOnBytes() {
+        XCTAssertNil(Beneath.components("a\u{605}/../x"))
+        XCTAssertEqual(Beneath.components("a\u{605}/b")?.count, 2)
+        XCTAssertNil(Beneath.components("/\u{301}abs"))
+        XCTAssertNil(Beneath.relative("/tmp/cafe\u{301}/x", to: "/tmp/caf\u{e9}"), "canonically equivalent is not the same path")
+        XCTAssertEqual(Beneath.relative("/a/b/c", to: "/a/"), "b/c")
+        XCTAssertEqual(Beneath.relative("/x", to: "/"), "x")
+        let root = Beneath.openRoot(dir + "/root")
+        defer { close(root) }
+        XCTAssertLessThan(Beneath.walk(root, "sub\u{605}/../../out/secret", O_RDONLY | O_NOFOLLOW, mode: 0), 0)
+    }
+
     /// The copy keeps links as links, drops set-id bits, stops at its limits and refuses fifos.
     func testTreeCopyIsBoundedAndFollowsNothing() throws {
         mkdir(dir + "/copy", 0o755)
