@@ -8,25 +8,29 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "dkms", dependencies: ["DKMSCore"]),
-        .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer", "Sandbox"]),
+        .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer", "Sandbox", "SafeFS"]),
+        // The file-system layer every library reads module-controlled data through: paths resolved
+        // beneath a root without links (openat2), bounded reads, descriptor-only tree copies.
+        .target(name: "CSafeFS"),
+        .target(name: "SafeFS", dependencies: ["CSafeFS"]),
         // The code between clone() and execve(): C, because the Swift runtime may hold locks
         // and threads there. Links libseccomp and libcap (Debian's -dev packages).
         .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")],
                 linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]),
-        .target(name: "Sandbox", dependencies: ["CSandbox"]),
+        .target(name: "Sandbox", dependencies: ["CSandbox", "SafeFS"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
-        .target(name: "Installer"),
+        .target(name: "Installer", dependencies: ["SafeFS"]),
         .executableTarget(name: "installer-crash-helper", dependencies: ["Installer"]),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper"]),
         // libcrypto's SHA-256 (SHA-NI): the cache hashes whole kernel header trees.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        .target(name: "BuildCache", dependencies: ["COpenSSL"]),
+        .target(name: "BuildCache", dependencies: ["COpenSSL", "SafeFS"]),
         .executableTarget(name: "cache-bench", dependencies: ["BuildCache"]),
         .executableTarget(name: "cache-lock-helper", dependencies: ["BuildCache"]),
         .testTarget(name: "BuildCacheTests", dependencies: ["BuildCache", "cache-lock-helper"]),
-        .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore"]),
+        .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore", "SafeFS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DKMSCore"]),
         // Random and mutated inputs for the supervisor's parsers (scripts/fuzz.sh); debug builds.
-        .executableTarget(name: "dkms-fuzz", dependencies: ["DKMSCore", "BuildCache", "Installer"]),
+        .executableTarget(name: "dkms-fuzz", dependencies: ["DKMSCore", "BuildCache", "Installer", "SafeFS"]),
     ]
 )

@@ -60,7 +60,9 @@ public struct CacheStore: Sendable {
         return nil
     }
 
-    public func lookupResult(_ key: Digest) throws -> LookupResult {
+    /// `components`: the key's components (CacheKey.explain()); a record
+    /// that names other components was not made for this key and is corrupt.
+    public func lookupResult(_ key: Digest, components: [(component: String, digest: String)]? = nil) throws -> LookupResult {
         let rpath = recordPath(key)
         let bytes: [UInt8]
         do { bytes = try AtomicFile.readAll(rpath) } catch CacheError.io(_, _, ENOENT) {
@@ -72,6 +74,10 @@ public struct CacheStore: Sendable {
         do {
             let rec = try ResultRecord.decode(bytes, path: rpath)
             guard rec.key == key.hex else { throw CacheError.corruptMetadata(path: rpath, reason: "key mismatch") }
+            if let want = components, let have = rec.components,
+               have != Dictionary(want.map { ($0.component, $0.digest) }, uniquingKeysWith: { a, _ in a }) {
+                throw CacheError.corruptMetadata(path: rpath, reason: "components do not match the key")
+            }
             var buffer = HashBuffer()
             for f in rec.files {
                 guard let d = Digest(hex: f.digest) else { throw CacheError.corruptMetadata(path: rpath, reason: "bad digest") }
@@ -234,7 +240,10 @@ public struct CacheStore: Sendable {
 
 // CacheKey conveniences: the store itself only needs the key digest.
 extension CacheStore {
-    public func lookup(_ key: CacheKey) throws -> [ResultFile]? { try lookup(key.digest) }
+    public func lookup(_ key: CacheKey) throws -> [ResultFile]? {
+        if case let .hit(files) = try lookupResult(key.digest, components: key.explain()) { return files }
+        return nil
+    }
     @discardableResult
     public func store(_ key: CacheKey, files: [(relativePath: String, sourcePath: String)], labels: ResultLabels) throws -> [ResultFile] {
         try store(key.digest, files: files, labels: labels, components: key.explain())

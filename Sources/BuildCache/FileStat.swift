@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// The stat fields that identify one version of a file, ccache/git style. mtime alone is not
 /// enough: dpkg stamps every file of a package with the same mtime, so only ctime and inode
@@ -65,12 +66,8 @@ enum FileSystem {
     }
 
     static func readLink(_ path: String) throws -> [UInt8] {
-        var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = buf.withUnsafeMutableBufferPointer { p in
-            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { readlink(path, $0, p.count) }
-        }
-        guard n >= 0 else { throw CacheError.errno("readlink", path) }
-        return Array(buf[0..<n])
+        guard let target = Plain.readLink(path) else { throw CacheError.errno("readlink", path) }
+        return target
     }
 
     static func realPath(_ path: String) -> String? {
@@ -106,18 +103,9 @@ enum FileSystem {
 
     /// Lists names in a directory (without . and ..); empty if it does not exist.
     static func listDirectory(_ path: String) throws -> [String] {
-        guard let dir = opendir(path) else {
+        guard let names = Plain.list(path) else {
             if Glibc.errno == ENOENT { return [] }
             throw CacheError.errno("opendir", path)
-        }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw -> String in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name == "." || name == ".." { continue }
-            names.append(name)
         }
         return names
     }

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SafeFS
 
 /// Thin, throwing wrappers over the POSIX calls the transaction needs.
 ///
@@ -32,11 +33,7 @@ enum FS {
     }
 
     static func readLink(_ path: String) -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buf, buf.count - 1)
-        guard n >= 0 else { return nil }
-        buf[n] = 0
-        return String(cString: buf)
+        Plain.readLink(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func parent(_ path: String) -> String {
@@ -164,30 +161,14 @@ enum FS {
         return missing.reversed()
     }
 
-    static func listDirectory(_ path: String) -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: path))?.sorted() ?? []
-    }
+    static func listDirectory(_ path: String) -> [String] { (Plain.list(path) ?? []).sorted() }
 
-    /// Recursive delete that never follows symlinks (FileManager unlinks links itself).
+    /// Recursive delete that never follows symlinks.
     static func removeTree(_ path: String) throws {
-        guard exists(path) else { return }
-        if kind(path) != .directory { try unlinkIfPresent(path); return }
-        for name in listDirectory(path) { try removeTree(join(path, name)) }
-        guard rmdir(path) == 0 || errno == ENOENT else { throw fail("remove directory", path) }
+        do { try Plain.removeTree(path) } catch let f as IOFailure { throw InstallerError.io(operation: f.operation, path: f.path, errno: f.errno) }
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail("open for reading", path) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw fail("read", path) }
-            if n == 0 { break }
-            out.append(contentsOf: buffer[0..<n])
-        }
-        return out
+        do { return try Plain.readFile(path) } catch let f as IOFailure { throw InstallerError.io(operation: f.operation, path: f.path, errno: f.errno) }
     }
 }

@@ -6,6 +6,7 @@ import CSandbox
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import SafeFS
 #endif
 
 struct PlannedOp {
@@ -281,12 +282,15 @@ struct Plan {
             }
             return fd
         }
+        // The lower layer is the module's source: walked beneath it, through no link (Beneath).
+        let lowerFD = Beneath.openRoot(lower)
+        guard lowerFD >= 0 else { return }
+        defer { close(lowerFD) }
         var pending: [[String]] = [[]]
         var made = 0
         while let comps = pending.popLast(), made < 100_000 {
-            let rel = comps.map { "/" + $0 }.joined()
-            var st = stat()
-            guard lstat(lower + rel, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+            let rel = comps.joined(separator: "/")
+            guard let st = Beneath.lstat(lowerFD, rel), (st.st_mode & S_IFMT) == S_IFDIR else { continue }
             if let name = comps.last, st.st_uid != uid {
                 let parent = openUpper(comps.dropLast())
                 if parent >= 0 {
@@ -303,13 +307,7 @@ struct Plan {
                     close(parent)
                 }
             }
-            guard let d = opendir(lower + rel) else { continue }
-            while let e = readdir(d) {
-                let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-                if name == "." || name == ".." { continue }
-                if e.pointee.d_type == UInt8(DT_DIR) || e.pointee.d_type == UInt8(DT_UNKNOWN) { pending.append(comps + [name]) }
-            }
-            closedir(d)
+            for name in Beneath.list(lowerFD, rel) ?? [] { pending.append(comps + [name]) }
         }
     }
 

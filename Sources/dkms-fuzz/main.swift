@@ -12,6 +12,7 @@ import Foundation
 @testable import DKMSCore
 @testable import BuildCache
 @testable import Installer
+@testable import SafeFS
 
 // MARK: crash capture
 
@@ -199,6 +200,27 @@ let targets: [Target] = [
     Target(name: "cache-record", seeds: recordSeeds) { b in
         if let r = try? ResultRecord.decode(b, path: "fuzz") { sink &+= r.files.count }
         if let l = DirectoryListings.decode(b) { sink &+= String(describing: l).count }
+    },
+    Target(name: "paths", seeds: [Array("a/b/../c".utf8), Array("/tmp/x|/tmp".utf8), Array("./a//b/.|a".utf8)]) { b in
+        // Beneath's path splitting: what it accepts has no "..", no empty or
+        // "." component, and is never absolute; relative(to:) gives back a
+        // path below the root that rebuilds the original.
+        let text = String(decoding: b, as: UTF8.self)
+        let parts = text.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        if let comps = Beneath.components(parts[0]) {
+            if Array(parts[0].utf8).first == UInt8(ascii: "/") { fatalError("absolute path accepted: \(parts[0].debugDescription)") }
+            for c in comps where c.isEmpty || c == "." || c == ".." || c.utf8.contains(UInt8(ascii: "/")) {
+                fatalError("component \(c.debugDescription) of \(parts[0].debugDescription)")
+            }
+        }
+        if parts.count == 2, let rel = Beneath.relative(parts[0], to: parts[1]) {
+            var root = Array(parts[1].utf8)
+            if root.count > 1, root.last == UInt8(ascii: "/") { root.removeLast() }
+            let rebuilt = rel.isEmpty ? root : (root == [UInt8(ascii: "/")] ? root : root + [UInt8(ascii: "/")]) + Array(rel.utf8)
+            if rebuilt != Array(parts[0].utf8) {
+                fatalError("relative(\(parts[0].debugDescription), to: \(parts[1].debugDescription)) = \(rel.debugDescription)")
+            }
+        }
     },
     Target(name: "journal", seeds: [Array("begin x y".utf8), Array("step a b c d".utf8)]) { b in
         let payload = String(decoding: b, as: UTF8.self)

@@ -39,6 +39,7 @@ enum Expect {
 /// Fixtures shared by every case, made once per test process.
 enum Hostile {
     static let kernel = Kernels.all.first ?? "no-kernel-headers-installed"
+    static let arch = sh(["uname", "-m"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     /// The kernel's header trees as installed (Debian: the flavour's objtree and the common
     /// srctree its `source` link names), which no attack may change.
     static let headerDirs: [String] = {

@@ -372,11 +372,11 @@ final class SupervisorHardeningTests: XCTestCase {
     }
 }
 
-private func FS_list(_ path: String) -> [String] {
+func FS_list(_ path: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
 }
 
-private func FS_isLink(_ path: String) -> Bool {
+func FS_isLink(_ path: String) -> Bool {
     var st = stat()
     return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 extension Engine {
     /// `dkms add`: register $source_tree/<m>-<v> (copying a given source
@@ -91,10 +92,18 @@ extension Engine {
                                 "\(m)/\(v) cannot be copied there.")
             }
             if context.invocation.force {
+                // --force replaces a module source (a directory with a
+                // dkms.conf) or a link (removed, not followed), never anything
+                // else that happens to have the name (kernel headers in /usr/src).
+                let isLink = (st.st_mode & S_IFMT) == S_IFLNK
+                guard isLink || (isDir && (FS.lstatInfo(dest + "/dkms.conf")?.st_mode).map({ $0 & S_IFMT == S_IFREG }) ?? false) else {
+                    throw DKMSError(3, "\(dest) already exists and is not a module source.",
+                                    "\(m)/\(v) was not copied there; --force replaces only a module source.")
+                }
                 out.errorLine("")
                 out.line("Forcing install of \(m)/\(v)")
                 try Files.removeTree(dest)
-            } else if isDir && SourceCompare.same(from, dest) {
+            } else if isDir && TreeCopy.same(from, dest) {
                 return
             } else {
                 let what = isDir ? "a directory holding a different source" : (st.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : "not a directory"
@@ -107,7 +116,10 @@ extension Engine {
             throw DKMSError(1, "Cannot create directory \(dest): \(FS.errnoText())")
         }
         do {
-            try Files.copyContents(of: from, into: dest)
+            // Through descriptors only: no link in the source followed, bounded (TreeCopy).
+            do { try TreeCopy.copy(from: from, into: dest) } catch let f as TreeCopy.Failure {
+                throw DKMSError(9, "Cannot copy \(Printable.visible(from)) to \(dest): \(Printable.visible(f.description)).")
+            }
             guard !FS.isSymlink(dest + "/dkms.conf"), FS.isRegularFile(dest + "/dkms.conf") else {
                 throw DKMSError(9, "\(dest)/dkms.conf is not a regular file after the copy.")
             }
@@ -126,27 +138,5 @@ extension Engine {
             }
         }
         return nil
-    }
-}
-
-/// Whether two source trees hold the same thing: names, types, file bytes,
-/// link targets (links compared, never followed).
-enum SourceCompare {
-    static func same(_ a: String, _ b: String, depth: Int = 0) -> Bool {
-        guard depth < 64, let sa = FS.lstatInfo(a), let sb = FS.lstatInfo(b) else { return false }
-        let ta = sa.st_mode & S_IFMT, tb = sb.st_mode & S_IFMT
-        guard ta == tb else { return false }
-        switch ta {
-        case S_IFDIR:
-            let na = FS.list(a).sorted(), nb = FS.list(b).sorted()
-            guard na == nb else { return false }
-            return na.allSatisfy { same(a + "/" + $0, b + "/" + $0, depth: depth + 1) }
-        case S_IFLNK:
-            return FS.readLink(a) == FS.readLink(b)
-        case S_IFREG:
-            return sa.st_size == sb.st_size && FS.readFile(a) == FS.readFile(b)
-        default:
-            return false
-        }
     }
 }

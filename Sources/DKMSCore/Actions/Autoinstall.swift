@@ -35,7 +35,15 @@ extension Engine {
             }
             guard let v = latest else { continue }
             if tree.isInstalled(m, v, k, a) { installed.append(m); continue }
-            guard let conf = try? readConf(m, v, target), conf.autoinstall else { continue }
+            // A dkms.conf that cannot be evaluated (stopped at the sandbox's
+            // limits, malformed) is that module's error, said, not the run's.
+            let conf: ModuleConfig
+            do { conf = try readConf(m, v, target) } catch let e as DKMSError {
+                out.errorLine("")
+                out.error(DKMSError(exitCode: 0, lines: ["Autoinstall of \(m)/\(v) for kernel \(k) (\(a)) skipped:"] + e.lines))
+                continue
+            } catch { continue }
+            guard conf.autoinstall else { continue }
             queue.append((m, v, conf.buildDepends))
             confs[m] = conf
         }

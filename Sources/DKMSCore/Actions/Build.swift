@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 import Foundation
 import BuildCache
 
@@ -69,12 +70,16 @@ extension Engine {
             for c in key.explain() { out.line("  cache key component \(c.component): \(c.digest.prefix(12))") }
         }
         try cache.store.withKeyLock(key) {
+            // An entry is restored only when it holds exactly this build's modules.
             if let files = try cache.store.lookup(key) {
-                // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
-                if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
-                replayProgress(m, v, target, conf, make: make)
-                try restore(m, v, target, conf, files: files, store: cache.store, key: key)
-                return
+                if Self.entryHolds(files, conf) {
+                    // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
+                    if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
+                    replayProgress(m, v, target, conf, make: make)
+                    try restore(m, v, target, conf, files: files, store: cache.store, key: key)
+                    return
+                }
+                if context.invocation.verbose { out.line("Build cache: entry \(key.short) does not hold this build's modules") }
             }
             if context.invocation.verbose { out.line("Build cache: miss \(key.short)") }
             try compile(m, v, target, conf, env: env, make: make) { staging in
@@ -160,7 +165,9 @@ extension Engine {
             if p.contains("/../") || p.hasPrefix("../") || p == ".." {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf contains '..' path component.")
             }
-            guard FS.isRegularFile(environment.hostPath(forBuildPath: "\(buildDir)/patches/\(p)")) || FS.isRegularFile("\(source)/patches/\(p)") else {
+            // Looked up beneath the build's layers and the source, through no link.
+            let isFile = { (st: stat?) in st.map { ($0.st_mode & S_IFMT) == S_IFREG } ?? false }
+            guard isFile(environment.outputStat("\(buildDir)/patches/\(p)")) || isFile(Beneath.lstat(under: source, "patches/\(p)")) else {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
             }
             try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellQuote(p))", cwd: buildDir, env: env, logger: logger) { r in

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 extension Engine {
     /// Takes the built modules out of the build area into
@@ -13,7 +14,7 @@ extension Engine {
         let buildDir = tree.buildDir(m, v)
         for spec in conf.modules {
             let buildPath = "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko"
-            guard FS.exists(environment.hostPath(forBuildPath: buildPath)) else {
+            guard environment.outputStat(buildPath) != nil else {
                 throw DKMSError(7, "Build of \(spec.builtLocation)\(spec.builtName).ko failed for: \(k) (\(a))",
                                 "Make sure the name and location of the generated module are correct,",
                                 "or consult \(logPath) for more information.")
@@ -42,13 +43,16 @@ extension Engine {
         var done = false
         defer { if !done { try? Files.removeTree(staging) } }
         for spec in conf.modules {
-            let hostPath = environment.hostPath(forBuildPath: "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko")
-            let bytes = try ModuleCheck.read(hostPath, kernel: k, arch: a)
+            let bytes = try ModuleCheck.read("\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko", kernel: k, arch: a,
+                                             read: environment.readOutput)
             try Staging.writeFile(staging + "/module/\(spec.destName).ko", bytes)
         }
-        let symvers = environment.hostPath(forBuildPath: buildDir + "/Module.symvers")
-        if FS.isRegularFile(symvers), !FS.isSymlink(symvers), let data = FS.readFile(symvers) {
-            try Staging.writeFile(staging + "/module/Module.symvers", data)
+        // Module.symvers, when the build left one: a plain file, bounded;
+        // anything else there is not taken.
+        switch environment.readOutput(buildDir + "/Module.symvers", limit: Self.maxSymversBytes) {
+        case .success(let data): try Staging.writeFile(staging + "/module/Module.symvers", data)
+        case .failure(.missing): break
+        case .failure(let p): logger.note("Module.symvers \(p.phrase(what: "a Module.symvers")); not kept.")
         }
         done = true
         return staging
@@ -56,6 +60,9 @@ extension Engine {
 }
 
 extension Engine {
+    /// Module.symvers of the largest real modules is a few hundred KiB.
+    static let maxSymversBytes = 64 << 20
+
     /// <m>/<v>/<k>/.tmp_<a>_XXXXXX with module/ and log/: where a build's
     /// output, fresh or from the cache, is assembled before `finalize`
     /// renames it to <a> (dkms 3.2's staging).

@@ -54,9 +54,17 @@ extension Engine {
         let notes = try Staging.makeDirectory(in: try stagingRoot(), prefix: "origin-")
         defer { try? Files.removeTree(notes) }
         for (spec, file) in files {
-            if !markerExists { try archiveOriginal(m, spec, target, into: &plan, notes: notes) }
             let destDir = lib + spec.destLocation
             let name = String(file[file.index(after: file.lastIndex(of: "/")!)...])
+            // Another dkms module's installed file is neither replaced nor
+            // taken as this module's "original".
+            for suffix in ModuleFileName.suffixes {
+                let path = "\(destDir)/\(spec.destName)\(suffix)"
+                if FS.exists(path), let owner = installedOwner(of: path, except: m, k, a) {
+                    throw DKMSError(6, "\(path) is installed by the dkms module \(owner); \(m)/\(v) will not replace it.")
+                }
+            }
+            if !markerExists { try archiveOriginal(m, spec, target, into: &plan, notes: notes) }
             out.line("Installing \(destDir)/\(name)")
             // A stale variant (x.ko when installing x.ko.xz) would shadow ours.
             for suffix in ModuleFileName.suffixes where "\(spec.destName)\(suffix)" != name {
@@ -89,6 +97,9 @@ extension Engine {
         }
         if candidates.isEmpty { candidates = ModuleLocator.find(in: lib, name: spec.destName) }
         guard let original = candidates.first else { return }
+        if let owner = installedOwner(of: original, except: m, k, a) {
+            throw DKMSError(6, "\(original) is installed by the dkms module \(owner); \(m) cannot archive it as its original.")
+        }
         let backup = tree.originalModuleDir(m, k, a)
         out.line("Found pre-existing \(original), archiving for uninstallation")
         let name = String(original[original.index(after: original.lastIndex(of: "/")!)...])
@@ -96,6 +107,25 @@ extension Engine {
         try Staging.writeFile(note, Array((original + "\n").utf8))
         plan.steps.append(.installFile(source: note, destination: backup + "/" + name + ".origin", mode: 0o644))
         plan.steps.append(.backupOriginal(path: original, backupPath: backup + "/" + name))
+    }
+
+    /// The other dkms module (name/version) installed for k/a whose files
+    /// include `path`, by its manifest (or its built files, for trees
+    /// without one); nil when none.
+    func installedOwner(of path: String, except m: String, _ k: String, _ a: String) -> String? {
+        func norm(_ p: String) -> String { p.split(separator: "/").joined(separator: "/") }
+        let want = norm(path), lib = tree.libTree(k)
+        for om in tree.modules() where om != m {
+            for ov in tree.versions(om) where tree.isInstalled(om, ov, k, a) {
+                let manifest = BuildManifest.load(tree.manifestPath(om, ov, k, a))
+                for e in installedEntries(om, ov, k, a, manifest: manifest) {
+                    for suffix in ModuleFileName.suffixes where norm("\(lib)\(e.destLocation)/\(e.destName)\(suffix)") == want {
+                        return "\(om)/\(ov)"
+                    }
+                }
+            }
+        }
+        return nil
     }
 
     /// depmod for one kernel, on the install tree's base directory.

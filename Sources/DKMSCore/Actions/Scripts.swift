@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 import Foundation
 
 /// PRE_BUILD, POST_BUILD, POST_ADD, PRE_INSTALL, POST_INSTALL and
@@ -27,9 +28,17 @@ extension Engine {
         let overrideDir = "\(context.configDir)/\(m)"
         let overridden = NameRules.problem(inComponent: m) == nil && access("\(overrideDir)/\(program)", X_OK) == 0
         if overridden { dir = overrideDir }
-        let hostProgram = overridden ? "\(dir)/\(program)" : environment.hostPath(forBuildPath: "\(dir)/\(program)")
-        let checkPath = kind.runsInBuildDir ? hostProgram : "\(dir)/\(program)"
-        guard access(checkPath, X_OK) == 0 else {
+        // The module's own program is looked up beneath the build's layers
+        // or its source, through no link (the administrator's override as it is).
+        let executable: Bool
+        if overridden {
+            executable = true
+        } else {
+            let st = kind.runsInBuildDir ? environment.outputStat("\(dir)/\(program)") : Beneath.lstat(under: dir, program)
+            // A link is left to the sandbox to follow (the root process never does).
+            executable = st.map { ($0.st_mode & S_IFMT) == S_IFLNK || (($0.st_mode & S_IFMT) == S_IFREG && $0.st_mode & 0o111 != 0) } ?? false
+        }
+        guard executable else {
             out.line("")
             out.warn("The \(kind.rawValue) script is not executable.")
             return true

@@ -1,4 +1,5 @@
 import Installer
+import SafeFS
 import Glibc
 
 extension Engine {
@@ -43,18 +44,33 @@ extension Engine {
         guard FS.isRegularFile(tool), access(tool, X_OK) == 0 else {
             return skip("Binary \(tool) not found, modules won't be signed")
         }
+        func refuse(_ what: String, _ path: String, _ why: String) -> SigningDecision {
+            let line = "\(what) \(path) is not trusted (\(why)), modules won't be signed"
+            out.warn(line)
+            return .skip(reason: line, isWarning: true)
+        }
+        // sign-file runs as root and the key is root's: both only from places
+        // no module data reaches (TrustedPath).
+        if let why = untrustedSigningFile(tool, key: false) { return refuse("Sign command", tool, why) }
         let key = settings.key, cert = settings.certificate
         out.line("Signing key: \(key)")
         out.line("Public certificate (MOK): \(cert)")
+        for (what, path) in [("Signing key", key), ("Public certificate", cert)] where !path.hasPrefix("pkcs11:") {
+            if let why = untrustedSigningFile(path, key: true, mustExist: false) { return refuse(what, path, why) }
+        }
         if !key.hasPrefix("pkcs11:") && (!FS.isRegularFile(key) || !FS.isRegularFile(cert)) {
             out.line("Certificate or key are missing, generating self signed certificate for MOK...")
             // Like dkms's openssl call, nothing is made where a directory is
-            // missing; unlike it, key and certificate appear together or not at all.
+            // missing (a warning, in upstream's words on stdout, which its
+            // test suite checks; never created); unlike it, key and
+            // certificate appear together or not at all.
             guard FS.isDirectory(Self.parent(key)) else {
-                return skip("Key file \(key) not found and can't be generated, modules won't be signed")
+                out.line("Key file \(key) not found and can't be generated, modules won't be signed")
+                return .skip(reason: "Key file \(key) not found and can't be generated, modules won't be signed", isWarning: true)
             }
             guard FS.isDirectory(Self.parent(cert)) else {
-                return skip("Certificate file \(cert) not found and can't be generated, modules won't be signed")
+                out.line("Certificate file \(cert) not found and can't be generated, modules won't be signed")
+                return .skip(reason: "Certificate file \(cert) not found and can't be generated, modules won't be signed", isWarning: true)
             }
             _ = try? Signer(settings: settings).generateKey()
             guard FS.isRegularFile(key) else {
@@ -64,7 +80,29 @@ extension Engine {
         guard FS.isRegularFile(cert) else {
             return skip("Certificate file \(cert) not found and can't be generated, modules won't be signed")
         }
-        return .sign(tool: tool, key: key, certificate: cert, hash: hash)
+        for (what, path) in [("Signing key", key), ("Public certificate", cert)] where !path.hasPrefix("pkcs11:") {
+            if let why = untrustedSigningFile(path, key: true) { return refuse(what, path, why) }
+        }
+        // The file that was checked, not a link that could be changed after.
+        return .sign(tool: FS.realPath(tool) ?? tool, key: key, certificate: cert, hash: hash)
+    }
+
+    /// Why sign-file, the key or the certificate at `path` is not to be
+    /// used by root: not root's alone (TrustedPath), or inside a module
+    /// source (any directory below the source tree holding a dkms.conf, any
+    /// registered module's source) or the dkms tree's module entries (the
+    /// tool: anywhere in the dkms tree; the key may sit at its top, dkms's
+    /// /var/lib/dkms/mok.key).
+    func untrustedSigningFile(_ path: String, key: Bool, mustExist: Bool = true) -> String? {
+        let dir = Self.parent(path)
+        if let src = TrustedPath.moduleSource(containing: FS.exists(path) ? path : dir + "/.", below: tree.sourceTree) {
+            return "it lies in the module source \(src)"
+        }
+        var forbidden: [String] = key ? tree.modules().map { tree.moduleDir($0) } : [tree.root]
+        for m in tree.modules() {
+            for v in tree.versions(m) { if let real = FS.realPath(tree.sourceLink(m, v)) { forbidden.append(real) } }
+        }
+        return TrustedPath.problem(path, forbidden: forbidden, mustExist: mustExist)
     }
 
     /// CONFIG_MODULE_SIG_HASH of a kernel config (dkms greps for the line:

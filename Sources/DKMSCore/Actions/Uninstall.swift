@@ -111,6 +111,11 @@ extension Engine {
             }
             out.line("Deleting \(installed)")
             for s in ModuleFileName.suffixes where FS.exists("\(dir)/\(e.destName)\(s)") {
+                // Never a file another installed dkms module owns.
+                if let owner = installedOwner(of: "\(dir)/\(e.destName)\(s)", except: m, k, a) {
+                    out.warn("\(dir)/\(e.destName)\(s) is installed by the dkms module \(owner); left in place.")
+                    continue
+                }
                 plan.steps.append(.removeFile(path: "\(dir)/\(e.destName)\(s)"))
             }
             dirs.append(dir)

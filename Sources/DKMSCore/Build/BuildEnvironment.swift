@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Where a module's own code runs: its PATCH, PRE_BUILD, MAKE, CLEAN and
 /// POST_BUILD commands and the POST_ADD/PRE_INSTALL/POST_INSTALL/POST_REMOVE
@@ -10,8 +11,13 @@ public protocol BuildEnvironment {
     /// Runs `command` with bash in `cwd` (a path inside the build view).
     /// Output goes to `log` when given, else is captured into the result.
     func run(_ command: String, cwd: String, environment: [String], log: Int32?) -> StepOutcome
-    /// Where the files the build wrote can be read from on the host.
-    func hostPath(forBuildPath path: String) -> String
+    /// Reads a file the build left at `path` (a path inside the build
+    /// view), every component below the build area resolved beneath its
+    /// layers without following a link (Beneath), at most `limit` bytes.
+    func readOutput(_ path: String, limit: Int) -> Result<[UInt8], BoundedFile.Problem>
+    /// lstat of what the build left at `path`, resolved the same way; nil
+    /// when it is missing, deleted, or reached only through a link.
+    func outputStat(_ path: String) -> stat?
     /// Drops the build area.
     func teardown(buildDir: String)
     /// What distinguishes this environment's builds, for the cache key.
@@ -43,17 +49,21 @@ public enum StepOutcome: Equatable {
 
 /// Runs everything on the host, as the reference dkms does. Used only when
 /// the sandbox is explicitly turned off.
-public struct HostBuildEnvironment: BuildEnvironment {
+public final class HostBuildEnvironment: BuildEnvironment {
+    /// The build directories `prepare` made.
+    var buildDirs: [String] = []
+
     public init() {}
 
     public func prepare(sourceDir: String, buildDir: String) throws {
         try? Files.removeTree(buildDir)
+        if !buildDirs.contains(buildDir) { buildDirs.append(buildDir) }
         let parent = String(buildDir[..<(buildDir.lastIndex(of: "/") ?? buildDir.endIndex)])
-        _ = Subprocess.run(["mkdir", "-p", parent])
-        // cp -a of "dir/." copies contents, following the source link itself.
-        let r = Subprocess.run(["cp", "-a", "--", sourceDir + "/.", buildDir])
-        if !r.succeeded {
-            throw DKMSError(8, "Could not copy \(sourceDir) to \(buildDir): \(r.stderrText.trimmingCharacters(in: "\n"))")
+        try Files.makeDirectories(parent)
+        guard mkdir(buildDir, 0o755) == 0 else { throw DKMSError(8, "Could not create \(buildDir): \(FS.errnoText())") }
+        // The source link itself is followed; nothing below it (TreeCopy).
+        do { try TreeCopy.copy(from: sourceDir, into: buildDir) } catch {
+            throw DKMSError(8, "Could not copy \(sourceDir) to \(buildDir): \(Printable.visible("\(error)"))")
         }
     }
 
@@ -64,7 +74,21 @@ public struct HostBuildEnvironment: BuildEnvironment {
         return .exited(r.status, output: r.stdoutText + r.stderrText)
     }
 
-    public func hostPath(forBuildPath path: String) -> String { path }
+    /// The build area is a real copy at the build path: resolved beneath it.
+    public func readOutput(_ path: String, limit: Int) -> Result<[UInt8], BoundedFile.Problem> {
+        guard let root = area(path) else { return .failure(.escapes) }
+        return Beneath.read(path: path, under: root, limit: limit)
+    }
+
+    public func outputStat(_ path: String) -> stat? {
+        guard let root = area(path), let rel = Beneath.relative(path, to: root) else { return nil }
+        return Beneath.withRoot(root) { Beneath.lstat($0, rel) } ?? nil
+    }
+
+    /// The build directory `path` lies in.
+    func area(_ path: String) -> String? {
+        buildDirs.first { Beneath.relative(path, to: $0) != nil }
+    }
 
     public func teardown(buildDir: String) { try? Files.removeTree(buildDir) }
 

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Checks a file a build produced before it is accepted as a kernel
 /// module: opened without following links, a single-link regular file under
@@ -8,17 +9,22 @@ import Glibc
 public enum ModuleCheck {
     public static let maxSize = 512 * 1024 * 1024
 
-    public static func read(_ path: String, kernel: String, arch: String) throws -> [UInt8] {
+    /// `read` is how the bytes are got (BuildEnvironment.readOutput: beneath
+    /// the build's layers, never through a link, at most `maxSize`).
+    public static func read(_ path: String, kernel: String, arch: String,
+                            read: (String, Int) -> Result<[UInt8], BoundedFile.Problem>) throws -> [UInt8] {
         let bytes: [UInt8]
-        switch BoundedFile.read(path, limit: maxSize) {
+        switch read(path, maxSize) {
         case .success(let b): bytes = b
-        case .failure(.symlink): throw DKMSError(7, "Built module \(path) is a symbolic link.")
+        case .failure(.symlink): throw DKMSError(7, "Built module \(path) is a symbolic link or lies under one.")
         case .failure(.openFailed(let why)): throw DKMSError(7, "Built module \(path) \(why).")
         case .failure(.statFailed(let why)): throw DKMSError(7, "Built module \(path): \(why)")
         case .failure(.notRegular): throw DKMSError(7, "Built module \(path) is not a regular file.")
         case .failure(.hardLinks(let n)): throw DKMSError(7, "Built module \(path) has \(n) hard links.")
         case .failure(.tooLarge): throw DKMSError(7, "Built module \(path) is larger than \(maxSize) bytes.")
         case .failure(.shortRead): throw DKMSError(7, "Built module \(path): short read")
+        case .failure(.escapes): throw DKMSError(7, "Built module \(path) lies outside the build directory.")
+        case .failure(.missing): throw DKMSError(7, "Built module \(path) does not exist.")
         }
         if let problem = problem(in: bytes, kernel: kernel, arch: arch) {
             throw DKMSError(7, "Built module \(path) \(problem).")

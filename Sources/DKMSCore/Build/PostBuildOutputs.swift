@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// What a POST_BUILD script may leave beside a build. dkms runs it once the
 /// build is in `$dkms_tree/<m>/<v>/<k>/<arch>`, and packages write there:
@@ -26,8 +27,11 @@ public enum PostBuildOutputs {
     public static func take(from dir: String, into staging: String) -> [String] {
         var notes: [String] = []
         var total = 0, count = 0
-        for name in FS.list(dir).sorted() {
-            let path = dir + "/" + name
+        // Everything is read beneath the directory's descriptor (Beneath).
+        let root = Beneath.openRoot(dir)
+        guard root >= 0 else { return ["POST_BUILD's directory cannot be opened: \(FS.errnoText())"] }
+        defer { close(root) }
+        for name in (Beneath.list(root, "") ?? []).sorted() {
             if reserved.contains(name) || name.hasPrefix(cachePrefix) || NameRules.problem(inComponent: name) != nil {
                 notes.append("POST_BUILD left '\(Printable.visible(name))': not a name dkms keeps beside the build; dropped.")
                 continue
@@ -36,7 +40,7 @@ public enum PostBuildOutputs {
                 notes.append("POST_BUILD left more than \(maxFiles) files; '\(Printable.visible(name))' and the rest dropped.")
                 break
             }
-            switch BoundedFile.read(path, limit: min(maxFileBytes, maxTotalBytes - total)) {
+            switch Beneath.read(root, name, limit: min(maxFileBytes, maxTotalBytes - total)) {
             case .failure(let problem):
                 notes.append("POST_BUILD left '\(Printable.visible(name))', \(which(problem)); dropped.")
             case .success(let bytes):
@@ -60,6 +64,7 @@ public enum PostBuildOutputs {
         case .hardLinks(let n): return "which has \(n) hard links"
         case .tooLarge(let limit): return "which is larger than \(limit) bytes"
         case .shortRead: return "which changed while it was read"
+        case .escapes, .missing: return "which is not there"
         }
     }
 }

@@ -93,7 +93,9 @@ public struct BuildCacheSession {
     /// The key for one build.
     public mutating func key(_ p: KeyParts, kernelDigests: RunState? = nil) throws -> CacheKey {
         do {
-            let source = try TreeDigester(options: TreeDigestOptions(symlinks: .record, exclude: .moduleBuildProducts))
+            // Every byte of the source the build can read: nothing excluded
+            // (a stale .o or Module.symvers in the source is an input to make).
+            let source = try TreeDigester(options: TreeDigestOptions(symlinks: .record, exclude: nil))
                 .digest(root: FS.realPath(p.sourceDir) ?? p.sourceDir, using: &digester).digest
             let kernel = try kernelTreeDigest(p.target.sourceDir, run: kernelDigests)
             let cc = p.environment.first { $0.hasPrefix("CC=") }.map { String($0.dropFirst(3)) } ?? "gcc"

@@ -1,4 +1,5 @@
 import BuildCache
+import SafeFS
 import Glibc
 
 extension Engine {
@@ -20,14 +21,36 @@ extension Engine {
                 throw DKMSError(7, "Build cache entry \(key) names a bad file '\(Printable.visible(f.relativePath))'.")
             }
             // finalize fsyncs module/ once, before the staging directory is published.
-            do { try store.copy(f, to: staging + (beside ? "/" : "/module/") + name, syncDirectory: false) }
+            let dest = staging + (beside ? "/" : "/module/") + name
+            do { try store.copy(f, to: dest, syncDirectory: false) }
             catch { throw DKMSError(7, "Build cache entry \(key): \(error)") }
+            // A restored module passes the checks a fresh one does (ELF for the arch, vermagic).
+            if !beside && name.hasSuffix(".ko") {
+                let bytes: [UInt8]
+                switch BoundedFile.read(dest, limit: ModuleCheck.maxSize) {
+                case .success(let b): bytes = b
+                case .failure(let p): throw DKMSError(7, "Build cache entry \(key): \(name) \(p.phrase(what: "a module")).")
+                }
+                if let problem = ModuleCheck.problem(in: bytes, kernel: k, arch: a) {
+                    throw DKMSError(7, "Build cache entry \(key): \(name) \(problem).")
+                }
+            }
         }
         try Staging.writeFile(staging + "/log/make.log",
                               Array("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))\nRestored from the build cache, key \(key); nothing was compiled.\n".utf8))
         try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(cacheKey.hex) hit\n".utf8))
         try finalize(staging, m, v, target, conf)
         committed = true
+    }
+}
+
+extension Engine {
+    /// Whether a cache entry holds exactly this build's modules (each
+    /// `<dest>.ko` once, Module.symvers at most, nothing else in module/):
+    /// an entry that does not is never restored, the build runs instead.
+    static func entryHolds(_ files: [ResultFile], _ conf: ModuleConfig) -> Bool {
+        let modules = files.map(\.relativePath).filter { !$0.hasPrefix(PostBuildOutputs.cachePrefix) && $0 != "Module.symvers" }
+        return modules.sorted() == conf.modules.map { $0.destName + ".ko" }.sorted()
     }
 }
 

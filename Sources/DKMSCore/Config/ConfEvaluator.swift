@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Evaluates a dkms.conf the way dkms does: bash sources it with the dkms
 /// variables set, because real files use `if`, `$(...)`, sourcing the
@@ -67,6 +68,7 @@ public struct ConfEvaluator {
     /// with `read`, and the walk redirects to fd 4 (40 opens cost ~10 ms).
     static let script = #"""
     if [ -n "${__dkms_out:-}" ]; then exec 3>"$__dkms_out" 1>/dev/null; unset __dkms_out; else exec 3>&1 1>/dev/null; fi
+    __dkms_kernelver=${kernelver-} __dkms_arch=${arch-}
     __dkms_conf=$1; shift
     __dkms_vars=$1; shift
     for __dkms_f in "$__dkms_conf" "$@"; do
@@ -93,6 +95,23 @@ public struct ConfEvaluator {
         done
         builtin unset -n __dkms_r
     done
+    __dkms_kv=${__dkms_kernelver-} __dkms_ar=${__dkms_arch-}
+    IFS=$' \t\n'
+    builtin set -f
+    for __dkms_v in MAKE_MATCH PATCH_MATCH BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_ARCH; do
+        builtin declare -p "$__dkms_v" >&4 || continue
+        builtin declare -n __dkms_r="$__dkms_v"
+        __dkms_s=$__dkms_kv
+        [[ $__dkms_v == BUILD_EXCLUSIVE_ARCH ]] && __dkms_s=$__dkms_ar
+        builtin printf '%s\0%s\0' "__dkms_matched_$__dkms_v" "${#__dkms_r[@]}" >&3
+        for __dkms_i in "${!__dkms_r[@]}"; do
+            __dkms_w=(${__dkms_r[$__dkms_i]})
+            __dkms_m=0
+            [[ $__dkms_s =~ ${__dkms_w[*]} ]] && __dkms_m=1
+            builtin printf '%s\0%s\0' "$__dkms_i" "$__dkms_m" >&3
+        done
+        builtin unset -n __dkms_r
+    done
     builtin printf 'END\0' >&3
     builtin exit 0
     """#
@@ -102,6 +121,13 @@ public struct ConfEvaluator {
     public func evaluate(confPath: String, overrides: [String] = [], context: Context, cwd: String) throws -> Evaluated {
         guard FS.isRegularFile(confPath), access(confPath, R_OK) == 0 else {
             throw DKMSError(4, "Could not locate dkms.conf file.", "File: \(confPath) does not exist.")
+        }
+        // Capped before anything reads it (the root process digests it for
+        // replays; the evaluation sources it): one line naming file and cap.
+        for file in [confPath] + overrides where FS.exists(file) {
+            if case .failure(let p) = ConfEvaluator.readCapped(file) {
+                throw DKMSError(8, "\(Printable.visible(file)) \(p.phrase(what: "a dkms.conf")); it was not read.")
+            }
         }
         let argv = ["/bin/bash", "--noprofile", "--norc", "-c", ConfEvaluator.script, "dkms.conf",
                     confPath, ConfVariables.all.joined(separator: " ")] + overrides
@@ -123,7 +149,7 @@ public struct ConfEvaluator {
     /// with the same arguments. Only a complete record is kept, and only when
     /// the files did not change while they were evaluated.
     func evaluateOrReplay(argv: [String], env: [String], cwd: String, files paths: [String]) -> Subprocess.Result {
-        let read = { paths.map { (path: $0, bytes: FS.isRegularFile($0) ? FS.readFile($0) : nil) } }
+        let read = { paths.map { (path: $0, bytes: try? ConfEvaluator.readCapped($0).get()) } }
         let known = Set(env.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
         guard let memo, case let files = read(),
               let key = memo.key(argv: argv, environment: env, cwd: cwd, files: files, known: known) else {
@@ -135,6 +161,19 @@ public struct ConfEvaluator {
             memo.store(key, result)
         }
         return result
+    }
+
+    /// The most a dkms.conf (or an override file) may hold: the conf
+    /// evaluation's own file-size limit (sandbox-profiles/conf-eval.limits.json).
+    public static let maxConfBytes = 1 << 20
+
+    /// A dkms.conf's bytes: a regular file, its last component not
+    /// followed (the directories above are the tree's), at most `maxConfBytes`.
+    static func readCapped(_ path: String) -> Result<[UInt8], BoundedFile.Problem> {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(.opening(errno)) }
+        defer { close(fd) }
+        return BoundedFile.read(fd: fd, limit: maxConfBytes, requireSingleLink: false)
     }
 
     /// dkms reads each value back through an unquoted `echo` (safe_source),
@@ -163,7 +202,7 @@ public struct ConfEvaluator {
             // descriptor itself): a count that is negative or larger than what
             // follows is a malformed stream, not a trap.
             guard i + 1 < fields.count, let n = Int(fields[i + 1]), n >= 0, n <= (fields.count - i) / 2,
-                  ConfVariables.all.contains(name) else { return nil }
+                  ConfVariables.all.contains(name) || ConfVariables.matched.contains(name) else { return nil }
             i += 2
             var entries: [Int: String] = [:]
             for _ in 0..<n {

@@ -14,6 +14,12 @@ public enum ConfVariables {
         "MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY", "UDEV_TRIGGER",
     ]
 
+    /// The dkms.conf patterns, matched by bash inside the confined
+    /// evaluation (against the kernel release the evaluation was given, or
+    /// the arch), never by the root process: index -> "1" (matched) or "0".
+    public static let patterns = ["MAKE_MATCH", "PATCH_MATCH", "BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_ARCH"]
+    public static let matched: [String] = patterns.map { "__dkms_matched_" + $0 }
+
     public static let deprecated: [String] = [
         "REMAKE_INITRD", "MODULES_CONF", "MODULES_CONF_OBSOLETES",
         "MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY", "UDEV_TRIGGER",
@@ -40,4 +46,7 @@ public struct RawConf: Equatable {
     /// One past the highest index, which is how dkms sizes its per-module
     /// arrays; gaps in a sparse array become empty records.
     public func span(_ name: String) -> Int { (values[name]?.keys.max()).map { $0 + 1 } ?? 0 }
+    /// Whether the confined evaluation matched `name`'s element `i`
+    /// (ConfVariables.patterns); a result the record lacks is no match.
+    public func matched(_ name: String, _ i: Int) -> Bool { values["__dkms_matched_" + name]?[i] == "1" }
 }

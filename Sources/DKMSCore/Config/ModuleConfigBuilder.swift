@@ -112,7 +112,7 @@ public struct ModuleConfigBuilder {
         if (matches[0] ?? "").isEmpty { make = makes[0] ?? "" }
         for idx in makes.keys.sorted() {
             let m = makes[idx] ?? "", pattern = matches[idx] ?? ""
-            if !m.isEmpty && !pattern.isEmpty && BashRegex.matches(target.version, pattern) { make = m }
+            if !m.isEmpty && !pattern.isEmpty && raw.matched("MAKE_MATCH", idx) { make = m }
         }
         if make.isEmpty { make = "make -C \(target.sourceDir) M=\(buildDir)" }
         var clean = raw.scalar("CLEAN")
@@ -144,7 +144,7 @@ public struct ModuleConfigBuilder {
         for idx in patchList.keys.sorted() {
             let p = patchList[idx] ?? ""
             let pattern = patchMatch[idx] ?? ""
-            if !p.isEmpty && (pattern.isEmpty || BashRegex.matches(target.version, pattern)) { patches.append(p) }
+            if !p.isEmpty && (pattern.isEmpty || raw.matched("PATCH_MATCH", idx)) { patches.append(p) }
         }
         return patches
     }
@@ -153,13 +153,13 @@ public struct ModuleConfigBuilder {
     /// version range, and required (or, with "!", forbidden) config options.
     func exclusion(_ raw: RawConf, kconfig: KernelConfig) -> String? {
         let k = raw.scalar("BUILD_EXCLUSIVE_KERNEL")
-        if !k.isEmpty && !BashRegex.matches(target.version, k) { return "BUILD_EXCLUSIVE_KERNEL" }
+        if !k.isEmpty && !raw.matched("BUILD_EXCLUSIVE_KERNEL", 0) { return "BUILD_EXCLUSIVE_KERNEL" }
         let kmin = raw.scalar("BUILD_EXCLUSIVE_KERNEL_MIN")
         if !kmin.isEmpty && VersionOrder.less(target.version, kmin) { return "BUILD_EXCLUSIVE_KERNEL_MIN" }
         let kmax = raw.scalar("BUILD_EXCLUSIVE_KERNEL_MAX")
         if !kmax.isEmpty && VersionOrder.less(kmax, target.version) { return "BUILD_EXCLUSIVE_KERNEL_MAX" }
         let a = raw.scalar("BUILD_EXCLUSIVE_ARCH")
-        if !a.isEmpty && !BashRegex.matches(target.arch, a) { return "BUILD_EXCLUSIVE_ARCH" }
+        if !a.isEmpty && !raw.matched("BUILD_EXCLUSIVE_ARCH", 0) { return "BUILD_EXCLUSIVE_ARCH" }
         let configs = raw.scalar("BUILD_EXCLUSIVE_CONFIG")
         if !configs.isEmpty && FS.exists(target.configPath) {
             for item in configs.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }) {

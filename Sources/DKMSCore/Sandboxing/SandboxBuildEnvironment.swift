@@ -1,4 +1,5 @@
 import Sandbox
+import SafeFS
 import Glibc
 
 /// Runs every module command confined: new user, mount, pid, net, ipc, uts
@@ -137,7 +138,10 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
                      : "sandbox: user-namespace mode")
         }
         for w in result.warnings where !w.contains("id-mapped") { out.warn("sandbox: \(w)") }
-        let output = captureFile.flatMap { FS.readText($0 + "/log") } ?? result.outputTail
+        // What module code printed: only its last MiB is read and shown.
+        let output = captureFile.flatMap { BoundedFile.tail($0 + "/log", limit: Self.maxCapturedBytes) }.map {
+            ($0.truncated ? "[dkms: output truncated to its last \(Self.maxCapturedBytes) bytes]\n" : "") + String(decoding: $0.bytes, as: UTF8.self)
+        } ?? result.outputTail
         return SandboxBuildEnvironment.outcome(result, output: output)
     }
 
@@ -162,27 +166,54 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         }
     }
 
+    public static let maxCapturedBytes = 1 << 20
+
     static let unnamedCall = "(the kernel log, which is rate-limited, did not name the call)"
 
     /// Build outputs are read from the overlay's upper directory (new and
-    /// changed files) or the lower one (untouched source files). A path
-    /// whose components include a symlink in the upper layer is refused: the
-    /// build controls that layer.
-    public func hostPath(forBuildPath path: String) -> String {
-        for (target, o) in overlays where path == target || path.hasPrefix(target + "/") {
-            let rel = String(path.dropFirst(target.count))
-            var walked = o.upper
-            let parts = rel.split(separator: "/")
-            for (i, p) in parts.enumerated() {
-                walked += "/" + p
-                guard let st = FS.lstatInfo(walked) else { return o.lower + rel }
-                let type = st.st_mode & S_IFMT
-                if type == S_IFLNK && i < parts.count - 1 { return "/nonexistent/symlink-in-build-output" + rel }
-                if type == S_IFCHR && st.st_rdev == 0 { return "/nonexistent/deleted" + rel }  // overlay whiteout
-            }
-            return o.upper + rel
+    /// changed files) or, where the upper layer has nothing on the path, the
+    /// lower one (untouched source files): both are module-controlled, so
+    /// every component is resolved beneath the layer without following a
+    /// link (Beneath). A link in either layer, a whiteout (deleted) or a
+    /// non-directory above the name in the upper layer is no file.
+    func layered<T>(_ path: String, _ body: (Int32, String) -> Lookup<T>) -> Lookup<T> {
+        for (target, o) in overlays {
+            guard let rel = Beneath.relative(path, to: target) else { continue }
+            let upper = Beneath.withRoot(o.upper, { body($0, rel) }) ?? .refused(.missing)
+            // Only a name the upper layer does not have at all falls through.
+            guard case .refused(.missing) = upper else { return upper }
+            return Beneath.withRoot(o.lower, { body($0, rel) }) ?? .refused(.missing)
         }
-        return path
+        return .refused(.escapes)
+    }
+
+    enum Lookup<T> {
+        case found(T)
+        case refused(BoundedFile.Problem)
+    }
+
+    public func outputStat(_ path: String) -> stat? {
+        let r: Lookup<stat> = layered(path) { root, rel in
+            guard let st = Beneath.lstat(root, rel) else { return .refused(errno == ENOENT ? .missing : .symlink) }
+            // An overlay whiteout: the build deleted it.
+            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { return .refused(.notRegular) }
+            return .found(st)
+        }
+        if case .found(let st) = r { return st }
+        return nil
+    }
+
+    public func readOutput(_ path: String, limit: Int) -> Result<[UInt8], BoundedFile.Problem> {
+        let r: Lookup<[UInt8]> = layered(path) { root, rel in
+            switch Beneath.read(root, rel, limit: limit) {
+            case .success(let b): return .found(b)
+            case .failure(let p): return .refused(p)
+            }
+        }
+        switch r {
+        case .found(let b): return .success(b)
+        case .refused(let p): return .failure(p)
+        }
     }
 
     public func teardown(buildDir: String) {

@@ -1,4 +1,5 @@
 import Sandbox
+import SafeFS
 import Glibc
 
 /// Evaluates dkms.conf inside the sandbox under the stricter conf-eval
@@ -73,8 +74,10 @@ public struct SandboxedConfRunner {
         do { result = try Sandbox.run(spec, logTo: .path(dir + "/log")) } catch {
             return fail(SandboxFailure.describe(error, configDir: configDir))
         }
-        let record = FS.readFile(outDir + "/record") ?? []
-        var diagnostics = FS.readText(dir + "/log") ?? result.outputTail
+        // Both written by module code: the record bounded (a larger one is
+        // no record: a bad conf file), the diagnostics by their tail.
+        let record = (try? BoundedFile.read(outDir + "/record", limit: 4 * ConfEvaluator.maxConfBytes).get()) ?? []
+        var diagnostics = BoundedFile.tail(dir + "/log", limit: 64 << 10).map { String(decoding: $0.bytes, as: UTF8.self) } ?? result.outputTail
         var status: Int32 = 0
         switch result.outcome {
         case .exited(let c):

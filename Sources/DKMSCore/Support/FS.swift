@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Thin, allocation-light wrappers over the file system calls the tree walk
 /// needs. `dkms status` runs on every hook and shell completion, so these
@@ -32,11 +33,7 @@ public enum FS {
     }
 
     public static func readLink(_ path: String) -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buf, buf.count - 1)
-        guard n >= 0 else { return nil }
-        buf[n] = 0
-        return String(cString: buf)
+        Plain.readLink(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Fully resolved path (readlink -f); nil when a component is missing.
@@ -47,33 +44,9 @@ public enum FS {
     }
 
     /// Names in a directory, without "." and "..", unsorted.
-    public static func list(_ path: String) -> [String] {
-        guard let d = opendir(path) else { return [] }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    public static func list(_ path: String) -> [String] { Plain.list(path) ?? [] }
 
-    public static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-        }
-        return result
-    }
+    public static func readFile(_ path: String) -> [UInt8]? { try? Plain.readFile(path) }
 
     public static func readText(_ path: String) -> String? {
         guard let b = readFile(path) else { return nil }

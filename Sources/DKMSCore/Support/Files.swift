@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// File operations on trees, with dkms-style errors that name the path.
 public enum Files {
@@ -16,18 +17,8 @@ public enum Files {
 
     /// rm -rf, without starting rm: never follows links, stays on the tree.
     public static func removeTree(_ path: String) throws {
-        guard let st = FS.lstatInfo(path) else { return }
-        if (st.st_mode & S_IFMT) != S_IFDIR {
-            if unlink(path) != 0 && errno != ENOENT { throw DKMSError(1, "Cannot remove \(path): \(FS.errnoText())") }
-            return
+        do { try Plain.removeTree(path) } catch let f as IOFailure {
+            throw DKMSError(1, "Cannot remove \(f.path): \(FS.errnoText(f.errno))")
         }
-        for name in FS.list(path) { try removeTree(path + "/" + name) }
-        if rmdir(path) != 0 && errno != ENOENT { throw DKMSError(1, "Cannot remove \(path): \(FS.errnoText())") }
-    }
-
-    /// Copies the contents of `from` (dotfiles too) into the existing `into`.
-    public static func copyContents(of from: String, into: String) throws {
-        let r = Subprocess.run(["cp", "-fpRT", "--", from + "/", into])
-        if !r.succeeded { throw DKMSError(1, "Cannot copy \(from) to \(into): \(r.stderrText.trimmingCharacters(in: "\n"))") }
     }
 }
