@@ -17,6 +17,9 @@ packages=(
   xz-utils zstd gzip openssl
   # The reference dkms, for interop tests and side-by-side benchmarks.
   dkms
+  # scripts/boot-test.sh: boots Debian's kernels in qemu (TCG) with an initramfs of
+  # static busybox, kmod's modprobe, dmsetup (dm-writeboost's check), made with cpio.
+  qemu-system-x86 busybox-static dmsetup cpio
 )
 
 # A second kernel series: Debian 12's 6.12 (bookworm-security), which has BTF for
