@@ -21,16 +21,26 @@
 # passes its check, and each package's outcome (passed, not built, excluded) is the
 # reference's.
 #
-# Usage: scripts/boot-test.sh [--kernel RELEASE]... [--with-zfs] [--no-reference] [--keep]
+# Usage: scripts/boot-test.sh [--kernel RELEASE]... [--with-zfs] [--no-reference]
+#                             [--rebuild-reference] [--cold] [--keep]
 #   --kernel R      only this release (repeatable); default: every one with headers
 #   --with-zfs      add zfs-dkms (its build takes many minutes per kernel)
 #   --no-reference  boot ours only (the comparison is then skipped)
+#   --rebuild-reference  build with the reference even where BOOT_TEST_CACHE holds its
+#                   outputs for the same inputs (see below)
+#   --cold          ours builds with an empty build cache
 #   --keep          keep the scratch directory (trees, initramfs, serial logs)
+# The reference has no build cache and jool alone builds for minutes per kernel, so
+# its outputs (installed files, module/ directory, exit status) are kept per kernel
+# and package under BOOT_TEST_CACHE/reference, keyed by the SHA-256 of every input:
+# the reference's version, the module's .deb, the headers package's version and the
+# kernel's .config, gcc's version; a key not there is built. Ours builds through its
+# own content-addressed build cache (a hit restores, signs and installs the same bytes).
 # Environment:
 #   DKMS_BINARY       ours (default: <repo>/.build/debug/dkms)
 #   REFERENCE_DKMS    the reference (default: /usr/sbin/dkms)
-#   DKMS_CACHE_DIR    our dkms's build cache (default: a fresh one in the scratch
-#                     directory; the integration test passes the suite's shared one)
+#   DKMS_CACHE_DIR    our dkms's build cache (default: BOOT_TEST_CACHE/dkms-cache, or
+#                     a fresh one with --cold; the integration test passes the suite's)
 #   BOOT_TEST_CACHE   kernel images (default: <repo>/.cache/boot-test, git-ignored)
 #   BOOT_TIMEOUT      seconds per boot before it counts as hung (default 600)
 # Exit status: 0 passed, 1 a check failed or differed, 2 usage or set-up error.
@@ -38,6 +48,8 @@
 #   RESULT <release> ours|reference <package> <outcome> [detail]
 #   BOOT <release> ours|reference <seconds>
 set -euo pipefail
+# The whole script is one block, read before it runs: editing it during a run is safe.
+{
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/.." && pwd)
@@ -48,13 +60,15 @@ source "$BOOT_LIB/boot-initramfs.sh"
 say() { printf '[boot-test] %s\n' "$*"; }
 die() { printf '[boot-test] error: %s\n' "$*" >&2; exit 2; }
 
-kernels=() with_zfs=no reference=yes keep=no
+kernels=() with_zfs=no reference=yes keep=no reuse_reference=yes cold=no
 while (($#)); do
     case $1 in
         --kernel) kernels+=("${2:?--kernel needs a release}"); shift ;;
         --with-zfs) with_zfs=yes ;;
         --no-reference) reference=no ;;
         --keep) keep=yes ;;
+        --rebuild-reference) reuse_reference=no ;;
+        --cold) cold=yes ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1" ;;
     esac
@@ -73,7 +87,7 @@ for tool in qemu-system-x86_64 busybox kmod dmsetup cpio gzip apt-get dpkg; do
 done
 busybox --list | grep -qx sh || die "busybox has no sh applet"
 # The initramfs carries busybox alone, without its libraries.
-ldd "$(command -v busybox)" 2>&1 | grep -q 'not a dynamic' || die "busybox is not static (install busybox-static)"
+! ldd "$(command -v busybox)" >/dev/null 2>&1 || die "busybox is not static (install busybox-static)"
 
 # Kernels: every release with a configured header tree, sorted.
 if ((${#kernels[@]} == 0)); then
@@ -120,13 +134,59 @@ side_dkms() {
     fi
 }
 
+# reference_key RELEASE PACKAGE: the SHA-256 of everything the reference's build of
+# PACKAGE for RELEASE depends on.
+reference_key() {
+    local k=$1 p=$2
+    {
+        "$ref" --version 2>&1
+        sha256sum "$modules_cache/$p"/*.deb | cut -d' ' -f1
+        dpkg-query -W -f='${Package} ${Version}\n' "linux-headers-$k" 2>/dev/null || true
+        sha256sum "/lib/modules/$k/build/.config" | cut -d' ' -f1
+        gcc --version | head -n 1
+    } | sha256sum | cut -c1-16
+}
+
+# save_reference DIR TREES RELEASE NAME VERSION RC: keeps what the reference made.
+save_reference() {
+    local dir=$1 t=$2 k=$3 name=$4 version=$5 rc=$6 tmp f m
+    mkdir -p "${dir%/*}"
+    tmp=$(mktemp -d "${dir%/*}/.save.XXXXXX")
+    mkdir -p "$tmp/installed"
+    if [[ $rc == 0 ]]; then
+        cp -a "$t/tree/$name/$version/$k/x86_64/module" "$tmp/module"
+        for m in "$tmp"/module/*.ko*; do
+            m=${m##*/}
+            while IFS= read -r -d '' f; do
+                mkdir -p "$tmp/installed/$(dirname "$f")"
+                cp -a "$t/root/lib/modules/$k/$f" "$tmp/installed/$f"
+            done < <(cd "$t/root/lib/modules/$k" && find . -path ./build -prune -o -type f -name "$m" -printf '%P\0')
+        done
+    fi
+    echo "$rc" > "$tmp/rc"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+}
+
+# restore_reference DIR TREES RELEASE NAME VERSION: puts a kept build back in the trees.
+restore_reference() {
+    local dir=$1 t=$2 k=$3 name=$4 version=$5
+    if [[ -d $dir/module ]]; then
+        mkdir -p "$t/tree/$name/$version/$k/x86_64"
+        cp -a "$dir/module" "$t/tree/$name/$version/$k/x86_64/module"
+    fi
+    cp -a "$dir/installed/." "$t/root/lib/modules/$k/"
+}
+
 # build_side SIDE: adds every package and installs it for every kernel; writes
 # $work/SIDE/built: "<release> <package> <exit status>".
 build_side() {
     local side=$1 t=$work/$1 p name version k rc start
     mkdir -p "$t"/{tree,src,root/lib/modules,etc-dkms/framework.conf.d,logs}
     if [[ $side == ours ]]; then
-        echo "cache_dir=${DKMS_CACHE_DIR:-$t/cache}" > "$t/etc-dkms/framework.conf"
+        local c=${DKMS_CACHE_DIR:-$cache/dkms-cache}
+        [[ $cold == no ]] || c=$t/cache
+        echo "cache_dir=$c" > "$t/etc-dkms/framework.conf"
     else
         printf 'mok_signing_key=%s\nmok_certificate=%s\n' "$t/mok.key" "$t/mok.pub" > "$t/etc-dkms/framework.conf"
     fi
@@ -144,8 +204,18 @@ build_side() {
             { cat "$t/logs/add-$name.log" >&2; die "$side: dkms add $name/$version failed"; }
         for k in "${kernels[@]}"; do
             rc=0
-            side_dkms "$side" install -m "$name" -v "$version" -k "$k" --no-depmod \
-                > "$t/logs/install-$name-$k.log" 2>&1 || rc=$?
+            local saved=""
+            if [[ $side == reference ]]; then saved=$cache/reference/$k/$p-$(reference_key "$k" "$p"); fi
+            if [[ -n $saved && $reuse_reference == yes && -s $saved/rc ]]; then
+                restore_reference "$saved" "$t" "$k" "$name" "$version"
+                rc=$(cat "$saved/rc")
+                echo "(reused from $saved)" > "$t/logs/install-$name-$k.log"
+                say "$side: $name/$version on $k: exit $rc, reused from a build of the same inputs ($saved)"
+            else
+                side_dkms "$side" install -m "$name" -v "$version" -k "$k" --no-depmod \
+                    > "$t/logs/install-$name-$k.log" 2>&1 || rc=$?
+                [[ -z $saved ]] || save_reference "$saved" "$t" "$k" "$name" "$version" "$rc"
+            fi
             echo "$k $p $rc" >> "$t/built"
             case $rc in
                 0) ;;
@@ -248,3 +318,4 @@ grep '^RESULT ' "$results" | grep -v ' PASS ' | sed 's/^/  /' || true
 grep -E '^(RESULT|BOOT) ' "$results"
 if ((status == 0)); then say "PASSED"; else say "FAILED"; [[ $keep == yes ]] || say "(--keep keeps the serial logs)"; fi
 exit $status
+}
