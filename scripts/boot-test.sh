@@ -106,6 +106,13 @@ modules_cache=$repo/.cache/debian-modules
 "$script_dir/fetch-debian-modules.sh" "$modules_cache" >/dev/null 2>&1 ||
     "$script_dir/fetch-debian-modules.sh" "$modules_cache" || die "fetching the Debian module sources failed"
 
+# Hermetic: what dkms and the kernel packages own on the host is listed before and
+# compared after (names, types, sizes, mtimes).
+host_listing() {
+    find /var/lib/dkms /usr/src /lib/modules /etc/dkms -xdev -printf '%p %y %s %T@\n' 2>/dev/null | LC_ALL=C sort
+}
+host_before=$(host_listing | sha256sum)
+
 work=$(mktemp -d /tmp/boot-test.XXXXXX)
 cleanup() { if [[ $keep == yes ]]; then say "scratch kept: $work"; else rm -rf "$work"; fi; }
 trap cleanup EXIT
@@ -315,6 +322,11 @@ for k in "${kernels[@]}"; do
     done
 done
 grep '^RESULT ' "$results" | grep -v ' PASS ' | sed 's/^/  /' || true
+if [[ $(host_listing | sha256sum) == "$host_before" ]]; then
+    say "host unchanged: /var/lib/dkms, /usr/src, /lib/modules, /etc/dkms"
+else
+    say "the host's /var/lib/dkms, /usr/src, /lib/modules or /etc/dkms changed during the run"; status=1
+fi
 grep -E '^(RESULT|BOOT) ' "$results"
 if ((status == 0)); then say "PASSED"; else say "FAILED"; [[ $keep == yes ]] || say "(--keep keeps the serial logs)"; fi
 exit $status

@@ -93,7 +93,7 @@ check_gost_crypto() {
     done
 }
 
-check_jool_dkms() {
+check_jool() {
     for m in jool_common jool jool_siit; do live $m || bad "$m not live"; done
     info "jool live: $(cat /sys/module/jool/initstate 2>/dev/null), jool_siit: $(cat /sys/module/jool_siit/initstate 2>/dev/null)"
 }
