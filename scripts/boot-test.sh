@@ -204,6 +204,7 @@ build_side() {
     done
     : > "$t/built"
     start=$SECONDS
+    local reused_count=0 total=0
     for p in "${packages[@]}"; do
         read -r name version < "$modules_cache/$p/module"
         cp -a "$modules_cache/$p/src" "$t/src/$name-$version"
@@ -211,19 +212,21 @@ build_side() {
             { cat "$t/logs/add-$name.log" >&2; die "$side: dkms add $name/$version failed"; }
         for k in "${kernels[@]}"; do
             rc=0
-            local saved=""
+            local saved="" reused=no
             if [[ $side == reference ]]; then saved=$cache/reference/$k/$p-$(reference_key "$k" "$p"); fi
             if [[ -n $saved && $reuse_reference == yes && -s $saved/rc ]]; then
                 restore_reference "$saved" "$t" "$k" "$name" "$version"
-                rc=$(cat "$saved/rc")
+                rc=$(cat "$saved/rc") reused=yes
                 echo "(reused from $saved)" > "$t/logs/install-$name-$k.log"
-                say "$side: $name/$version on $k: exit $rc, reused from a build of the same inputs ($saved)"
+                reused_count=$((reused_count + 1))
             else
                 side_dkms "$side" install -m "$name" -v "$version" -k "$k" --no-depmod \
                     > "$t/logs/install-$name-$k.log" 2>&1 || rc=$?
                 [[ -z $saved ]] || save_reference "$saved" "$t" "$k" "$name" "$version" "$rc"
             fi
             echo "$k $p $rc" >> "$t/built"
+            total=$((total + 1))
+            [[ $reused == no ]] || continue
             case $rc in
                 0) ;;
                 77) say "$side: $name/$version excluded on $k by its dkms.conf (BUILD_EXCLUSIVE)" ;;
@@ -232,6 +235,7 @@ build_side() {
             esac
         done
     done
+    ((reused_count == 0)) || say "$side: $reused_count of $total builds (exit status and files) reused from $cache/reference: same inputs"
     say "$side: built and installed in $((SECONDS - start)) s"
 }
 

@@ -61,7 +61,7 @@ fetch_kernel_image() {
     rm -f "$tmp/out/lib/modules/$release/build" "$tmp/out/lib/modules/$release/source"
     # The package leaves modules.dep to its postinst: make it here, in the image's own tree.
     depmod -b "$tmp/out" "$release"
-    dpkg-deb -f "$deb" Package Version | awk '{ printf "%s ", $2 } END { print "" }' > "$tmp/out/package"
+    dpkg-deb -f "$deb" Package Version | awk '{ v[NR] = $2 } END { print v[1], v[2] }' > "$tmp/out/package"
     rm -rf "$dest"
     mv "$tmp/out" "$dest"
     rm -rf "$tmp"
