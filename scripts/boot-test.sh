@@ -47,6 +47,7 @@
 # Machine-readable lines (the integration test reads them):
 #   RESULT <release> ours|reference <package> <outcome> [detail]
 #   BOOT <release> ours|reference <seconds>
+#   KMSG <release> ours|reference <package>: <kernel message about taint, signature, symbols, BUG...>
 set -euo pipefail
 # The whole script is one block, read before it runs: editing it during a run is safe.
 {
@@ -294,13 +295,17 @@ boot() {
         esac
         echo "RESULT $k $side $pkg $outcome $detail"
     done < "$t/built"
+    # The packages' kernel messages that matter, from the serial console.
+    grep '^BOOT-TEST: KMSG ' "$log.txt" |
+        grep -Ei 'taint|signature|verification|unknown symbol|disagrees|invalid|BUG:|WARNING:|Oops|Call Trace' |
+        sed "s/^BOOT-TEST: KMSG /KMSG $k $side /" || true
 }
 
 results=$work/results
 : > "$results"
 for k in "${kernels[@]}"; do
     for side in "${sides[@]}"; do
-        boot "$side" "$k" | tee -a "$results" | grep -E '^(BOOT|RESULT) ' | grep -v ' PASS ' || true
+        boot "$side" "$k" | tee -a "$results" | grep -E '^(BOOT|RESULT|KMSG) ' | grep -v '^RESULT .* PASS ' || true
         if [[ $keep == yes ]]; then say "$side on $k: serial log $work/$side/serial-$k.log.txt"; fi
     done
 done
