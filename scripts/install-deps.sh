@@ -20,6 +20,9 @@ packages=(
   # Validating `dkms status --json` against docs/status.schema.json; the zsh and
   # fish completions' tests run them in those shells.
   python3-jsonschema zsh fish
+  # scripts/boot-test.sh: boots Debian's kernels in qemu (TCG) with an initramfs of
+  # static busybox, kmod's modprobe, dmsetup (dm-writeboost's check), made with cpio.
+  qemu-system-x86 busybox-static dmsetup cpio
 )
 
 # A second kernel series: Debian 12's 6.12 (bookworm-security), which has BTF for
