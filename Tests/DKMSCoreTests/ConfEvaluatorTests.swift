@@ -219,13 +219,38 @@ final class ConfEvaluatorTests: XCTestCase {
     }
 
     func testDeprecatedDirectivesWarnWithThePath() throws {
-        let f = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nREMAKE_INITRD=yes\n")
+        let f = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nREMAKE_INITRD=yes\nCLEAN=true\nOBSOLETE_BY=99.0\n")
         defer { f.remove() }
         let raw = try f.evaluate().raw
-        var warnings: [String] = []
-        _ = try ModuleConfigBuilder(target: f.target, dkmsTree: "/t", module: "x", moduleVersion: "1",
-                                    destOverride: "/updates/dkms", confPath: f.dir + "/dkms.conf").build(raw) { warnings.append($0) }
-        XCTAssertEqual(warnings, ["REMAKE_INITRD (\(f.dir)/dkms.conf)"])
+        XCTAssertEqual(ModuleConfigBuilder.deprecations(raw, confPath: f.dir + "/dkms.conf"),
+                       ["REMAKE_INITRD (\(f.dir)/dkms.conf)",
+                        "OBSOLETE_BY (\(f.dir)/dkms.conf): use BUILD_EXCLUSIVE_KERNEL_MAX instead"])
+        let clean = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nCLEAN=\"make clean\"\n")
+        defer { clean.remove() }
+        XCTAssertEqual(ModuleConfigBuilder.deprecations(try clean.evaluate().raw, confPath: "c"), ["CLEAN (c)"])
+    }
+
+    /// dkms 3.4's read_conf: no arrays at all is zero modules; DEST_MODULE_LOCATION is
+    /// required even where the distribution overrides it; yes/no directives are checked.
+    func testZeroModulesAndDirectiveValues() throws {
+        let zero = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\n")
+        defer { zero.remove() }
+        let c = try zero.config()
+        XCTAssertTrue(c.modules.isEmpty)
+        XCTAssertEqual(ModuleConfigBuilder.strictFindings(c).warnings, ["dkms.conf: Warning! Zero modules specified."])
+        let bad = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME[1]=y\nDEST_MODULE_LOCATION[1]=/extra\nAUTOINSTALL=maybe\nBUILD_DEPENDS_REBUILD=No\n")
+        defer { bad.remove() }
+        XCTAssertThrowsError(try bad.config()) { e in
+            XCTAssertEqual((e as? DKMSError)?.lines.dropFirst(2).map { $0 }, [
+                "dkms.conf: Error! No 'BUILT_MODULE_NAME' directive specified for record #0.",
+                "dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #0.",
+                "dkms.conf: Error! Unsupported AUTOINSTALL value 'maybe'"])
+        }
+        let dup = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=(a a)\nDEST_MODULE_NAME=(b c)\nDEST_MODULE_LOCATION=(/extra /extra)\nBUILD_DEPENDS_REBUILD=yes\n")
+        defer { dup.remove() }
+        let d = try dup.config()
+        XCTAssertTrue(d.rebuildOnDependencyUpdate)
+        XCTAssertEqual(ModuleConfigBuilder.strictFindings(d).errors, ["dkms.conf: Error! Duplicate module 'a' in 'BUILT_MODULE_NAME[1]'."])
     }
 
     func testBuildDependsAndAutoinstall() throws {

@@ -35,7 +35,7 @@ extension Engine {
             }
             guard let v = latest else { continue }
             if tree.isInstalled(m, v, k, a) { installed.append(m); continue }
-            guard let conf = try? readConf(m, v, target), conf.autoinstall else { continue }
+            guard let conf = try? readConf(m, v, target, strict: false), conf.autoinstall else { continue }
             queue.append((m, v, conf.buildDepends))
             confs[m] = conf
         }

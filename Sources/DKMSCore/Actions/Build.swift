@@ -138,7 +138,8 @@ extension Engine {
         let buildDir = tree.buildDir(m, v)
         try environment.prepare(sourceDir: source, buildDir: buildDir)
         // Dependencies' tree entries (and through them their sources), read-only.
-        for dep in conf.buildDepends where NameRules.problem(inComponent: dep) == nil && FS.isDirectory(tree.moduleDir(dep)) {
+        // A module that names itself (a --force build of a circular BUILD_DEPENDS) has its own tree already.
+        for dep in conf.buildDepends where dep != m && NameRules.problem(inComponent: dep) == nil && FS.isDirectory(tree.moduleDir(dep)) {
             environment.exposeReadOnly(tree.moduleDir(dep))
             for dv in tree.versions(dep) {
                 if let real = FS.realPath(tree.sourceLink(dep, dv)) { environment.exposeReadOnly(real) }
@@ -163,7 +164,7 @@ extension Engine {
             guard FS.isRegularFile(environment.hostPath(forBuildPath: "\(buildDir)/patches/\(p)")) || FS.isRegularFile("\(source)/patches/\(p)") else {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
             }
-            try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellQuote(p))", cwd: buildDir, env: env, logger: logger) { r in
+            try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellWord(p))", cwd: buildDir, env: env, logger: logger) { r in
                 DKMSError(6, "Application of patch \(p) failed\(self.reasonSuffix(r)).", "Consult \(logPath) for more information.")
             }
         }

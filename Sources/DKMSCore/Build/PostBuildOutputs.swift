@@ -28,6 +28,8 @@ public enum PostBuildOutputs {
         var total = 0, count = 0
         for name in FS.list(dir).sorted() {
             let path = dir + "/" + name
+            // The empty directory module/ was shown at inside the sandbox.
+            if name == "module" && FS.isDirectory(path) && !FS.isSymlink(path) && FS.list(path).isEmpty { continue }
             if reserved.contains(name) || name.hasPrefix(cachePrefix) || NameRules.problem(inComponent: name) != nil {
                 notes.append("POST_BUILD left '\(Printable.visible(name))': not a name dkms keeps beside the build; dropped.")
                 continue
