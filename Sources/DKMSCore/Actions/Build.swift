@@ -229,7 +229,8 @@ extension Engine {
         out.line("(bad exit status: \(r.exitStatus))")
         if !context.invocation.verbose { out.line("Failed command:"); out.line(Printable.visible(command)) }
         if case .killed(let why, _) = r { out.errorLine("sandbox: \(why)") }
-        logger.showTail(out: out)
+        // dkms says only where make.log is; --verbose shows its last lines too.
+        if context.invocation.verbose { logger.showTail(out: out) }
         throw failure(r)
     }
 

@@ -42,7 +42,5 @@ public struct ModuleConfig: Equatable {
     public var declaredModules: [ModuleSpec] = []
     /// Whether a BUILD_EXCLUSIVE directive applies to any record (dkms then
     /// says nothing of an uninstall that finds nothing installed).
-    public var hasExclusiveDirectives: Bool {
-        declaredModules.indices.contains { ModuleConfigBuilder.hasExclusiveDirectives(raw, index: $0) }
-    }
+    public var hasExclusiveDirectives: Bool = false
 }

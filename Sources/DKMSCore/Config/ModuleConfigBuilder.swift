@@ -132,9 +132,15 @@ public struct ModuleConfigBuilder {
 
         // Records a BUILD_EXCLUSIVE directive leaves out are neither built nor
         // installed; when it leaves out every one, the whole build is excluded.
-        let exclusions = specs.indices.map { exclusion(raw, kconfig: kconfig, index: $0) }
+        // OBSOLETE_BY stands for a global BUILD_EXCLUSIVE_KERNEL_MAX when no maximum is set at all.
+        var effective = raw
+        let obsoleteBy = raw.scalar("OBSOLETE_BY")
+        if !obsoleteBy.isEmpty && raw.elements("BUILD_EXCLUSIVE_KERNEL_MAX").allSatisfy({ $0.isEmpty }) {
+            effective.values["BUILD_EXCLUSIVE_KERNEL_MAX"] = [0: obsoleteBy]
+        }
+        let exclusions = specs.indices.map { exclusion(effective, kconfig: kconfig, index: $0) }
         let buildable = specs.indices.filter { exclusions[$0] == nil }.map { specs[$0] }
-        let anyDirective = specs.indices.contains { Self.hasExclusiveDirectives(raw, index: $0) }
+        let anyDirective = specs.indices.contains { Self.hasExclusiveDirectives(effective, index: $0) }
         let wholeExclusion = buildable.isEmpty && anyDirective ? exclusions.compactMap { $0 }.first : nil
 
         return ModuleConfig(
@@ -148,7 +154,7 @@ public struct ModuleConfigBuilder {
             postInstall: raw.scalar("POST_INSTALL"), postRemove: raw.scalar("POST_REMOVE"),
             obsoleteBy: raw.scalar("OBSOLETE_BY"),
             buildExclusion: wholeExclusion,
-            raw: raw, declaredModules: specs)
+            raw: raw, declaredModules: specs, hasExclusiveDirectives: anyDirective)
     }
 
     /// "yes" (any case) -> true, "no" -> false, anything else nil.
