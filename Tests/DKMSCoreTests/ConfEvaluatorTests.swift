@@ -197,6 +197,7 @@ final class ConfEvaluatorTests: XCTestCase {
     func testBuildExclusiveKernelArchAndRange() throws {
         let f = try ConfFixture("""
         PACKAGE_NAME=x; PACKAGE_VERSION=1
+        BUILT_MODULE_NAME=x; DEST_MODULE_LOCATION=/extra
         BUILD_EXCLUSIVE_KERNEL="^6\\."
         BUILD_EXCLUSIVE_ARCH="x86_64|aarch64"
         BUILD_EXCLUSIVE_KERNEL_MIN="6.0"
@@ -210,12 +211,41 @@ final class ConfEvaluatorTests: XCTestCase {
     }
 
     func testBuildExclusiveConfigWithNegation() throws {
-        let ok = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO CONFIG_BAR !CONFIG_BAZ\"\n")
+        let ok = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=x\nDEST_MODULE_LOCATION=/extra\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO CONFIG_BAR !CONFIG_BAZ\"\n")
         defer { ok.remove() }
         XCTAssertNil(try ok.config().buildExclusion)
-        let bad = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO !CONFIG_BAR\"\n")
+        let bad = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=x\nDEST_MODULE_LOCATION=/extra\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO !CONFIG_BAR\"\n")
         defer { bad.remove() }
         XCTAssertEqual(try bad.config().buildExclusion, "BUILD_EXCLUSIVE_CONFIG")
+        // Zero modules are never excluded (dkms 3.4 only tests the records there are).
+        let none = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO !CONFIG_BAR\"\n")
+        defer { none.remove() }
+        XCTAssertNil(try none.config().buildExclusion)
+    }
+
+    /// dkms 3.4's per-module BUILD_EXCLUSIVE_*[i]: a record left out is not
+    /// built; the build is excluded only when every record is.
+    func testPerModuleBuildExclusive() throws {
+        let f = try ConfFixture("""
+        PACKAGE_NAME=x; PACKAGE_VERSION=1
+        BUILT_MODULE_NAME=(one two); DEST_MODULE_LOCATION=(/extra /extra)
+        BUILD_EXCLUSIVE_CONFIG[0]="CONFIG_FOO !CONFIG_BAZ"
+        BUILD_EXCLUSIVE_CONFIG[1]="!CONFIG_FOO"
+        """)
+        defer { f.remove() }
+        let c = try f.config()
+        XCTAssertEqual(c.modules.map(\.builtName), ["one"])
+        XCTAssertEqual(c.declaredModules.map(\.builtName), ["one", "two"])
+        XCTAssertNil(c.buildExclusion)
+        XCTAssertTrue(c.hasExclusiveDirectives)
+        let all = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=(one two)\nDEST_MODULE_LOCATION=(/extra /extra)\n"
+                                  + "BUILD_EXCLUSIVE_KERNEL_MAX[1]=5.0\nOBSOLETE_BY=5.0\n")
+        defer { all.remove() }
+        // OBSOLETE_BY is no global maximum here (a per-module one is set): only record 1 is left out.
+        XCTAssertEqual(try all.config().modules.map(\.builtName), ["one"])
+        let obsolete = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=x\nDEST_MODULE_LOCATION=/extra\nOBSOLETE_BY=5.0\n")
+        defer { obsolete.remove() }
+        XCTAssertEqual(try obsolete.config().buildExclusion, "BUILD_EXCLUSIVE_KERNEL_MAX")
     }
 
     func testDeprecatedDirectivesWarnWithThePath() throws {
