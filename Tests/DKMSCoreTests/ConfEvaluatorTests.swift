@@ -115,6 +115,7 @@ final class ConfEvaluatorTests: XCTestCase {
         let f = try ConfFixture("""
         PACKAGE_NAME=cond
         PACKAGE_VERSION=$(echo 3.$((1+2)))
+        DEST_MODULE_LOCATION[0]=/extra
         . "$kernel_source_dir/.config"
         if [ "$CONFIG_FOO" = y ]; then
             MAKE[0]="make FOO=1"
@@ -141,7 +142,7 @@ final class ConfEvaluatorTests: XCTestCase {
     }
 
     func testCRLFFileIsRead() throws {
-        let f = try ConfFixture("PACKAGE_NAME=\"dos\"\r\nPACKAGE_VERSION=\"1.0\"\r\nBUILT_MODULE_NAME[0]=\"dos\"\r\n")
+        let f = try ConfFixture("PACKAGE_NAME=\"dos\"\r\nPACKAGE_VERSION=\"1.0\"\r\nBUILT_MODULE_NAME[0]=\"dos\"\r\nDEST_MODULE_LOCATION[0]=\"/extra\"\r\n")
         defer { f.remove() }
         let c = try f.config()
         XCTAssertEqual(c.packageName, "dos")
