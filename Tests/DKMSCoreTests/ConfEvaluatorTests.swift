@@ -115,6 +115,7 @@ final class ConfEvaluatorTests: XCTestCase {
         let f = try ConfFixture("""
         PACKAGE_NAME=cond
         PACKAGE_VERSION=$(echo 3.$((1+2)))
+        DEST_MODULE_LOCATION[0]=/extra
         . "$kernel_source_dir/.config"
         if [ "$CONFIG_FOO" = y ]; then
             MAKE[0]="make FOO=1"
@@ -141,7 +142,7 @@ final class ConfEvaluatorTests: XCTestCase {
     }
 
     func testCRLFFileIsRead() throws {
-        let f = try ConfFixture("PACKAGE_NAME=\"dos\"\r\nPACKAGE_VERSION=\"1.0\"\r\nBUILT_MODULE_NAME[0]=\"dos\"\r\n")
+        let f = try ConfFixture("PACKAGE_NAME=\"dos\"\r\nPACKAGE_VERSION=\"1.0\"\r\nBUILT_MODULE_NAME[0]=\"dos\"\r\nDEST_MODULE_LOCATION[0]=\"/extra\"\r\n")
         defer { f.remove() }
         let c = try f.config()
         XCTAssertEqual(c.packageName, "dos")
@@ -197,6 +198,7 @@ final class ConfEvaluatorTests: XCTestCase {
     func testBuildExclusiveKernelArchAndRange() throws {
         let f = try ConfFixture("""
         PACKAGE_NAME=x; PACKAGE_VERSION=1
+        BUILT_MODULE_NAME=x; DEST_MODULE_LOCATION=/extra
         BUILD_EXCLUSIVE_KERNEL="^6\\."
         BUILD_EXCLUSIVE_ARCH="x86_64|aarch64"
         BUILD_EXCLUSIVE_KERNEL_MIN="6.0"
@@ -210,22 +212,76 @@ final class ConfEvaluatorTests: XCTestCase {
     }
 
     func testBuildExclusiveConfigWithNegation() throws {
-        let ok = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO CONFIG_BAR !CONFIG_BAZ\"\n")
+        let ok = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=x\nDEST_MODULE_LOCATION=/extra\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO CONFIG_BAR !CONFIG_BAZ\"\n")
         defer { ok.remove() }
         XCTAssertNil(try ok.config().buildExclusion)
-        let bad = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO !CONFIG_BAR\"\n")
+        let bad = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=x\nDEST_MODULE_LOCATION=/extra\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO !CONFIG_BAR\"\n")
         defer { bad.remove() }
         XCTAssertEqual(try bad.config().buildExclusion, "BUILD_EXCLUSIVE_CONFIG")
+        // Zero modules are never excluded (dkms 3.4 only tests the records there are).
+        let none = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_FOO !CONFIG_BAR\"\n")
+        defer { none.remove() }
+        XCTAssertNil(try none.config().buildExclusion)
+    }
+
+    /// dkms 3.4's per-module BUILD_EXCLUSIVE_*[i]: a record left out is not
+    /// built; the build is excluded only when every record is.
+    func testPerModuleBuildExclusive() throws {
+        let f = try ConfFixture("""
+        PACKAGE_NAME=x; PACKAGE_VERSION=1
+        BUILT_MODULE_NAME=(one two); DEST_MODULE_LOCATION=(/extra /extra)
+        BUILD_EXCLUSIVE_CONFIG[0]="CONFIG_FOO !CONFIG_BAZ"
+        BUILD_EXCLUSIVE_CONFIG[1]="!CONFIG_FOO"
+        """)
+        defer { f.remove() }
+        let c = try f.config()
+        XCTAssertEqual(c.modules.map(\.builtName), ["one"])
+        XCTAssertEqual(c.declaredModules.map(\.builtName), ["one", "two"])
+        XCTAssertNil(c.buildExclusion)
+        XCTAssertTrue(c.hasExclusiveDirectives)
+        let all = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=(one two)\nDEST_MODULE_LOCATION=(/extra /extra)\n"
+                                  + "BUILD_EXCLUSIVE_KERNEL_MAX[1]=5.0\nOBSOLETE_BY=5.0\n")
+        defer { all.remove() }
+        // OBSOLETE_BY is no global maximum here (a per-module one is set): only record 1 is left out.
+        XCTAssertEqual(try all.config().modules.map(\.builtName), ["one"])
+        let obsolete = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=x\nDEST_MODULE_LOCATION=/extra\nOBSOLETE_BY=5.0\n")
+        defer { obsolete.remove() }
+        XCTAssertEqual(try obsolete.config().buildExclusion, "BUILD_EXCLUSIVE_KERNEL_MAX")
     }
 
     func testDeprecatedDirectivesWarnWithThePath() throws {
-        let f = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nREMAKE_INITRD=yes\n")
+        let f = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nREMAKE_INITRD=yes\nCLEAN=true\nOBSOLETE_BY=99.0\n")
         defer { f.remove() }
         let raw = try f.evaluate().raw
-        var warnings: [String] = []
-        _ = try ModuleConfigBuilder(target: f.target, dkmsTree: "/t", module: "x", moduleVersion: "1",
-                                    destOverride: "/updates/dkms", confPath: f.dir + "/dkms.conf").build(raw) { warnings.append($0) }
-        XCTAssertEqual(warnings, ["REMAKE_INITRD (\(f.dir)/dkms.conf)"])
+        XCTAssertEqual(ModuleConfigBuilder.deprecations(raw, confPath: f.dir + "/dkms.conf"),
+                       ["REMAKE_INITRD (\(f.dir)/dkms.conf)",
+                        "OBSOLETE_BY (\(f.dir)/dkms.conf): use BUILD_EXCLUSIVE_KERNEL_MAX instead"])
+        let clean = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nCLEAN=\"make clean\"\n")
+        defer { clean.remove() }
+        XCTAssertEqual(ModuleConfigBuilder.deprecations(try clean.evaluate().raw, confPath: "c"), ["CLEAN (c)"])
+    }
+
+    /// dkms 3.4's read_conf: no arrays at all is zero modules; DEST_MODULE_LOCATION is
+    /// required even where the distribution overrides it; yes/no directives are checked.
+    func testZeroModulesAndDirectiveValues() throws {
+        let zero = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\n")
+        defer { zero.remove() }
+        let c = try zero.config()
+        XCTAssertTrue(c.modules.isEmpty)
+        XCTAssertEqual(ModuleConfigBuilder.strictFindings(c).warnings, ["dkms.conf: Warning! Zero modules specified."])
+        let bad = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME[1]=y\nDEST_MODULE_LOCATION[1]=/extra\nAUTOINSTALL=maybe\nBUILD_DEPENDS_REBUILD=No\n")
+        defer { bad.remove() }
+        XCTAssertThrowsError(try bad.config()) { e in
+            XCTAssertEqual((e as? DKMSError)?.lines.dropFirst(2).map { $0 }, [
+                "dkms.conf: Error! No 'BUILT_MODULE_NAME' directive specified for record #0.",
+                "dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #0.",
+                "dkms.conf: Error! Unsupported AUTOINSTALL value 'maybe'"])
+        }
+        let dup = try ConfFixture("PACKAGE_NAME=x; PACKAGE_VERSION=1\nBUILT_MODULE_NAME=(a a)\nDEST_MODULE_NAME=(b c)\nDEST_MODULE_LOCATION=(/extra /extra)\nBUILD_DEPENDS_REBUILD=yes\n")
+        defer { dup.remove() }
+        let d = try dup.config()
+        XCTAssertTrue(d.rebuildOnDependencyUpdate)
+        XCTAssertEqual(ModuleConfigBuilder.strictFindings(d).errors, ["dkms.conf: Error! Duplicate module 'a' in 'BUILT_MODULE_NAME[1]'."])
     }
 
     func testBuildDependsAndAutoinstall() throws {

@@ -187,8 +187,9 @@ final class SupervisorHardeningTests: XCTestCase {
         }
     }
 
-    /// A failed build shows the tail of make.log (README), escaped; both a
-    /// failing MAKE and a failing patch.
+    /// A failed build with --verbose shows the tail of make.log (README),
+    /// escaped; both a failing MAKE and a failing patch. Without it, only
+    /// where make.log is, as dkms.
     func testFailedBuildShowsMakeLogTail() {
         let fail = #"MAKE[0]="printf 'TAIL-LINE-1\\n\\033[31mTAIL-LINE-2\\342\\200\\256\\n'; exit 3""# + "\n"
         let cases = [
@@ -209,12 +210,16 @@ final class SupervisorHardeningTests: XCTestCase {
                 FileManager.default.createFile(atPath: src + "/" + n, contents: Data(t.utf8))
             }
             trees.addSource(src, as: "hx-1.0")
-            let r = trees.dkms("build", "hx/1.0", "-k", k)
-            XCTAssertEqual(r.status, code, "\(label): \(r.all)")
             if label == "make" {
+                let plain = trees.dkms("build", "hx/1.0", "-k", k)
+                XCTAssertEqual(plain.status, code, "\(label): \(plain.all)")
                 // The failed command (MAKE, from dkms.conf) is shown escaped too.
-                XCTAssertTrue(r.stdout.contains("Failed command:\nprintf 'TAIL-LINE-1\\n\\033[31m"), r.stdout)
+                XCTAssertTrue(plain.stdout.contains("Failed command:\nprintf 'TAIL-LINE-1\\n\\033[31m"), plain.stdout)
+                XCTAssertFalse(plain.stderr.contains("# exit code:"), "no make.log tail without --verbose: \(plain.stderr)")
+                assertTerminalClean(plain, label)
             }
+            let r = trees.dkms("build", "hx/1.0", "-k", k, "--verbose")
+            XCTAssertEqual(r.status, code, "\(label): \(r.all)")
             for e in expected { XCTAssertTrue(r.stderr.contains(e), "\(label): make.log tail \(e.debugDescription) missing: \(r.all.debugDescription)") }
             XCTAssertTrue(r.stderr.contains("# exit code:"), "\(label): the tail of make.log: \(r.stderr)")
             assertTerminalClean(r, label)

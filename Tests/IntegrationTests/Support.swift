@@ -174,6 +174,13 @@ final class TestTrees {
 func writeModule(at dir: String, name: String, conf: String, extraFiles: [String: String] = [:]) {
     let fm = FileManager.default
     try! fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    // dkms 3.4 (and 3.0) need a module record with its DEST_MODULE_LOCATION: a conf naming
+    // neither gets the one module this writes, as real packages declare it.
+    var conf = conf
+    if !conf.contains("BUILT_MODULE_NAME") && !conf.contains("DEST_MODULE_NAME") && !conf.contains("BUILT_MODULE_LOCATION") {
+        conf += "\nBUILT_MODULE_NAME[0]=\(name)\n"
+    }
+    if !conf.contains("DEST_MODULE_LOCATION") { conf += "\nDEST_MODULE_LOCATION[0]=/updates/dkms\n" }
     fm.createFile(atPath: dir + "/dkms.conf", contents: Data(conf.utf8))
     fm.createFile(atPath: dir + "/Makefile", contents: Data("obj-m := \(name).o\n".utf8))
     let c = """

@@ -5,7 +5,10 @@ extension Engine {
     /// `dkms add`: register $source_tree/<m>-<v> (copying a given source
     /// directory there first) and link it into the tree.
     public mutating func add() throws {
-        if let path = context.invocation.sourcePath, context.invocation.module == nil {
+        if let archive = context.invocation.archive, context.invocation.module == nil, context.invocation.moduleVersion == nil {
+            // dkms's add_module: a tarball first (load_tarball), then the add.
+            guard try unpackTarball(archive) else { return }
+        } else if let path = context.invocation.sourcePath, context.invocation.module == nil {
             try addSourceTree(path)
         }
         let (m, v) = try requireModuleArgs("add")
@@ -40,7 +43,6 @@ extension Engine {
         } else {
             conf = try readConf(m, v, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
         }
-        if conf.modules.isEmpty { out.errorLine("dkms.conf: Warning! Zero modules specified.") }
         out.line("Creating symlink \(tree.sourceLink(m, v)) -> \(src)")
         if !viaTree { try link(src, m, v) }
         try runScript(.postAdd, conf.postAdd, m, v, target)
@@ -72,7 +74,7 @@ extension Engine {
         let target = context.targets()[0]
         let conf: ModuleConfig
         do {
-            conf = try readConf("", "", target, confPath: from + "/dkms.conf")
+            conf = try readConf("", "", target, confPath: from + "/dkms.conf", strict: false)
         }
         let (m, v) = (conf.packageName, conf.packageVersion)
         for (what, s) in [("PACKAGE_NAME", m), ("PACKAGE_VERSION", v)] {

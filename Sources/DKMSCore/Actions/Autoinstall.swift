@@ -38,7 +38,7 @@ extension Engine {
             // A dkms.conf that cannot be evaluated (stopped at the sandbox's
             // limits, malformed) is that module's error, said, not the run's.
             let conf: ModuleConfig
-            do { conf = try readConf(m, v, target) } catch let e as DKMSError {
+            do { conf = try readConf(m, v, target, strict: false) } catch let e as DKMSError {
                 out.errorLine("")
                 out.error(DKMSError(exitCode: 0, lines: ["Autoinstall of \(m)/\(v) for kernel \(k) (\(a)) skipped:"] + e.lines))
                 continue

@@ -143,7 +143,8 @@ extension Engine {
         let buildDir = tree.buildDir(m, v)
         try environment.prepare(sourceDir: source, buildDir: buildDir)
         // Dependencies' tree entries (and through them their sources), read-only.
-        for dep in conf.buildDepends where NameRules.problem(inComponent: dep) == nil && FS.isDirectory(tree.moduleDir(dep)) {
+        // A module that names itself (a --force build of a circular BUILD_DEPENDS) has its own tree already.
+        for dep in conf.buildDepends where dep != m && NameRules.problem(inComponent: dep) == nil && FS.isDirectory(tree.moduleDir(dep)) {
             environment.exposeReadOnly(tree.moduleDir(dep))
             for dv in tree.versions(dep) {
                 if let real = FS.realPath(tree.sourceLink(dep, dv)) { environment.exposeReadOnly(real) }
@@ -170,7 +171,7 @@ extension Engine {
             guard isFile(environment.outputStat("\(buildDir)/patches/\(p)")) || isFile(Beneath.lstat(under: source, "patches/\(p)")) else {
                 throw DKMSError(5, "Patch \(p) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
             }
-            try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellQuote(p))", cwd: buildDir, env: env, logger: logger) { r in
+            try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellWord(p))", cwd: buildDir, env: env, logger: logger) { r in
                 DKMSError(6, "Application of patch \(p) failed\(self.reasonSuffix(r)).", "Consult \(logPath) for more information.")
             }
         }
@@ -235,7 +236,8 @@ extension Engine {
         out.line("(bad exit status: \(r.exitStatus))")
         if !context.invocation.verbose { out.line("Failed command:"); out.line(Printable.visible(command)) }
         if case .killed(let why, _) = r { out.errorLine("sandbox: \(why)") }
-        logger.showTail(out: out)
+        // dkms says only where make.log is; --verbose shows its last lines too.
+        if context.invocation.verbose { logger.showTail(out: out) }
         throw failure(r)
     }
 

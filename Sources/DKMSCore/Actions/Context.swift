@@ -50,17 +50,15 @@ public struct Context {
     }
 
     /// dkms's override_dest_module_location, keyed on /etc/os-release.
+    /// The first of /etc/os-release and /usr/lib/os-release, as dkms's distro_version reads them.
+    static func hasOSRelease() -> Bool {
+        FS.exists("/etc/os-release") || FS.exists("/usr/lib/os-release")
+    }
+
     static func distributionOverride() -> String? {
-        guard let text = FS.readText("/etc/os-release") else { return nil }
-        var id = "", like = ""
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("ID=") { id = String(line.dropFirst(3)).trimmingCharacters(in: "\"'") }
-            if line.hasPrefix("ID_LIKE=") { like = String(line.dropFirst(8)).trimmingCharacters(in: "\"'") }
-        }
-        let distro = id == "ubuntu" ? id : (like.split(separator: " ").first.map(String.init) ?? id)
-        switch distro {
+        switch runningDistribution() {
         case let d where d.hasPrefix("debian") || d.hasPrefix("ubuntu") || d.hasPrefix("arch"): return "/updates/dkms"
-        case let d where d.hasPrefix("fedora") || d.hasPrefix("rhel") || d.hasPrefix("ovm"): return "/extra"
+        case let d where d.hasPrefix("fedora") || d.hasPrefix("centos") || d.hasPrefix("rhel"): return "/extra"
         case let d where d.hasPrefix("sles") || d.hasPrefix("suse") || d.hasPrefix("opensuse"): return "/updates"
         default: return nil
         }

@@ -32,32 +32,53 @@ public struct Engine {
 
     // MARK: dkms.conf
 
-    /// Strict read (add/build/install): validation errors are fatal and
-    /// deprecations are reported.
-    public func readConf(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil) throws -> ModuleConfig {
+    /// dkms's read_conf (`strict: false`: uninstall, unbuild, remove, status
+    /// decisions) or read_conf_strict (add, build, install): the directive
+    /// errors of either are fatal; a strict read also reports deprecated
+    /// directives (when the file is evaluated, not for a memoized result, as
+    /// dkms skips a file it has just read), warns about zero modules and
+    /// refuses duplicate module names, each time.
+    public func readConf(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil,
+                         strict: Bool = true, silently: Bool = false) throws -> ModuleConfig {
+        let out = silently ? Output(quiet: true) : self.out
         let (path, overrides) = confFiles(m, v, target, confPath: confPath)
         let memoKey = "\(path)\u{0}\(m)\u{0}\(v)\u{0}\(target.version)\u{0}\(target.arch)\u{0}\(target.sourceDir)"
-        if let known = context.run.confs[memoKey] { return known }
-        let ctx = ConfEvaluator.Context(kernelVersion: target.version, arch: target.arch, kernelSourceDir: target.sourceDir,
-                                        dkmsTree: tree.root, sourceTree: tree.sourceTree, installTree: tree.installTree,
-                                        module: m, moduleVersion: v)
-        let cwd = FS.realPath(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])) ?? "/"
-        let evaluated = try evaluator.evaluate(confPath: path, overrides: overrides, context: ctx, cwd: cwd)
-        if !evaluated.diagnostics.isEmpty {
-            out.errorLine(Printable.visible(evaluated.diagnostics.trimmingCharacters(in: "\n"), keepNewlines: true))
-        }
-        var builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
-                                          destOverride: context.destOverride, confPath: path)
-        builder.configCache = context.run.kernelConfigs
-        do {
-            let conf = try builder.build(evaluated.raw, warn: { out.deprecated($0) })
+        let conf: ModuleConfig
+        if let known = context.run.confs[memoKey] {
+            conf = known
+        } else {
+            let ctx = ConfEvaluator.Context(kernelVersion: target.version, arch: target.arch, kernelSourceDir: target.sourceDir,
+                                            dkmsTree: tree.root, sourceTree: tree.sourceTree, installTree: tree.installTree,
+                                            module: m, moduleVersion: v)
+            let cwd = FS.realPath(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])) ?? "/"
+            let evaluated = try evaluator.evaluate(confPath: path, overrides: overrides, context: ctx, cwd: cwd)
+            if !evaluated.diagnostics.isEmpty {
+                out.errorLine(Printable.visible(evaluated.diagnostics.trimmingCharacters(in: "\n"), keepNewlines: true))
+            }
+            if strict {
+                for d in ModuleConfigBuilder.deprecations(evaluated.raw, confPath: path) { out.deprecated(d) }
+            }
+            var builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
+                                              destOverride: context.destOverride, confPath: path)
+            builder.configCache = context.run.kernelConfigs
+            do {
+                conf = try builder.build(evaluated.raw)
+            } catch let e as DKMSError {
+                // dkms prints each directive problem on its own line, then the verdict.
+                for l in e.lines.dropFirst(2) { out.errorLine(l) }
+                throw DKMSError(exitCode: e.exitCode, lines: Array(e.lines.prefix(2)))
+            }
             context.run.confs[memoKey] = conf
-            return conf
-        } catch let e as DKMSError {
-            // dkms prints each directive problem on its own line, then the verdict.
-            for l in e.lines.dropFirst(2) { out.errorLine(l) }
-            throw DKMSError(exitCode: e.exitCode, lines: Array(e.lines.prefix(2)))
         }
+        if strict {
+            let (warnings, errors) = ModuleConfigBuilder.strictFindings(conf)
+            for w in warnings { out.errorLine(w) }
+            if !errors.isEmpty {
+                for l in errors { out.errorLine(l) }
+                throw DKMSError(8, "Bad conf file.", "File: \(path) does not represent a valid dkms.conf file.")
+            }
+        }
+        return conf
     }
 
     /// The dkms.conf evaluated for m/v on `target` and the override files

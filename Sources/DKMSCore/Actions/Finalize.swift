@@ -33,6 +33,12 @@ extension Engine {
         }
         manifest.dependencies = conf.buildDepends.sorted().map { ($0, dependencyExports($0, target)) }
         manifest.postRemove = (confInputs(m, v, target), conf.postRemove)
+        // dkms's .dep_<module> files: the BUILD_DEPENDS versions this build was made with.
+        if conf.rebuildOnDependencyUpdate && !context.invocation.force {
+            for dep in conf.buildDepends where NameRules.problem(inComponent: dep) == nil {
+                if let dv = latestVersion(of: dep) { try Staging.writeFile(staging + "/.dep_" + dep, Array((dv + "\n").utf8)) }
+            }
+        }
         try Staging.writeFile(staging + "/log/dkms-swift.manifest", Array(manifest.encoded().utf8))
         chmod(staging, 0o755)
         // Files in module/ were fsynced as they were written; their names once, here.
@@ -103,6 +109,7 @@ extension Engine {
     /// installed modules that were built against other exports of it, as
     /// dkms 3.2 does for BUILD_DEPENDS_REBUILD.
     mutating func rebuildDependents(of dep: String, _ target: KernelTarget) throws {
+        try rebuildForUpdatedDependencies(target)
         let k = target.version, a = target.arch
         let now = dependencyExports(dep, target)
         for m in tree.modules() where m != dep {
@@ -120,6 +127,59 @@ extension Engine {
             try buildOne(m, v, target)
             try installOne(m, v, target)
             try rebuildDependents(of: m, target)
+        }
+    }
+
+    /// The newest version (sort -V) of `module` in the tree, whatever its state.
+    func latestVersion(of module: String) -> String? {
+        tree.versions(module).max { VersionOrder.less($0, $1) }
+    }
+
+    /// dkms's check_and_rebuild_dependent_modules, after an install for
+    /// `target`: every module built for it with BUILD_DEPENDS_REBUILD=yes
+    /// (unless --force) whose .dep_<dependency> file is missing or names
+    /// another version than the newest in the tree is uninstalled, unbuilt,
+    /// built and installed again.
+    mutating func rebuildForUpdatedDependencies(_ target: KernelTarget) throws {
+        if context.invocation.force { return }
+        let k = target.version, a = target.arch
+        var toRebuild: [(String, String, ModuleConfig)] = []
+        for m in tree.modules() {
+            for v in tree.versions(m) where tree.isBuilt(m, v, k, a) {
+                // Only files that name the directive are evaluated (one sandboxed
+                // evaluation per built module and install would be the price otherwise).
+                let (path, overrides) = confFiles(m, v, target)
+                guard ([path] + overrides).contains(where: { f in
+                    FS.readFile(f).map { String(decoding: $0, as: UTF8.self).contains("BUILD_DEPENDS_REBUILD") } ?? false
+                }) else { continue }
+                guard let conf = try? readConf(m, v, target, strict: false),
+                      !conf.buildDepends.isEmpty, conf.rebuildOnDependencyUpdate else { continue }
+                let base = tree.baseDir(m, v, k, a)
+                let updated = conf.buildDepends.contains { dep in
+                    guard NameRules.problem(inComponent: dep) == nil, let now = latestVersion(of: dep) else { return false }
+                    let recorded = FS.readText(base + "/.dep_" + dep)?.split(separator: "\n").first.map(String.init)
+                    return recorded != now
+                }
+                if updated { toRebuild.append((m, v, conf)) }
+            }
+        }
+        var rebuilt: Set<String> = []
+        var cycles: [String] = []
+        for (m, v, conf) in toRebuild {
+            // dkms defers a module whose dependencies were all rebuilt in this pass.
+            if conf.buildDepends.allSatisfy({ rebuilt.contains($0) }) { cycles.append("\(m)/\(v)"); continue }
+            out.line("")
+            out.line("Rebuilding module \(m)/\(v) due to updated dependencies")
+            out.line("")
+            if tree.isInstalled(m, v, k, a) { try uninstallOne(m, v, target) }
+            try unbuildOne(m, v, target, uninstallFirst: false)
+            try buildOne(m, v, target)
+            try installOne(m, v, target)
+            rebuilt.insert(m)
+        }
+        if !cycles.isEmpty {
+            out.line("Warning: The following modules could not be rebuilt due to dependency cycles:")
+            for c in cycles { out.line("  \(c)") }
         }
     }
 

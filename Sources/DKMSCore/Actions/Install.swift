@@ -53,7 +53,13 @@ extension Engine {
         var plan = TransactionPlan(description: "install \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
         let notes = try Staging.makeDirectory(in: try stagingRoot(), prefix: "origin-")
         defer { try? Files.removeTree(notes) }
+        var installedAny = false
         for (spec, file) in files {
+            if let problem = versionSanityProblem(spec, builtFile: file, target) {
+                for l in problem { out.errorLine(l) }
+                continue
+            }
+            installedAny = true
             let destDir = lib + spec.destLocation
             let name = String(file[file.index(after: file.lastIndex(of: "/")!)...])
             // Another dkms module's installed file is neither replaced nor
@@ -72,6 +78,7 @@ extension Engine {
             }
             plan.steps.append(.installFile(source: file, destination: "\(destDir)/\(name)", mode: 0o644))
         }
+        if !conf.declaredModules.isEmpty && !installedAny { throw DKMSError(6, "Installation aborted.") }
         plan.steps.append(.setLink(path: tree.installedLink(m, k, a), target: "\(v)/\(k)/\(a)"))
         try commit(plan)
         pinCache(m, v, k, a, installed: true)

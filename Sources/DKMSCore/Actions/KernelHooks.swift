@@ -14,7 +14,7 @@ extension Engine {
         var failed = ""
         for m in GlobOrder.sorted(tree.modules()) {
             for v in GlobOrder.sorted(FS.list(tree.moduleDir(m))) where tree.isBuilt(m, v, k, a) {
-                if onlyAutoinstall { guard let conf = try? readConf(m, v, target), conf.autoinstall else { continue } }
+                if onlyAutoinstall { guard let conf = try? readConf(m, v, target, strict: false), conf.autoinstall else { continue } }
                 out.errorLine("dkms: removing module \(m)/\(v) for kernel \(k) (\(a))")
                 do {
                     try unbuildOne(m, v, target, uninstallFirst: true)

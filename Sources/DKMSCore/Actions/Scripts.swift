@@ -46,7 +46,13 @@ extension Engine {
         let env = buildEnvironmentVariables(m, v, target)
         if kind.runsInBuildDir {
             out.text("Running the \(kind.rawValue) script...")
-            let r = environment.run("cd \(shellQuote(dir))/ && \(dir)/\(script)", cwd: dir, environment: env, log: log)
+            let command = "cd \(shellWord(dir))/ && \(dir)/\(script)"
+            // In make.log as dkms's invoke_command writes it: a block with the command, exit code and time.
+            let logger = log.map { BuildLog(fd: $0) }
+            logger?.begin("Running the \(kind.rawValue) script", command: command)
+            let started = Date()
+            let r = environment.run(command, cwd: dir, environment: env, log: log)
+            logger?.end(r, elapsed: Date().timeIntervalSince(started))
             out.line(r.succeeded ? " done." : "(bad exit status: \(r.exitStatus))")
             if !r.succeeded {
                 throw DKMSError(exitCode: r.exitStatus == 0 ? 1 : r.exitStatus,
@@ -111,3 +117,12 @@ extension Engine {
 }
 
 func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+/// `s` as one shell word: as it is when it holds only characters the shell
+/// takes literally (so a logged command reads as dkms's), quoted otherwise.
+func shellWord(_ s: String) -> String {
+    let plain = !s.isEmpty && s.unicodeScalars.allSatisfy { c in
+        (c.value < 128 && (CharacterSet.alphanumerics.contains(c))) || "._-/+,@%=:".unicodeScalars.contains(c)
+    }
+    return plain ? s : shellQuote(s)
+}

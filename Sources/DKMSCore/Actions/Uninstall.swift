@@ -62,6 +62,9 @@ extension Engine {
 
     func maybeUninstall(_ m: String, _ v: String, _ target: KernelTarget) throws {
         guard tree.isInstalled(m, v, target.version, target.arch) else {
+            // dkms says nothing when BUILD_EXCLUSIVE may be why (its words: "it can be confusing").
+            if FS.isRegularFile(tree.confPath(m, v)),
+               let conf = try? readConf(m, v, target, strict: false, silently: true), conf.hasExclusiveDirectives { return }
             out.line("Module \(m)/\(v) is not installed for kernel \(target.version) (\(target.arch)). Skipping...")
             return
         }
@@ -102,11 +105,12 @@ extension Engine {
         let lib = tree.libTree(k)
         var plan = TransactionPlan(description: "uninstall \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
         var dirs: [String] = []
+        var removing: Set<String> = []
         let manifest = BuildManifest.load(tree.manifestPath(m, v, k, a))
         for e in installedEntries(m, v, k, a, manifest: manifest) {
             let dir = lib + e.destLocation
             guard let installed = ModuleFileName.find(in: dir, name: e.destName) else {
-                out.line("Module \(e.destName).ko was not found within \(lib)/")
+                out.line("Module \(e.destName)\(KernelModuleSuffix.of(libTree: lib)) was not found within \(lib)/")
                 continue
             }
             out.line("Deleting \(installed)")
@@ -117,10 +121,11 @@ extension Engine {
                     continue
                 }
                 plan.steps.append(.removeFile(path: "\(dir)/\(e.destName)\(s)"))
+                removing.insert("\(dir)/\(e.destName)\(s)")
             }
             dirs.append(dir)
         }
-        restoreOriginals(m, k, a, into: &plan)
+        restoreOriginals(m, k, a, into: &plan, removing: removing)
         plan.steps.append(.removeLink(path: tree.installedLink(m, k, a)))
         // Tidy what dkms would rmdir -p: empty install dirs, then the backup dirs.
         for dir in Set(dirs).sorted(by: >) {
@@ -141,7 +146,7 @@ extension Engine {
         if let recorded = manifest?.postRemove, recorded.confInputs == confInputs(m, v, target) {
             postRemove = recorded.script
         } else {
-            postRemove = (try? readConf(m, v, target))?.postRemove ?? ""
+            postRemove = (try? readConf(m, v, target, strict: false))?.postRemove ?? ""
         }
         if !postRemove.isEmpty { try runScript(.postRemove, postRemove, m, v, target) }
         depmod(k)
@@ -149,7 +154,10 @@ extension Engine {
 
     /// Plans putting archived originals back where their .origin file says
     /// they came from, refusing any recorded path outside this kernel's tree.
-    func restoreOriginals(_ m: String, _ k: String, _ a: String, into plan: inout TransactionPlan) {
+    /// The original may go back where ours is being removed (`removing`): a
+    /// module that replaced one of the same name in the same place.
+    func restoreOriginals(_ m: String, _ k: String, _ a: String, into plan: inout TransactionPlan,
+                          removing: Set<String> = []) {
         let backup = tree.originalModuleDir(m, k, a)
         let lib = tree.libTree(k)
         for entry in FS.list(backup).sorted() where entry.hasSuffix(".origin") {
@@ -157,7 +165,7 @@ extension Engine {
             guard FS.isRegularFile(file) else { continue }
             let dest = (FS.readText(backup + "/" + entry) ?? "").split(separator: "\n").first.map(String.init) ?? ""
             guard dest.hasPrefix(lib + "/"), NameRules.problem(inLocation: String(dest.dropFirst(lib.count))) == nil,
-                  !FS.exists(dest) else {
+                  !FS.exists(dest) || removing.contains(dest) else {
                 out.warn("Bad original location '\(dest)' in \(backup)/\(entry)")
                 continue
             }

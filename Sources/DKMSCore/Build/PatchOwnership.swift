@@ -12,7 +12,9 @@ extension Engine {
     /// builds need nothing (dkms's own case).
     func ownPatchedFiles(_ conf: ModuleConfig, buildDir: String, env: [String]) throws {
         guard !conf.patches.isEmpty, !(environment is HostBuildEnvironment) else { return }
-        let command = #"find . -type f ! -user "$(id -u)" -exec sh -c 'for f; do { cp -p --no-preserve=ownership -- "$f" "$f.dkms-own" && mv -f -- "$f.dkms-own" "$f"; } 2>/dev/null || rm -f -- "$f.dkms-own"; done; exit 0' sh {} +"#
+        // Writable by their owner as well: dkms patches as root, to whom no file
+        // is read-only (GNU patch would say "File ... is read-only; trying to patch anyway").
+        let command = #"find . -type f ! -user "$(id -u)" -exec sh -c 'for f; do { cp -p --no-preserve=ownership -- "$f" "$f.dkms-own" && chmod u+w -- "$f.dkms-own" && mv -f -- "$f.dkms-own" "$f"; } 2>/dev/null || rm -f -- "$f.dkms-own"; done; exit 0' sh {} + ; find . -type f -user "$(id -u)" ! -perm -u+w -exec chmod u+w -- {} + 2>/dev/null; exit 0"#
         var name = Array("/tmp/dkms-own.XXXXXX".utf8CString)
         let scratch = name.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if scratch >= 0 { name.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }

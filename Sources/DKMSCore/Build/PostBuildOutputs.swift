@@ -32,6 +32,9 @@ public enum PostBuildOutputs {
         guard root >= 0 else { return ["POST_BUILD's directory cannot be opened: \(FS.errnoText())"] }
         defer { close(root) }
         for name in (Beneath.list(root, "") ?? []).sorted() {
+            // The empty directory module/ was shown at inside the sandbox.
+            if name == "module", let st = Beneath.lstat(root, name), (st.st_mode & S_IFMT) == S_IFDIR,
+               Beneath.list(root, name)?.isEmpty == true { continue }
             if reserved.contains(name) || name.hasPrefix(cachePrefix) || NameRules.problem(inComponent: name) != nil {
                 notes.append("POST_BUILD left '\(Printable.visible(name))': not a name dkms keeps beside the build; dropped.")
                 continue

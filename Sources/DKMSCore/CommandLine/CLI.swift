@@ -19,13 +19,19 @@ public enum CLI {
         let output = Output(quiet: inv.quiet, verbose: inv.verbose)
         if inv.showVersion { output.line(DKMSVersion.string); return 0 }
         if inv.showHelp { output.line(Invocation.usage); return 0 }
+        // dkms decides the distribution (hence where modules go) before any action, and stops without it.
+        if inv.action != nil && !Context.hasOSRelease() {
+            output.errorLine("")
+            output.error(DKMSError(4, "System is missing os-release file."))
+            return 4
+        }
         for d in inv.deprecations { output.deprecated(d) }
         for w in inv.warnings { output.warn(w) }
 
         let context = Context(invocation: inv, configDir: configDir, output: output)
         context.run.faults = FaultInjector.fromEnvironment(environment)
         var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
-        let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify,
+        let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify, .match, .mktarball, .ldtarball,
                                                             .kernel_preinst, .kernel_postinst, .kernel_prerm]
         if let action = inv.action, runsModuleCode.contains(action) {
             do {
@@ -72,8 +78,10 @@ public enum CLI {
             case .cache: try engine.cache()
             case .verify: try engine.verify()
             case .recover: engine.reportRecovery()
-            case .match, .mktarball, .ldtarball:
-                throw DKMSError(1, "The action \(action.rawValue) is not supported by this dkms.")
+            case .match: try engine.match()
+            case .generate_mok: try engine.generateMOK()
+            case .mktarball: try engine.makeTarball()
+            case .ldtarball: try engine.loadTarball()
             }
             // dkms runs it after install, uninstall, unbuild and remove, and after an autoinstall that installed something.
             if [.install, .uninstall, .unbuild, .remove].contains(action) { engine.runPostTransaction() }

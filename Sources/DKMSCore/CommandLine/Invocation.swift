@@ -5,7 +5,7 @@
 public struct Invocation: Equatable {
     public enum Action: String, CaseIterable {
         case add, remove, build, install, uninstall, unbuild, autoinstall, status
-        case match, mktarball, ldtarball
+        case match, mktarball, ldtarball, generate_mok
         case kernel_preinst, kernel_postinst, kernel_prerm
         // Our own additions.
         case cache, verify, cleanup, recover
@@ -18,10 +18,15 @@ public struct Invocation: Equatable {
     public var arches: [String] = []
     public var sourcePath: String?
     public var archive: String?
+    /// `match --templatekernel=K`.
+    public var templateKernel: String?
     public var conf: String?
     public var jobs: Int?
     public var all = false
     public var force = false
+    /// mktarball: --binaries-only, --source-only.
+    public var binariesOnly = false
+    public var sourceOnly = false
     public var forceVersionOverride = false
     public var verbose = false
     public var quiet = false
@@ -80,7 +85,8 @@ public struct Invocation: Equatable {
             case "--kernelsourcedir": inv.kernelSourceDir = try value(arg)
             case "--config": inv.kernelConfig = try value(arg)
             case "--archive": inv.archive = try value(arg)
-            case "--templatekernel", "--directive": _ = try value(arg)
+            case "--templatekernel": inv.templateKernel = try value(arg)
+            case "--directive": _ = try value(arg)
             case "--sandbox-profile": inv.sandboxProfile = try value(arg)
             case "-q", "--quiet": inv.quiet = true
             case "-V", "--version": inv.showVersion = true
@@ -96,7 +102,9 @@ public struct Invocation: Equatable {
             case "--json": inv.json = true
             case "--yes", "-y": inv.yes = true
             case "--no-initrd", "--no-clean-kernel", "--no-prepare-kernel": inv.deprecations.append(arg)
-            case "--binaries-only", "--source-only", "--rpm_safe_upgrade", "--symlink-modules", "--debug": break
+            case "--binaries-only": inv.binariesOnly = true
+            case "--source-only": inv.sourceOnly = true
+            case "--rpm_safe_upgrade", "--symlink-modules", "--debug": break
             default:
                 if arg.hasPrefix("-") && arg.count > 1 {
                     throw DKMSError(2, " Unknown option: \(arg)")
@@ -157,12 +165,13 @@ public struct Invocation: Equatable {
     public static let usage = """
     Usage: dkms [action] [options]
       [action]  = { add | remove | build | install | uninstall | unbuild | autoinstall |
-                    status | cache | verify | cleanup | recover }
+                    status | match | mktarball | generate_mok | cache | verify | cleanup | recover }
       [options] = [-m module] [-v module-version] [-k kernel-version] [-a arch]
-                  [-c dkms.conf-location] [-q] [--force] [--all]
+                  [-c dkms.conf-location] [-q] [--force] [--all] [--templatekernel=kernel]
                   [--kernelsourcedir=source-location] [--verbose]
                   [--dkmstree path] [--sourcetree path] [--installtree path]
                   [--no-depmod] [--modprobe-on-install] [-j number] [--version]
+                  [--archive=tarball] [--binaries-only] [--source-only]
                   [--no-cache] [--no-sandbox] [--sandbox-profile name] [--json] [--yes]
     """
 }

@@ -6,7 +6,7 @@ public enum ConfVariables {
         "BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION", "DEST_MODULE_NAME", "DEST_MODULE_LOCATION",
         "STRIP", "AUTOINSTALL", "PATCH", "PATCH_MATCH",
         "BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_KERNEL_MIN", "BUILD_EXCLUSIVE_KERNEL_MAX",
-        "BUILD_EXCLUSIVE_ARCH", "BUILD_EXCLUSIVE_CONFIG", "BUILD_DEPENDS",
+        "BUILD_EXCLUSIVE_ARCH", "BUILD_EXCLUSIVE_CONFIG", "BUILD_DEPENDS", "BUILD_DEPENDS_REBUILD",
         "PRE_BUILD", "POST_BUILD", "POST_ADD", "PRE_INSTALL", "POST_INSTALL", "POST_REMOVE",
         "OBSOLETE_BY", "NO_WEAK_MODULES", "SIGN_TOOL",
         // Deprecated: read only so that we can warn the way dkms does.
@@ -20,9 +20,11 @@ public enum ConfVariables {
     public static let patterns = ["MAKE_MATCH", "PATCH_MATCH", "BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_ARCH"]
     public static let matched: [String] = patterns.map { "__dkms_matched_" + $0 }
 
+    /// Reported as dkms 3.4 does, in its order (CLEAN and OBSOLETE_BY have
+    /// their own rules, in ModuleConfigBuilder.strictFindings).
     public static let deprecated: [String] = [
         "REMAKE_INITRD", "MODULES_CONF", "MODULES_CONF_OBSOLETES",
-        "MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY", "UDEV_TRIGGER",
+        "MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY",
     ]
 }
 

@@ -23,6 +23,9 @@ public struct ModuleConfig: Equatable {
     public var cleanCommand: String
     public var patches: [String]
     public var autoinstall: Bool
+    /// BUILD_DEPENDS_REBUILD=yes: rebuilt when a BUILD_DEPENDS module's
+    /// version changes (dkms's .dep_<module> files).
+    public var rebuildOnDependencyUpdate: Bool = false
     public var buildDepends: [String]
     public var preBuild: String
     public var postBuild: String
@@ -34,4 +37,10 @@ public struct ModuleConfig: Equatable {
     /// Why the kernel/arch/config is excluded, or nil when it may be built.
     public var buildExclusion: String?
     public var raw: RawConf
+    /// Every record dkms.conf declares, `modules` being those BUILD_EXCLUSIVE
+    /// leaves in for this kernel.
+    public var declaredModules: [ModuleSpec] = []
+    /// Whether a BUILD_EXCLUSIVE directive applies to any record (dkms then
+    /// says nothing of an uninstall that finds nothing installed).
+    public var hasExclusiveDirectives: Bool = false
 }

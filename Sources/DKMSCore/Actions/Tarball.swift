@@ -1,0 +1,236 @@
+import SafeFS
+import Glibc
+
+extension Engine {
+    /// `dkms mktarball`: dkms 3.4's make_tarball. The source (or, with
+    /// --binaries-only, dkms.conf alone) and the built modules of each kernel
+    /// named go into `<m>-<v>-kernel<k>-<arch>[...].dkms.tar.gz` under
+    /// `<tree>/<m>/<v>/tarball/`, or where --archive says; the layout is
+    /// dkms's (dkms_main_tree/<k>/<arch>/, dkms_source_tree/,
+    /// dkms_binaries_only/), so either dkms's ldtarball reads it.
+    public mutating func makeTarball() throws {
+        let (m, v) = try requireModuleArgs("mktarball")
+        if isBroken(m, v) {
+            throw DKMSError(4, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+                            "Manual intervention is required!")
+        }
+        guard tree.isAdded(m, v) else {
+            throw DKMSError(3, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
+        }
+        let targets = context.targets()
+        // As dkms: a dkms.conf it cannot read stops it.
+        _ = try readConf(m, v, targets[0], strict: false)
+        let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "tarball-")
+        defer { try? Files.removeTree(temp) }
+        try Files.makeDirectories(temp + "/dkms_main_tree")
+        var list = ""
+        if context.invocation.sourceOnly {
+            list = "source-only"
+        } else {
+            for t in targets {
+                let built = tree.baseDir(m, v, t.version, t.arch)
+                guard FS.isDirectory(built) else {
+                    throw DKMSError(6, "No modules built for \(t.version) (\(t.arch)).",
+                                    "Modules must already be in the built state before using mktarball.")
+                }
+                out.line("Marking modules for \(t.version) (\(t.arch)) for archiving...")
+                list += (list.isEmpty ? "" : "-") + "kernel\(t.version)-\(t.arch)"
+                let dest = "\(temp)/dkms_main_tree/\(t.version)/\(t.arch)"
+                try Files.makeDirectories(dest)
+                try Engine.copyTree(built, into: dest)
+            }
+        }
+        let source = tree.sourceLink(m, v)
+        if context.invocation.binariesOnly {
+            out.line("")
+            out.line("Creating tarball structure to specifically accommodate binaries.")
+            let dir = temp + "/dkms_binaries_only"
+            try Files.makeDirectories(dir)
+            try Staging.writeFile(dir + "/PACKAGE_NAME", Array((m + "\n").utf8))
+            try Staging.writeFile(dir + "/PACKAGE_VERSION", Array((v + "\n").utf8))
+            let confFile = context.invocation.conf ?? source + "/dkms.conf"
+            if let bytes = FS.readFile(confFile) { try Staging.writeFile(dir + "/dkms.conf", bytes) }
+        } else {
+            out.line("")
+            out.line("Marking \(source) for archiving...")
+            try Files.makeDirectories(temp + "/dkms_source_tree")
+            try Engine.copyTree(source, into: temp + "/dkms_source_tree")
+        }
+        if list.count + 1 > 200 { list = "manykernels" }
+        var name = "\(m)-\(v)-\(list).dkms.tar.gz"
+        var dest = tree.versionDir(m, v) + "/tarball/"
+        if let archive = context.invocation.archive, !archive.isEmpty {
+            if let slash = archive.lastIndex(of: "/") {
+                name = String(archive[archive.index(after: slash)...])
+                dest = String(archive[..<slash])
+            } else {
+                name = archive
+            }
+        }
+        out.line("")
+        // dkms's own text, double slash included for the default place.
+        out.line("Tarball location: \(dest)/\(name)")
+        if !FS.isDirectory(dest) {
+            do { try Files.makeDirectories(dest) } catch { throw DKMSError(9, "Missing write permissions for \(dest).") }
+        }
+        guard access(dest, W_OK) == 0 else { throw DKMSError(9, "Missing write permissions for \(dest).") }
+        let r = Subprocess.run(["tar", "-C", temp, "-caf", "\(dest)/\(name)", "."])
+        guard r.succeeded else { throw DKMSError(6, "Failed to make tarball.") }
+    }
+}
+
+extension Engine {
+    /// `dkms ldtarball TARBALL` (and `dkms add TARBALL`): dkms 3.4's
+    /// load_tarball, then add. A tarball mktarball made (dkms_source_tree/ or
+    /// dkms_binaries_only/, and dkms_main_tree/<k>/<arch>/ of built modules),
+    /// or any tarball with a dkms.conf in it (its directory is the source).
+    /// Unlike dkms, the archive is listed first and refused when a member
+    /// is absolute, goes up with "..", or is a device, fifo or hard link;
+    /// and every precompiled module is checked as a build's output is (ELF
+    /// relocatable object for the arch, vermagic of the kernel it is filed
+    /// under) before it enters the tree.
+    public mutating func loadTarball() throws {
+        if geteuid() != 0 && context.invocation.force {
+            throw DKMSError(1, "You must be root to use this command with the --force option.")
+        }
+        guard let archive = context.invocation.archive, !archive.isEmpty else {
+            throw DKMSError(2, "Argument <tarball> is not specified.", "Usage: ldtarball <tarball> or ldtarball --archive=<tarball>")
+        }
+        if try unpackTarball(archive) {
+            let (m, v) = try requireModuleArgs("add")
+            try addModule(m, v)
+        }
+    }
+
+    /// Returns whether the module is to be added afterwards (dkms: a source
+    /// tree was loaded, not a binaries-only stub).
+    mutating func unpackTarball(_ archive: String) throws -> Bool {
+        guard FS.exists(archive) else { throw DKMSError(2, "\(archive) does not exist.") }
+        if archive.hasSuffix(".rpm") { throw DKMSError(9, "Unable to install \(archive): .rpm archives are not supported by this dkms.") }
+        let listing = Subprocess.run(["tar", "-taf", archive])
+        guard listing.succeeded else { throw DKMSError(3, "Cannot read \(archive): \(listing.stderrText.trimmingCharacters(in: "\n"))") }
+        for member in listing.stdoutText.split(separator: "\n") {
+            let parts = member.split(separator: "/")
+            if member.hasPrefix("/") || parts.contains("..") {
+                throw DKMSError(3, "\(archive) holds '\(Printable.visible(String(member)))': absolute or with '..'; not loaded.")
+            }
+        }
+        let verbose = Subprocess.run(["tar", "-tvaf", archive])
+        for line in verbose.stdoutText.split(separator: "\n") where !(line.first == "-" || line.first == "d" || line.first == "l") {
+            throw DKMSError(3, "\(archive) holds a member that is neither a file, a directory nor a symbolic link; not loaded.")
+        }
+        let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "ldtarball-")
+        defer { try? Files.removeTree(temp) }
+        let x = Subprocess.run(["tar", "--no-same-owner", "-xaf", archive, "-C", temp])
+        guard x.succeeded else { throw DKMSError(3, "Cannot unpack \(archive): \(x.stderrText.trimmingCharacters(in: "\n"))") }
+
+        if !FS.isDirectory(temp + "/dkms_main_tree") {
+            // Not mktarball's: the first dkms.conf found names the source.
+            guard let conf = Self.findFile(named: "dkms.conf", under: temp) else {
+                throw DKMSError(3, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
+            }
+            try addSourceTree(String(conf.dropLast("dkms.conf".count)))
+            return true
+        }
+        var loc = ""
+        var name = "", version = ""
+        for candidate in ["dkms_source_tree", "dkms_binaries_only"] {
+            let conf = "\(temp)/\(candidate)/dkms.conf"
+            guard FS.isRegularFile(conf), !FS.isSymlink(conf) else { continue }
+            guard let c = try? readConf("", "", context.targets()[0], confPath: conf, strict: false),
+                  !c.packageName.isEmpty, !c.packageVersion.isEmpty else {
+                out.errorLine("")
+                out.errorLine("Malformed dkms.conf, refusing to load.")
+                continue
+            }
+            if tree.isAdded(c.packageName, c.packageVersion) && !context.invocation.force {
+                throw DKMSError(8, "\(c.packageName)/\(c.packageVersion) is already added!", "Aborting.")
+            }
+            (loc, name, version) = (candidate, c.packageName, c.packageVersion)
+            break
+        }
+        guard !loc.isEmpty else {
+            throw DKMSError(7, "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.", "\(archive) is not a valid DKMS tarball.")
+        }
+        context.invocation.module = name
+        context.invocation.moduleVersion = version
+        out.line("")
+        out.line("Loading tarball for \(name)/\(version)")
+        if loc == "dkms_source_tree" {
+            try addSourceTree(temp + "/dkms_source_tree")
+        } else if !FS.isDirectory(tree.sourceDir(name, version)) {
+            let source = tree.sourceLink(name, version)
+            out.line("Creating \(source)")
+            try Files.makeDirectories(source)
+            out.line("Copying dkms.conf to \(source) ...")
+            try Staging.writeFile(source + "/dkms.conf", FS.readFile("\(temp)/dkms_binaries_only/dkms.conf") ?? [])
+        }
+        // The precompiled modules, kernel by kernel.
+        for k in FS.list(temp + "/dkms_main_tree").sorted() where NameRules.problem(inKernel: k) == nil {
+            for a in FS.list("\(temp)/dkms_main_tree/\(k)").sorted() where NameRules.problem(inKernel: a) == nil {
+                let from = "\(temp)/dkms_main_tree/\(k)/\(a)"
+                guard FS.isDirectory(from), !FS.isSymlink(from) else { continue }
+                let dest = tree.baseDir(name, version, k, a)
+                if FS.exists(dest) && !context.invocation.force {
+                    out.warn("\(dest) already exists. Skipping...")
+                    continue
+                }
+                for file in FS.list(from + "/module") where ModuleFileName.isModule(file) {
+                    try checkPrecompiled("\(from)/module/\(file)", kernel: k, arch: a)
+                }
+                out.line("Loading \(dest)...")
+                try Files.removeTree(dest)
+                try Files.makeDirectories(dest)
+                try Engine.copyTree(from, into: dest)
+            }
+        }
+        return loc != "dkms_binaries_only" || FS.isDirectory(tree.sourceDir(name, version))
+    }
+
+    /// A precompiled module from a tarball: a regular file (after
+    /// decompression when it is compressed) that ModuleCheck accepts for the
+    /// kernel and arch it is filed under.
+    func checkPrecompiled(_ path: String, kernel: String, arch: String) throws {
+        guard FS.isRegularFile(path), !FS.isSymlink(path) else {
+            throw DKMSError(7, "Precompiled module \(path) is not a regular file; the tarball is not loaded.")
+        }
+        var plain = path
+        var scratch: String?
+        defer { if let s = scratch { unlink(s) } }
+        if !path.hasSuffix(".ko") {
+            let tool: [String] = path.hasSuffix(".xz") ? ["xz", "-dc"] : path.hasSuffix(".zst") ? ["zstd", "-dcq"] : ["gzip", "-dc"]
+            let r = Subprocess.run(tool + ["--", path])
+            guard r.succeeded else { throw DKMSError(7, "Precompiled module \(path) cannot be decompressed; the tarball is not loaded.") }
+            let s = path + ".dkms-check"
+            try Staging.writeFile(s, r.stdout)
+            scratch = s
+            plain = s
+        }
+        do { _ = try ModuleCheck.read(plain, kernel: kernel, arch: arch, read: { BoundedFile.read($0, limit: $1) }) } catch let e as DKMSError {
+            throw DKMSError(7, "Precompiled module \(path): \(e.lines.first ?? "not a module"); the tarball is not loaded.")
+        }
+    }
+
+    static func findFile(named name: String, under root: String) -> String? {
+        var stack = [root]
+        while let dir = stack.popLast() {
+            for entry in FS.list(dir).sorted() {
+                let p = dir + "/" + entry
+                if entry == name && FS.isRegularFile(p) && !FS.isSymlink(p) { return p }
+                if FS.isDirectory(p) && !FS.isSymlink(p) { stack.append(p) }
+            }
+        }
+        return nil
+    }
+}
+
+extension Engine {
+    /// A tree copied for a tarball, in either direction (a module's source or
+    /// build going in, an archive's contents coming out): through SafeFS's
+    /// descriptor walk, which follows no link and is bounded.
+    static func copyTree(_ from: String, into: String) throws {
+        do { try TreeCopy.copy(from: from, into: into) } catch {
+            throw DKMSError(1, "Cannot copy \(from) to \(into): \(error)")
+        }
+    }
+}
