@@ -114,6 +114,18 @@ extension TestTrees {
         return sh(argv, input: input, env: hookEnv)
     }
 
+    /// What the completions are tested on: foo 1.0 and 2.0 and bar 0.3 added, a directory
+    /// without a source link (not an added module), and new-mod 3.1 in the source tree.
+    func addCompletionFixtures() throws {
+        let fm = FileManager.default
+        for (m, v) in [("foo", "1.0"), ("foo", "2.0"), ("bar", "0.3")] {
+            try fm.createDirectory(atPath: "\(dkmsTree)/\(m)/\(v)", withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: "\(dkmsTree)/\(m)/\(v)/source", withDestinationPath: "\(sourceTree)/\(m)-\(v)")
+        }
+        try fm.createDirectory(atPath: "\(dkmsTree)/stray/1", withIntermediateDirectories: true)
+        writeModule(at: sourceTree + "/new-mod-3.1", name: "newmod", conf: "PACKAGE_NAME=new-mod\nPACKAGE_VERSION=3.1\n")
+    }
+
     /// A kernel directory in the install tree without headers.
     func addHeaderlessKernel(_ k: String) {
         try? FileManager.default.createDirectory(atPath: "\(installTree)/\(k)", withIntermediateDirectories: true)

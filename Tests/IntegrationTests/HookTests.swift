@@ -35,6 +35,19 @@ final class HookTests: XCTestCase {
 
     func status() -> String { sb.dkms("status").stdout }
 
+    /// An AUTOINSTALL module whose MAKE fails for every kernel (saying which in make.log).
+    func addBrokenModule() {
+        writeModule(at: sb.sourceTree + "/broken-2.0", name: "broken", conf: """
+        PACKAGE_NAME=broken
+        PACKAGE_VERSION=2.0
+        BUILT_MODULE_NAME[0]=broken
+        DEST_MODULE_LOCATION[0]=/updates/dkms
+        MAKE[0]="echo this module does not build for $kernelver; false"
+        AUTOINSTALL=yes
+        """)
+        XCTAssertEqual(sb.dkms("add", "broken/2.0").status, 0)
+    }
+
     // MARK: pacman
 
     func testAlpmHooksDeclareWhatTheScriptExpects() {
@@ -164,15 +177,7 @@ final class HookTests: XCTestCase {
     func testAlpmKernelUpgradeSummarizesFailures() throws {
         addSources()
         XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
-        writeModule(at: sb.sourceTree + "/broken-2.0", name: "broken", conf: """
-        PACKAGE_NAME=broken
-        PACKAGE_VERSION=2.0
-        BUILT_MODULE_NAME[0]=broken
-        DEST_MODULE_LOCATION[0]=/updates/dkms
-        MAKE[0]="false"
-        AUTOINSTALL=yes
-        """)
-        XCTAssertEqual(sb.dkms("add", "broken/2.0").status, 0)
+        addBrokenModule()
         let r = try XCTUnwrap(sb.pacman(Integration.installHook, "Upgrade", files: kernelPackageFiles(k1)))
         XCTAssertNotEqual(r.status, 0, r.all)
         XCTAssertTrue(sb.installed("dkms_hello", k1), r.all)
@@ -308,15 +313,7 @@ final class HookTests: XCTestCase {
     func testKernelHookSummaryAndContinueOnError() throws {
         addSources()
         XCTAssertEqual(sb.dkms("add", "dkms-hello/1.0").status, 0)
-        writeModule(at: sb.sourceTree + "/broken-2.0", name: "broken", conf: """
-        PACKAGE_NAME=broken
-        PACKAGE_VERSION=2.0
-        BUILT_MODULE_NAME[0]=broken
-        DEST_MODULE_LOCATION[0]=/updates/dkms
-        MAKE[0]="echo this module does not build for $kernelver; false"
-        AUTOINSTALL=yes
-        """)
-        XCTAssertEqual(sb.dkms("add", "broken/2.0").status, 0)
+        addBrokenModule()
         var r = sh([Integration.postinst, k0], env: sb.hookEnv)
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertTrue(sb.installed("dkms_hello", k0), r.all)
@@ -379,14 +376,7 @@ final class HookTests: XCTestCase {
     // MARK: bash completion
 
     func testBashCompletion() throws {
-        let fm = FileManager.default
-        for (m, v) in [("foo", "1.0"), ("foo", "2.0"), ("bar", "0.3")] {
-            try fm.createDirectory(atPath: "\(sb.dkmsTree)/\(m)/\(v)", withIntermediateDirectories: true)
-            try fm.createSymbolicLink(atPath: "\(sb.dkmsTree)/\(m)/\(v)/source", withDestinationPath: "\(sb.sourceTree)/\(m)-\(v)")
-        }
-        // A directory without a source link is not an added module.
-        try fm.createDirectory(atPath: "\(sb.dkmsTree)/stray/1", withIntermediateDirectories: true)
-        writeModule(at: sb.sourceTree + "/new-mod-3.1", name: "newmod", conf: "PACKAGE_NAME=new-mod\nPACKAGE_VERSION=3.1\n")
+        try sb.addCompletionFixtures()
         let t = "--dkmstree \(sb.dkmsTree)"
 
         let actions = complete("dkms ")

@@ -43,13 +43,7 @@ final class ShellCompletionTests: XCTestCase {
     func testActionsOptionsAndTheTreesOnTheLine() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/zsh") && FileManager.default.isExecutableFile(atPath: "/usr/bin/fish"),
                           "zsh and fish come with scripts/install-deps.sh")
-        let fm = FileManager.default
-        for (m, v) in [("foo", "1.0"), ("foo", "2.0"), ("bar", "0.3")] {
-            try fm.createDirectory(atPath: "\(sb.dkmsTree)/\(m)/\(v)", withIntermediateDirectories: true)
-            try fm.createSymbolicLink(atPath: "\(sb.dkmsTree)/\(m)/\(v)/source", withDestinationPath: "\(sb.sourceTree)/\(m)-\(v)")
-        }
-        try fm.createDirectory(atPath: "\(sb.dkmsTree)/stray/1", withIntermediateDirectories: true)
-        writeModule(at: sb.sourceTree + "/new-mod-3.1", name: "newmod", conf: "PACKAGE_NAME=new-mod\nPACKAGE_VERSION=3.1\n")
+        try sb.addCompletionFixtures()
         let t = "--dkmstree \(sb.dkmsTree)"
         for shell in Shell.allCases {
             let actions = complete(shell, "dkms ")
