@@ -7,7 +7,7 @@ let package = Package(
         .executable(name: "dkms", targets: ["dkms"]),
     ],
     targets: [
-        .executableTarget(name: "dkms", dependencies: ["DKMSCore"]),
+        .executableTarget(name: "dkms", dependencies: ["DKMSCore", "SafeFS"]),
         .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer", "Sandbox", "SafeFS"]),
         // The file-system layer every library reads module-controlled data through: paths resolved
         // beneath a root without links (openat2), bounded reads, descriptor-only tree copies.

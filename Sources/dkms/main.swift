@@ -1,9 +1,13 @@
 import DKMSCore
+import SafeFS
 import Glibc
 
 // umask 022 as dkms sets it: everything we create is readable, since
 // builds may run as an unprivileged user.
 umask(0o022)
+// A build's scratch tmpfs is the supervisor's mount on the host: a SIGTERM or
+// Ctrl-C during a build unmounts it before dkms dies of the signal.
+ScratchMounts.installSignalHandlers()
 let env = Dictionary(ProcessInfo_environment(), uniquingKeysWith: { a, _ in a })
 exit(CLI.run(Array(CommandLine.arguments.dropFirst()), environment: env))
 

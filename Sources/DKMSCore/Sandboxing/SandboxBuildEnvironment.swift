@@ -16,6 +16,8 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     let out: Output
     /// build path -> (lower, upper, work, scratch dir)
     var overlays: [String: (lower: String, upper: String, work: String, scratch: String)] = [:]
+    /// Each mounted scratch tmpfs's slot in ScratchMounts (undone on SIGTERM/SIGINT).
+    var scratchSlots: [String: Int32] = [:]
     /// Extra read-only views: the module source at its tree path.
     var sources: [String: String] = [:]
     /// Writable directories the supervisor made for one step, by the path
@@ -56,6 +58,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
             try? Files.removeTree(scratch)
             throw DKMSError(1, "Cannot mount the sandbox build area at \(scratch): \(FS.errnoText(e))")
         }
+        scratchSlots[scratch] = ScratchMounts.register(scratch)
         let upper = scratch + "/upper", work = scratch + "/work"
         for d in [upper, work] {
             guard mkdir(d, 0o755) == 0, chown(d, idMap.outsideUID, idMap.outsideGID) == 0 else {
@@ -219,6 +222,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     public func teardown(buildDir: String) {
         if let o = overlays.removeValue(forKey: buildDir) {
             umount2(o.scratch, Int32(MNT_DETACH))
+            if let slot = scratchSlots.removeValue(forKey: o.scratch) { ScratchMounts.unregister(slot) }
             try? Files.removeTree(o.scratch)
         }
     }
