@@ -55,21 +55,22 @@ extension Engine {
         defer { try? Files.removeTree(notes) }
         var installedAny = false
         for (spec, file) in files {
-            if let problem = versionSanityProblem(spec, builtFile: file, target) {
-                for l in problem { out.errorLine(l) }
-                continue
-            }
-            installedAny = true
             let destDir = lib + spec.destLocation
             let name = String(file[file.index(after: file.lastIndex(of: "/")!)...])
             // Another dkms module's installed file is neither replaced nor
-            // taken as this module's "original".
+            // taken as this module's "original" (before the version check,
+            // which would only call it the same module at another version).
             for suffix in ModuleFileName.suffixes {
                 let path = "\(destDir)/\(spec.destName)\(suffix)"
                 if FS.exists(path), let owner = installedOwner(of: path, except: m, k, a) {
                     throw DKMSError(6, "\(path) is installed by the dkms module \(owner); \(m)/\(v) will not replace it.")
                 }
             }
+            if let problem = versionSanityProblem(spec, builtFile: file, target) {
+                for l in problem { out.errorLine(l) }
+                continue
+            }
+            installedAny = true
             if !markerExists { try archiveOriginal(m, spec, target, into: &plan, notes: notes) }
             out.line("Installing \(destDir)/\(name)")
             // A stale variant (x.ko when installing x.ko.xz) would shadow ours.
