@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "csafefs.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,26 +21,27 @@
 
 #define SCRATCH_SLOTS 256
 
+/* A slot's path is written before its flag is raised (release), and read by
+ * the handler only after it saw the flag (acquire). Registering threads
+ * take the mutex; the handler never does. */
 static char *scratch_paths[SCRATCH_SLOTS];
 static volatile sig_atomic_t scratch_used[SCRATCH_SLOTS];
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int csafefs_scratch_register(const char *path) {
-    for (int i = 0; i < SCRATCH_SLOTS; i++) {
-        if (scratch_used[i] || __atomic_load_n(&scratch_paths[i], __ATOMIC_ACQUIRE) == (char *)1) continue;
-        /* Claim the slot (another thread may be registering too). */
-        char *expected = scratch_paths[i];
-        if (!__atomic_compare_exchange_n(&scratch_paths[i], &expected, (char *)1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            continue;
-        char *copy = strdup(path);
-        if (!copy) {
-            __atomic_store_n(&scratch_paths[i], expected, __ATOMIC_RELEASE);
-            return -1;
-        }
+    char *copy = strdup(path);
+    if (!copy) return -1;
+    int slot = -1;
+    pthread_mutex_lock(&scratch_lock);
+    for (int i = 0; i < SCRATCH_SLOTS && slot < 0; i++) {
+        if (scratch_used[i]) continue;
         __atomic_store_n(&scratch_paths[i], copy, __ATOMIC_RELEASE);
-        scratch_used[i] = 1;
-        return i;
+        __atomic_store_n(&scratch_used[i], 1, __ATOMIC_RELEASE);
+        slot = i;
     }
-    return -1;
+    pthread_mutex_unlock(&scratch_lock);
+    if (slot < 0) free(copy);
+    return slot;
 }
 
 void csafefs_scratch_unregister(int slot) {
@@ -48,9 +50,9 @@ void csafefs_scratch_unregister(int slot) {
 
 static void scratch_on_signal(int sig) {
     for (int i = 0; i < SCRATCH_SLOTS; i++) {
-        if (!scratch_used[i]) continue;
+        if (!__atomic_load_n(&scratch_used[i], __ATOMIC_ACQUIRE)) continue;
         const char *p = __atomic_load_n(&scratch_paths[i], __ATOMIC_ACQUIRE);
-        if (!p || p == (char *)1) continue;
+        if (!p) continue;
         (void)umount2(p, MNT_DETACH);
         (void)rmdir(p);
     }
