@@ -17,6 +17,10 @@ public enum EnvironmentChoice {
         var headers = context.targets().map(\.sourceDir).filter { FS.isDirectory($0) }
         if let k = inv.kernelSourceDir { headers.append(k) }
         let scratch = context.tree.root + "/.sandbox"
+        // What a run ended by SIGKILL left there: its mount and files (StaleScratch).
+        for path in StaleScratch.sweep(scratch) where context.output.verbose {
+            context.output.line("Removed \(path), left by a dkms run that was killed.")
+        }
         let env = SandboxBuildEnvironment(profile: build.profile, identity: build.identity, headers: headers,
                                           scratchRoot: scratch, output: context.output, configDir: context.configDir)
         let runner = SandboxedConfRunner(profile: eval.profile, scratchRoot: scratch, configDir: context.configDir, headers: headers)

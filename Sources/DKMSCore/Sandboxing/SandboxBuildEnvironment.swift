@@ -49,7 +49,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         // upper/ and work/ to mount them, and nobody needs to list them.
         try Files.makeDirectories(scratchRoot, mode: 0o711)
         chmod(scratchRoot, 0o711)
-        let scratch = try Staging.makeDirectory(in: scratchRoot, prefix: "build-")
+        let scratch = try Staging.makeDirectory(in: scratchRoot, prefix: StaleScratch.prefix("build-"))
         // The writable layer lives on a size-capped tmpfs: a build that
         // fills its disk fills this, not the host's /var.
         guard mount("dkms-build", scratch, "tmpfs", UInt(MS_NOSUID | MS_NODEV),
@@ -93,7 +93,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     public func exposeReadOnly(_ path: String) { exposeSource(path) }
 
     public func showStaging(_ staging: String, at path: String) throws {
-        let dir = try Staging.makeDirectory(in: scratchRootEnsured(), prefix: "post-")
+        let dir = try Staging.makeDirectory(in: scratchRootEnsured(), prefix: StaleScratch.prefix("post-"))
         guard chmod(dir, 0o755) == 0, chown(dir, idMap.outsideUID, idMap.outsideGID) == 0 else {
             try? Files.removeTree(dir)
             throw DKMSError(1, "Cannot prepare \(dir) for the post_build script: \(FS.errnoText())")

@@ -28,7 +28,7 @@ public struct SandboxedConfRunner {
         let profile: SandboxProfile
         do { profile = try self.profile.get() } catch { return fail("sandbox: \(error)") }
         guard (try? Files.makeDirectories(scratchRoot, mode: 0o711)) != nil,
-              let dir = try? Staging.makeDirectory(in: scratchRoot, prefix: "conf-") else {
+              let dir = try? Staging.makeDirectory(in: scratchRoot, prefix: StaleScratch.prefix("conf-")) else {
             return fail("sandbox: cannot prepare \(scratchRoot)")
         }
         chmod(scratchRoot, 0o711)
