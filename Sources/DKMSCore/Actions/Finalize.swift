@@ -27,7 +27,7 @@ extension Engine {
                 }
                 if compression != .none { _ = try Compressor().compress(file, as: compression) }
             } catch let e as InstallerError {
-                throw DKMSError(7, "Post-processing \(spec.destName).ko for \(k) (\(a)): \(e.description)")
+                throw DKMSError(.badBuildOutput, "Post-processing \(spec.destName).ko for \(k) (\(a)): \(e.description)")
             }
             manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
         }
@@ -45,7 +45,7 @@ extension Engine {
         let dir = open(staging + "/module", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 { fsync(dir); close(dir) }
         guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
-            throw DKMSError(7, "do_build: final mv failed (\(errno))")
+            throw DKMSError(.badBuildOutput, "do_build: final mv failed (\(errno))")
         }
     }
 

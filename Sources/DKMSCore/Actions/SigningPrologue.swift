@@ -121,12 +121,12 @@ extension Engine {
             }
             guard FS.isRegularFile(key) else {
                 out.line("Key file \(key) not found and can't be generated, modules won't be signed")
-                throw DKMSError(exitCode: 1, lines: [])
+                throw DKMSError(.failure, lines: [])
             }
         }
         guard FS.isRegularFile(cert) else {
             out.line("Certificate file \(cert) not found and can't be generated, modules won't be signed")
-            throw DKMSError(exitCode: 1, lines: [])
+            throw DKMSError(.failure, lines: [])
         }
     }
 

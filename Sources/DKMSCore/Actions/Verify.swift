@@ -33,7 +33,7 @@ extension Engine {
             var engine = Engine(context: sub, evaluator: evaluator, environment: environment)
             try Files.makeDirectories(sub.tree.versionDir(m, v))
             guard symlink(FS.realPath(tree.sourceLink(m, v)) ?? tree.sourceLink(m, v), sub.tree.sourceLink(m, v)) == 0 else {
-                throw DKMSError(1, "Cannot prepare \(scratch): \(FS.errnoText())")
+                throw DKMSError(.failure, "Cannot prepare \(scratch): \(FS.errnoText())")
             }
             out.line("Rebuilding \(m)/\(v) for kernel \(k) (\(a)) without the cache...")
             try engine.buildOne(m, v, target)
@@ -51,6 +51,6 @@ extension Engine {
                 }
             }
         }
-        if differing > 0 { throw DKMSError(1, "\(differing) module file(s) differ from a clean rebuild.") }
+        if differing > 0 { throw DKMSError(.failure, "\(differing) module file(s) differ from a clean rebuild.") }
     }
 }

@@ -17,7 +17,7 @@ public struct BuildCacheSession {
             store = try CacheStore(root: root)
             digester = FileDigester(memoDirectory: store.memoDirectory)
         } catch {
-            throw DKMSError(1, "Build cache at \(root): \(error)")
+            throw DKMSError(.failure, "Build cache at \(root): \(error)")
         }
     }
 
@@ -125,7 +125,7 @@ public struct BuildCacheSession {
         } catch let e as DKMSError {
             throw e
         } catch {
-            throw DKMSError(1, "Build cache: cannot compute the key: \(error)")
+            throw DKMSError(.failure, "Build cache: cannot compute the key: \(error)")
         }
     }
 }
