@@ -40,7 +40,7 @@ extension Engine {
     /// --max-size from the command line, else cache_max_size from framework.conf.
     func maxSize() throws -> Int64 {
         let words = context.invocation.subcommand.dropFirst()
-        let text = words.first ?? context.framework["cache_max_size"] ?? "2G"
+        let text = words.first ?? context.settings.cacheMaxSize
         guard let n = ByteSize.parse(text) else { throw DKMSError(.badArgument, "Invalid cache size '\(text)' (use bytes, or K, M, G suffixes).") }
         return n
     }

@@ -24,12 +24,14 @@ extension Engine {
             inv.dkmsTree = scratch
             var sub = context
             sub.invocation = inv
+            // The settings were resolved from the parent's command line: the rebuild's --no-cache is set there too.
+            sub.settings.useCache = false
             sub.tree = DKMSTree(root: scratch, sourceTree: tree.sourceTree, installTree: tree.installTree)
             sub.output = Output(quiet: true)
             // Sign with this tree's key, so signed bytes are comparable too.
             let keys = signingSettings(target)
-            sub.framework.values["mok_signing_key"] = keys.key
-            sub.framework.values["mok_certificate"] = keys.certificate
+            sub.settings.mokSigningKey = keys.key
+            sub.settings.mokCertificate = keys.certificate
             var engine = Engine(context: sub, evaluator: evaluator, environment: environment)
             try Files.makeDirectories(sub.tree.versionDir(m, v))
             guard symlink(FS.realPath(tree.sourceLink(m, v)) ?? tree.sourceLink(m, v), sub.tree.sourceLink(m, v)) == 0 else {

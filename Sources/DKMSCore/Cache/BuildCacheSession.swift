@@ -21,10 +21,9 @@ public struct BuildCacheSession {
         }
     }
 
-    /// Where the cache lives: framework.conf's cache_dir, else inside the
-    /// dkms tree (a dot-directory, invisible to dkms's globs).
+    /// Where the cache lives (Settings.cacheDir).
     public static func root(_ context: Context) -> String {
-        context.framework["cache_dir"] ?? context.tree.root + "/.cache"
+        context.settings.cacheDir(treeRoot: context.tree.root)
     }
 
     public struct KeyParts {

@@ -5,7 +5,6 @@ import Installer
 /// errors into dkms's messages and exit codes.
 public enum CLI {
     public static func run(_ args: [String], environment: [String: String]) -> Int32 {
-        let configDir = environment["DKMS_CONFIG_DIR"] ?? "/etc/dkms"
         var inv: Invocation
         do {
             inv = try Invocation.parse(args)
@@ -29,7 +28,7 @@ public enum CLI {
         for d in inv.deprecations { output.deprecated(d) }
         for w in inv.warnings { output.warn(w) }
 
-        let context = Context(invocation: inv, configDir: configDir, output: output)
+        let context = Context(invocation: inv, settings: Settings.load(invocation: inv, environment: environment), output: output)
         context.run.faults = FaultInjector.fromEnvironment(environment)
         var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
         let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify, .match, .mktarball, .ldtarball,

@@ -10,7 +10,7 @@ public struct SandboxProfiles {
 
     public static func locate(_ context: Context) throws -> SandboxProfiles {
         var candidates: [String] = []
-        if let d = context.framework["sandbox_profiles_dir"] { candidates.append(d) }
+        if let d = context.settings.sandboxProfilesDir { candidates.append(d) }
         candidates.append(context.configDir + "/sandbox-profiles")
         if let exe = FS.realPath("/proc/self/exe") {
             let dir = String(exe[..<exe.lastIndex(of: "/")!])
