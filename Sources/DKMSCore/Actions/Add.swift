@@ -22,12 +22,12 @@ extension Engine {
     /// it is not valid, the link goes again and nothing is added.
     mutating func addModule(_ m: String, _ v: String, beforeBuild: Bool = false) throws {
         if tree.isAdded(m, v) {
-            throw DKMSError(3, "DKMS tree already contains: \(m)/\(v)",
+            throw DKMSError(.alreadyInTree, "DKMS tree already contains: \(m)/\(v)",
                             "You cannot add the same module/version combo more than once.")
         }
         let src = tree.sourceDir(m, v)
         guard FS.isDirectory(src) else {
-            throw DKMSError(2, "Could not find module source directory.", "Directory: \(src) does not exist.")
+            throw DKMSError(.missingSource, "Could not find module source directory.", "Directory: \(src) does not exist.")
         }
         let target = context.targets()[0]
         let viaTree = beforeBuild && context.invocation.conf == nil
@@ -51,7 +51,7 @@ extension Engine {
     private func link(_ src: String, _ m: String, _ v: String) throws {
         try Files.makeDirectories(tree.buildDir(m, v))
         guard symlink(src, tree.sourceLink(m, v)) == 0 else {
-            throw DKMSError(1, "Could not create \(tree.sourceLink(m, v)): \(FS.errnoText())")
+            throw DKMSError(.failure, "Could not create \(tree.sourceLink(m, v)): \(FS.errnoText())")
         }
     }
 
@@ -66,10 +66,10 @@ extension Engine {
     /// in the source are copied as links, never followed.
     mutating func addSourceTree(_ path: String) throws {
         guard let from = FS.realPath(path), FS.isRegularFile(from + "/dkms.conf") else {
-            throw DKMSError(9, "\(Printable.visible(path)) must contain a dkms.conf file!")
+            throw DKMSError(.badSourceTree, "\(Printable.visible(path)) must contain a dkms.conf file!")
         }
         guard !FS.isSymlink(from + "/dkms.conf") else {
-            throw DKMSError(9, "\(Printable.visible(from))/dkms.conf is a symbolic link; it must be a file of the module source.")
+            throw DKMSError(.badSourceTree, "\(Printable.visible(from))/dkms.conf is a symbolic link; it must be a file of the module source.")
         }
         let target = context.targets()[0]
         let conf: ModuleConfig
@@ -79,7 +79,7 @@ extension Engine {
         let (m, v) = (conf.packageName, conf.packageVersion)
         for (what, s) in [("PACKAGE_NAME", m), ("PACKAGE_VERSION", v)] {
             if let p = NameRules.problem(inName: s) {
-                throw DKMSError(8, "Bad conf file.", "File: \(from)/dkms.conf: \(what) '\(Printable.visible(s))' \(p).")
+                throw DKMSError(.badConf, "Bad conf file.", "File: \(from)/dkms.conf: \(what) '\(Printable.visible(s))' \(p).")
             }
         }
         context.invocation.module = m
@@ -90,7 +90,7 @@ extension Engine {
         if let st = FS.lstatInfo(dest) {
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
             if let owner = otherOwner(of: dest, m, v) {
-                throw DKMSError(3, "\(dest) already exists: it is the source of \(Printable.visible(owner)) in the DKMS tree.",
+                throw DKMSError(.alreadyInTree, "\(dest) already exists: it is the source of \(Printable.visible(owner)) in the DKMS tree.",
                                 "\(m)/\(v) cannot be copied there.")
             }
             if context.invocation.force {
@@ -99,7 +99,7 @@ extension Engine {
                 // else that happens to have the name (kernel headers in /usr/src).
                 let isLink = (st.st_mode & S_IFMT) == S_IFLNK
                 guard isLink || (isDir && (FS.lstatInfo(dest + "/dkms.conf")?.st_mode).map({ $0 & S_IFMT == S_IFREG }) ?? false) else {
-                    throw DKMSError(3, "\(dest) already exists and is not a module source.",
+                    throw DKMSError(.alreadyInTree, "\(dest) already exists and is not a module source.",
                                     "\(m)/\(v) was not copied there; --force replaces only a module source.")
                 }
                 out.errorLine("")
@@ -109,21 +109,21 @@ extension Engine {
                 return
             } else {
                 let what = isDir ? "a directory holding a different source" : (st.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : "not a directory"
-                throw DKMSError(3, "\(dest) already exists and is \(what).",
+                throw DKMSError(.alreadyInTree, "\(dest) already exists and is \(what).",
                                 "\(m)/\(v) was not copied there; remove it or use --force to replace it.")
             }
         }
         try Files.makeDirectories(tree.sourceTree)
         guard mkdir(dest, 0o755) == 0 else {
-            throw DKMSError(1, "Cannot create directory \(dest): \(FS.errnoText())")
+            throw DKMSError(.failure, "Cannot create directory \(dest): \(FS.errnoText())")
         }
         do {
             // Through descriptors only: no link in the source followed, bounded (TreeCopy).
             do { try TreeCopy.copy(from: from, into: dest) } catch let f as TreeCopy.Failure {
-                throw DKMSError(9, "Cannot copy \(Printable.visible(from)) to \(dest): \(Printable.visible(f.description)).")
+                throw DKMSError(.badSourceTree, "Cannot copy \(Printable.visible(from)) to \(dest): \(Printable.visible(f.description)).")
             }
             guard !FS.isSymlink(dest + "/dkms.conf"), FS.isRegularFile(dest + "/dkms.conf") else {
-                throw DKMSError(9, "\(dest)/dkms.conf is not a regular file after the copy.")
+                throw DKMSError(.badSourceTree, "\(dest)/dkms.conf is not a regular file after the copy.")
             }
         } catch {
             try? Files.removeTree(dest)

@@ -5,10 +5,10 @@ extension Engine {
     /// every module whose dkms.conf says AUTOINSTALL=yes, dependencies first.
     /// `name`: the action as invoked (kernel_postinst is autoinstall under another name).
     public mutating func autoinstall(as name: String = "autoinstall") throws {
-        if context.invocation.all { throw DKMSError(5, "The action \(name) does not support the --all parameter.") }
+        if context.invocation.all { throw DKMSError(.allUnsupported, "The action \(name) does not support the --all parameter.") }
         let targets = context.targets()
         guard targets.count == 1 else {
-            throw DKMSError(4, "The action \(name) does not support multiple kernel version parameters on the command line.")
+            throw DKMSError(.wrongKernelCount, "The action \(name) does not support multiple kernel version parameters on the command line.")
         }
         let target = targets[0]
         let k = target.version, a = target.arch
@@ -26,7 +26,7 @@ extension Engine {
             for v in versions {
                 if isBroken(m, v) {
                     out.errorLine("")
-                    out.error(DKMSError(0, "\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
+                    out.error(DKMSError(.success, "\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
                                         "Manual intervention is required!"))
                     continue
                 }
@@ -40,7 +40,7 @@ extension Engine {
             let conf: ModuleConfig
             do { conf = try readConf(m, v, target, strict: false) } catch let e as DKMSError {
                 out.errorLine("")
-                out.error(DKMSError(exitCode: 0, lines: ["Autoinstall of \(m)/\(v) for kernel \(k) (\(a)) skipped:"] + e.lines))
+                out.error(DKMSError(.success, lines: ["Autoinstall of \(m)/\(v) for kernel \(k) (\(a)) skipped:"] + e.lines))
                 continue
             } catch { continue }
             guard conf.autoinstall else { continue }
@@ -103,7 +103,7 @@ extension Engine {
         if !skipped.isEmpty { out.line("Autoinstall on \(k) was skipped for module(s) \(skipped.joined(separator: " ")).") }
         if !failed.isEmpty {
             out.line("Autoinstall on \(k) failed for module(s) \(failed.joined(separator: " ")).")
-            throw DKMSError(11, "One or more modules failed to install during autoinstall.", "Refer to previous errors for more information.")
+            throw DKMSError(.autoinstallFailed, "One or more modules failed to install during autoinstall.", "Refer to previous errors for more information.")
         }
     }
 }

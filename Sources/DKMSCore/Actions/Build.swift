@@ -7,7 +7,7 @@ extension Engine {
     /// `dkms build`: for each kernel, skip what is built (unless --force),
     /// otherwise build.
     public mutating func build() throws {
-        if context.invocation.all { throw DKMSError(5, "The action build does not support the --all parameter.") }
+        if context.invocation.all { throw DKMSError(.allUnsupported, "The action build does not support the --all parameter.") }
         if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
         let (m, v) = try requireModuleArgs("build")
         if isBroken(m, v) { try requireAdded(m, v) }
@@ -38,17 +38,17 @@ extension Engine {
         let k = target.version, a = target.arch
         let base = tree.baseDir(m, v, k, a)
         if FS.exists(base) {
-            throw DKMSError(3, "This module/version has already been built on: \(k)",
+            throw DKMSError(.alreadyInTree, "This module/version has already been built on: \(k)",
                             "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
         }
         let conf = try readConf(m, v, target)
         if conf.buildExclusion != nil {
             out.warn("The \(base)/dkms.conf\nfor module \(m)/\(v) includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.")
-            throw DKMSError(exitCode: DKMSError.buildExclusiveSkip, lines: [])
+            throw DKMSError(.buildExclusiveSkip, lines: [])
         }
         let source = tree.sourceLink(m, v)
         if FS.list(source).count < 2 {
-            throw DKMSError(8, "The directory \(source) does not appear to have module source located within it.", "Build halted.")
+            throw DKMSError(.noModuleSource, "The directory \(source) does not appear to have module source located within it.", "Build halted.")
         }
         try requireHeaders(target)
         _ = prepareSigning(target)
@@ -156,7 +156,7 @@ extension Engine {
         defer { if !built { environment.teardown(buildDir: buildDir) } }
         let logPath = buildDir + "/make.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard log >= 0 else { throw DKMSError(1, "Cannot write \(logPath): \(FS.errnoText())") }
+        guard log >= 0 else { throw DKMSError(.failure, "Cannot write \(logPath): \(FS.errnoText())") }
         defer { close(log) }
         let logger = BuildLog(fd: log, path: logPath)
         logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
@@ -164,21 +164,21 @@ extension Engine {
         try ownPatchedFiles(conf, buildDir: buildDir, env: env)
         for p in conf.patches {
             if p.contains("/../") || p.hasPrefix("../") || p == ".." {
-                throw DKMSError(5, "Patch \(p) as specified in dkms.conf contains '..' path component.")
+                throw DKMSError(.badPatch, "Patch \(p) as specified in dkms.conf contains '..' path component.")
             }
             // Looked up beneath the build's layers and the source, through no link.
             let isFile = { (st: stat?) in st.map { ($0.st_mode & S_IFMT) == S_IFREG } ?? false }
             guard isFile(environment.outputStat("\(buildDir)/patches/\(p)")) || isFile(Beneath.lstat(under: source, "patches/\(p)")) else {
-                throw DKMSError(5, "Patch \(p) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
+                throw DKMSError(.badPatch, "Patch \(p) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
             }
             try logged("Applying patch \(p)", "patch -p1 < ./patches/\(shellWord(p))", cwd: buildDir, env: env, logger: logger) { r in
-                DKMSError(6, "Application of patch \(p) failed\(self.reasonSuffix(r)).", "Consult \(logPath) for more information.")
+                DKMSError(.patchFailed, "Application of patch \(p) failed\(self.reasonSuffix(r)).", "Consult \(logPath) for more information.")
             }
         }
         try runScript(.preBuild, conf.preBuild, m, v, target, log: log)
 
         try logged("Building module(s)", make, cwd: buildDir, env: env, logger: logger) { r in
-            DKMSError(10, "Bad return status for module build on kernel: \(k) (\(a))\(self.reasonSuffix(r))",
+            DKMSError(.buildFailed, "Bad return status for module build on kernel: \(k) (\(a))\(self.reasonSuffix(r))",
                       "Consult \(logPath) for more information.")
         }
 
@@ -250,7 +250,7 @@ extension Engine {
         if context.invocation.force {
             out.warn("Trying to build module \(m)/\(v) for kernel \(target.version) (\(target.arch)) despite of missing BUILD_DEPENDS:\(list).")
         } else {
-            throw DKMSError(13, "Aborting build of module \(m)/\(v) for kernel \(target.version) (\(target.arch)) due to missing BUILD_DEPENDS:\(list).",
+            throw DKMSError(.missingBuildDepends, "Aborting build of module \(m)/\(v) for kernel \(target.version) (\(target.arch)) due to missing BUILD_DEPENDS:\(list).",
                             "You may override by specifying --force.")
         }
     }

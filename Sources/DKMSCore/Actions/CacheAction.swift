@@ -6,7 +6,7 @@ extension Engine {
     public func cache() throws {
         let root = BuildCacheSession.root(context)
         let store: CacheStore
-        do { store = try CacheStore(root: root) } catch { throw DKMSError(1, "Build cache at \(root): \(error)") }
+        do { store = try CacheStore(root: root) } catch { throw DKMSError(.failure, "Build cache at \(root): \(error)") }
         let sub = context.invocation.subcommand.first ?? "stats"
         do {
             switch sub {
@@ -19,7 +19,7 @@ extension Engine {
                 let r = try store.verify()
                 out.line("Checked \(r.blobsChecked) blob(s): \(r.corruptBlobs.count) corrupt, \(r.recordsRemoved.count) entr(ies) dropped.")
                 for d in r.corruptBlobs { out.line("  corrupt blob \(d.hex)") }
-                if !r.corruptBlobs.isEmpty { throw DKMSError(1, "The build cache had corrupt entries; they were removed.") }
+                if !r.corruptBlobs.isEmpty { throw DKMSError(.failure, "The build cache had corrupt entries; they were removed.") }
             case "prune":
                 let limit = try maxSize()
                 let r = try store.prune(maxBytes: limit)
@@ -32,16 +32,16 @@ extension Engine {
                 if replays > 0 { try Files.removeTree(evals) }
                 out.line("Cleared the build cache (entries pinned by installed modules were kept) and \(replays) replayable dkms.conf evaluation(s).")
             default:
-                throw DKMSError(2, "Unknown cache command '\(sub)'. Use stats, verify, prune or clear.")
+                throw DKMSError(.badArgument, "Unknown cache command '\(sub)'. Use stats, verify, prune or clear.")
             }
-        } catch let e as DKMSError { throw e } catch { throw DKMSError(1, "Build cache: \(error)") }
+        } catch let e as DKMSError { throw e } catch { throw DKMSError(.failure, "Build cache: \(error)") }
     }
 
     /// --max-size from the command line, else cache_max_size from framework.conf.
     func maxSize() throws -> Int64 {
         let words = context.invocation.subcommand.dropFirst()
-        let text = words.first ?? context.framework["cache_max_size"] ?? "2G"
-        guard let n = ByteSize.parse(text) else { throw DKMSError(2, "Invalid cache size '\(text)' (use bytes, or K, M, G suffixes).") }
+        let text = words.first ?? context.settings.cacheMaxSize
+        guard let n = ByteSize.parse(text) else { throw DKMSError(.badArgument, "Invalid cache size '\(text)' (use bytes, or K, M, G suffixes).") }
         return n
     }
 }

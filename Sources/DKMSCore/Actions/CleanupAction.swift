@@ -45,7 +45,7 @@ extension Engine {
         if let store = cache?.session.store, !records.isEmpty || !blobs.isEmpty {
             let report: RemovalReport
             do { report = try store.remove(records: records, blobs: blobs) } catch {
-                throw DKMSError(1, "Build cache at \(store.root): \(error)")
+                throw DKMSError(.failure, "Build cache at \(store.root): \(error)")
             }
             let gone = Set(report.recordsRemoved + report.blobsRemoved)
             removed += findings.filter {

@@ -15,7 +15,7 @@ extension Engine {
         for spec in conf.modules {
             let buildPath = "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko"
             guard environment.outputStat(buildPath) != nil else {
-                throw DKMSError(7, "Build of \(spec.builtLocation)\(spec.builtName).ko failed for: \(k) (\(a))",
+                throw DKMSError(.badBuildOutput, "Build of \(spec.builtLocation)\(spec.builtName).ko failed for: \(k) (\(a))",
                                 "Make sure the name and location of the generated module are correct,",
                                 "or consult \(logPath) for more information.")
             }
@@ -35,7 +35,7 @@ extension Engine {
                 logger.begin("Stripping modules", command: command)
                 if scratch >= 0, let text = BuildLog.contents(of: scratch) { logger.write(text) }
                 logger.end(r, elapsed: 0)
-                throw DKMSError(7, "Stripping the built modules failed for: \(k) (\(a))", "Consult \(logPath) for more information.")
+                throw DKMSError(.badBuildOutput, "Stripping the built modules failed for: \(k) (\(a))", "Consult \(logPath) for more information.")
             }
         }
 
@@ -86,14 +86,14 @@ public enum Staging {
     public static func makeDirectory(in dir: String, prefix: String) throws -> String {
         var template = Array("\(dir)/\(prefix)XXXXXX".utf8CString)
         guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw DKMSError(1, "Cannot create a temporary directory in \(dir): \(FS.errnoText())")
+            throw DKMSError(.failure, "Cannot create a temporary directory in \(dir): \(FS.errnoText())")
         }
         return String(cString: p)
     }
 
     public static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw DKMSError(1, "Cannot create \(path): \(FS.errnoText())") }
+        guard fd >= 0 else { throw DKMSError(.failure, "Cannot create \(path): \(FS.errnoText())") }
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
@@ -101,11 +101,11 @@ public enum Staging {
             if n <= 0 {
                 let e = errno
                 close(fd); unlink(path)
-                throw DKMSError(1, "Cannot write \(path): \(FS.errnoText(e))")
+                throw DKMSError(.failure, "Cannot write \(path): \(FS.errnoText(e))")
             }
             off += n
         }
-        if fsync(fd) != 0 { let e = errno; close(fd); unlink(path); throw DKMSError(1, "Cannot write \(path): \(FS.errnoText(e))") }
+        if fsync(fd) != 0 { let e = errno; close(fd); unlink(path); throw DKMSError(.failure, "Cannot write \(path): \(FS.errnoText(e))") }
         close(fd)
     }
 }

@@ -4,34 +4,23 @@ import Glibc
 /// framework.conf and the host: passed down explicitly, never global.
 public struct Context {
     public var invocation: Invocation
-    public var framework: FrameworkConfig
+    /// framework.conf, the command line and the defaults, resolved (Settings).
+    public var settings: Settings
     public var tree: DKMSTree
     public var output: Output
-    public var jobs: Int
     /// "/updates/dkms" on Debian, Ubuntu and Arch (dkms overrides
     /// DEST_MODULE_LOCATION there); nil elsewhere.
     public var destOverride: String?
     public var hostArch: String
     public var runningKernel: String
-    public var configDir: String
     /// The tree lock (when the action changes state) and the fault hook.
     public var run = RunState()
 
-    public init(invocation: Invocation, configDir: String, output: Output) {
+    public init(invocation: Invocation, settings: Settings, output: Output) {
         self.invocation = invocation
-        self.configDir = configDir
-        self.framework = FrameworkConfig.load(dir: configDir)
+        self.settings = settings
         self.output = output
-        let dkmsTree = invocation.dkmsTree ?? framework["dkms_tree"] ?? "/var/lib/dkms"
-        let sourceTree = invocation.sourceTree ?? framework["source_tree"] ?? "/usr/src"
-        let installTree = invocation.installTree ?? framework["install_tree"] ?? "/lib/modules"
-        self.tree = DKMSTree(root: Context.normalize(dkmsTree), sourceTree: Context.normalize(sourceTree),
-                             installTree: Context.normalize(installTree))
-        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        // dkms takes parallel_jobs from its environment too (framework.conf wins).
-        let inherited = getenv("parallel_jobs").flatMap { Int(String(cString: $0)) }
-        let configured = framework["parallel_jobs"].flatMap(Int.init)
-        self.jobs = invocation.jobs ?? configured ?? inherited ?? max(cpus, 1)
+        self.tree = DKMSTree(root: settings.dkmsTree, sourceTree: settings.sourceTree, installTree: settings.installTree)
         var u = utsname()
         uname(&u)
         self.hostArch = Context.field(&u.machine)
@@ -39,11 +28,8 @@ public struct Context {
         self.destOverride = Context.distributionOverride()
     }
 
-    static func normalize(_ p: String) -> String {
-        var s = p
-        while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
-        return s
-    }
+    public var configDir: String { settings.configDir }
+    public var jobs: Int { settings.jobs }
 
     static func field<T>(_ t: inout T) -> String {
         withUnsafePointer(to: &t) { $0.withMemoryRebound(to: CChar.self, capacity: MemoryLayout<T>.size) { String(cString: $0) } }
@@ -66,7 +52,7 @@ public struct Context {
 
     /// Whether this run uses the build cache (and the replays kept beside
     /// it): not with --no-cache or cache=no in framework.conf.
-    public var usesCache: Bool { !invocation.noCache && framework["cache"] != "no" }
+    public var usesCache: Bool { settings.useCache }
 
     /// The headers a kernel builds against: --kernelsourcedir, else the
     /// install tree's build link, else /lib/modules/<k>/build.

@@ -66,7 +66,7 @@ public struct Engine {
             } catch let e as DKMSError {
                 // dkms prints each directive problem on its own line, then the verdict.
                 for l in e.lines.dropFirst(2) { out.errorLine(l) }
-                throw DKMSError(exitCode: e.exitCode, lines: Array(e.lines.prefix(2)))
+                throw DKMSError(e.code, lines: Array(e.lines.prefix(2)))
             }
             context.run.confs[memoKey] = conf
         }
@@ -75,7 +75,7 @@ public struct Engine {
             for w in warnings { out.errorLine(w) }
             if !errors.isEmpty {
                 for l in errors { out.errorLine(l) }
-                throw DKMSError(8, "Bad conf file.", "File: \(path) does not represent a valid dkms.conf file.")
+                throw DKMSError(.badConf, "Bad conf file.", "File: \(path) does not represent a valid dkms.conf file.")
             }
         }
         return conf
@@ -121,24 +121,24 @@ public struct Engine {
             if candidates.count == 1 { version = candidates[0] }
         }
         guard let m = context.invocation.module, !m.isEmpty, let v = version, !v.isEmpty else {
-            throw DKMSError(1, "Arguments <module> and <module-version> are not specified.",
+            throw DKMSError(.failure, "Arguments <module> and <module-version> are not specified.",
                             "Usage: \(action) <module>/<module-version> or",
                             "       \(action) -m <module>/<module-version> or",
                             "       \(action) -m <module> -v <module-version>")
         }
         for (what, s) in [("module name", m), ("module version", v)] {
-            if let p = NameRules.problem(inName: s) { throw DKMSError(1, "Invalid \(what) '\(Printable.visible(s))': \(p).") }
+            if let p = NameRules.problem(inName: s) { throw DKMSError(.failure, "Invalid \(what) '\(Printable.visible(s))': \(p).") }
         }
         return (m, v)
     }
 
     func requireAdded(_ m: String, _ v: String) throws {
         if isBroken(m, v) {
-            throw DKMSError(4, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+            throw DKMSError(.broken, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                             "Manual intervention is required!")
         }
         guard tree.isAdded(m, v) else {
-            throw DKMSError(3, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
+            throw DKMSError(.notInTree, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
         }
     }
 

@@ -11,7 +11,7 @@ extension Engine {
         let k = target.version, a = target.arch
         let config = target.kernelConfig(cache: context.run.kernelConfigs)
         let decision = prepareSigning(target)
-        let compression = CompressionPolicy(override: context.framework["compress_module"].flatMap(ModuleCompression.init(name:)))
+        let compression = CompressionPolicy(override: context.settings.compressModule)
             .method(for: config)
         var manifest = BuildManifest(modules: [])
         for spec in conf.modules {
@@ -27,7 +27,7 @@ extension Engine {
                 }
                 if compression != .none { _ = try Compressor().compress(file, as: compression) }
             } catch let e as InstallerError {
-                throw DKMSError(7, "Post-processing \(spec.destName).ko for \(k) (\(a)): \(e.description)")
+                throw DKMSError(.badBuildOutput, "Post-processing \(spec.destName).ko for \(k) (\(a)): \(e.description)")
             }
             manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
         }
@@ -45,7 +45,7 @@ extension Engine {
         let dir = open(staging + "/module", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 { fsync(dir); close(dir) }
         guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
-            throw DKMSError(7, "do_build: final mv failed (\(errno))")
+            throw DKMSError(.badBuildOutput, "do_build: final mv failed (\(errno))")
         }
     }
 
@@ -187,10 +187,10 @@ extension Engine {
     /// The key defaults to <dkms_tree>/mok.key (dkms's /var/lib/dkms/mok.key
     /// for the default tree), so a scratch tree never touches the host's key.
     func signingSettings(_ target: KernelTarget) -> SigningSettings {
-        let f = context.framework
-        let key = (f["mok_signing_key"] ?? tree.root + "/mok.key").replacingAll("$kernelver", with: target.version)
-        let cert = (f["mok_certificate"] ?? tree.root + "/mok.pub").replacingAll("$kernelver", with: target.version)
-        let tool = (f["sign_file"] ?? distributionSignFile(target.version)).replacingAll("$kernelver", with: target.version)
+        let s = context.settings
+        let key = (s.mokSigningKey ?? tree.root + "/mok.key").replacingAll("$kernelver", with: target.version)
+        let cert = (s.mokCertificate ?? tree.root + "/mok.pub").replacingAll("$kernelver", with: target.version)
+        let tool = (s.signFile ?? distributionSignFile(target.version)).replacingAll("$kernelver", with: target.version)
         return SigningSettings(key: key, certificate: cert, signFile: tool)
     }
 

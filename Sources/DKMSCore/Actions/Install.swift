@@ -4,7 +4,7 @@ import Installer
 extension Engine {
     /// `dkms install`: build when needed, then install each kernel's modules.
     public mutating func install() throws {
-        if context.invocation.all { throw DKMSError(5, "The action install does not support the --all parameter.") }
+        if context.invocation.all { throw DKMSError(.allUnsupported, "The action install does not support the --all parameter.") }
         if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
         let (m, v) = try requireModuleArgs("install")
         if isBroken(m, v) { try requireAdded(m, v) }
@@ -32,22 +32,22 @@ extension Engine {
         let k = target.version, a = target.arch
         let lib = tree.libTree(k)
         guard FS.isDirectory(lib) else {
-            throw DKMSError(6, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
+            throw DKMSError(.installFailed, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
         }
         let conf = try readConf(m, v, target)
         let builtDir = tree.builtModuleDir(m, v, k, a)
         var files: [(spec: ModuleSpec, path: String)] = []
         for spec in conf.modules {
             guard let f = ModuleFileName.find(in: builtDir, name: spec.destName) else {
-                throw DKMSError(6, "Missing module \(spec.destName) in \(builtDir)")
+                throw DKMSError(.installFailed, "Missing module \(spec.destName) in \(builtDir)")
             }
             files.append((spec, f))
         }
         if tree.isInstalledLink(m, v, k, a) {
-            throw DKMSError(5, "This module/version combo is already installed for kernel \(k) (\(a)).")
+            throw DKMSError(.alreadyInstalled, "This module/version combo is already installed for kernel \(k) (\(a)).")
         }
         if !(try runScript(.preInstall, conf.preInstall, m, v, target)) && !context.invocation.force {
-            throw DKMSError(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
+            throw DKMSError(.preInstallFailed, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
         let markerExists = FS.isSymlink(tree.installedLink(m, k, a))
         var plan = TransactionPlan(description: "install \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
@@ -63,7 +63,7 @@ extension Engine {
             for suffix in ModuleFileName.suffixes {
                 let path = "\(destDir)/\(spec.destName)\(suffix)"
                 if FS.exists(path), let owner = installedOwner(of: path, except: m, k, a) {
-                    throw DKMSError(6, "\(path) is installed by the dkms module \(owner); \(m)/\(v) will not replace it.")
+                    throw DKMSError(.installFailed, "\(path) is installed by the dkms module \(owner); \(m)/\(v) will not replace it.")
                 }
             }
             if let problem = versionSanityProblem(spec, builtFile: file, target) {
@@ -79,7 +79,7 @@ extension Engine {
             }
             plan.steps.append(.installFile(source: file, destination: "\(destDir)/\(name)", mode: 0o644))
         }
-        if !conf.declaredModules.isEmpty && !installedAny { throw DKMSError(6, "Installation aborted.") }
+        if !conf.declaredModules.isEmpty && !installedAny { throw DKMSError(.installFailed, "Installation aborted.") }
         plan.steps.append(.setLink(path: tree.installedLink(m, k, a), target: "\(v)/\(k)/\(a)"))
         try commit(plan)
         pinCache(m, v, k, a, installed: true)
@@ -106,7 +106,7 @@ extension Engine {
         if candidates.isEmpty { candidates = ModuleLocator.find(in: lib, name: spec.destName) }
         guard let original = candidates.first else { return }
         if let owner = installedOwner(of: original, except: m, k, a) {
-            throw DKMSError(6, "\(original) is installed by the dkms module \(owner); \(m) cannot archive it as its original.")
+            throw DKMSError(.installFailed, "\(original) is installed by the dkms module \(owner); \(m) cannot archive it as its original.")
         }
         let backup = tree.originalModuleDir(m, k, a)
         out.line("Found pre-existing \(original), archiving for uninstallation")

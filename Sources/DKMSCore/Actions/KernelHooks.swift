@@ -29,16 +29,16 @@ extension Engine {
         if context.run.depmodPending.remove(k) != nil { depmod(k) }
         removeEmptyDirectories(tree.libTree(k), keepTop: true)
         if !failed.isEmpty {
-            throw DKMSError(14, "dkms \(name) for kernel \(k) (\(a)) failed for module(s)\(failed).")
+            throw DKMSError(.kernelHookFailed, "dkms \(name) for kernel \(k) (\(a)) failed for module(s)\(failed).")
         }
     }
 
     /// dkms's have_one_kernel for the kernel hooks: exactly one -k, the
     /// running kernel is not assumed.
     func requireOneKernel(_ name: String) throws {
-        if context.invocation.all { throw DKMSError(5, "The action \(name) does not support the --all parameter.") }
+        if context.invocation.all { throw DKMSError(.allUnsupported, "The action \(name) does not support the --all parameter.") }
         guard context.invocation.kernels.count == 1 else {
-            throw DKMSError(4, "The action \(name) requires exactly one kernel version parameter on the command line.")
+            throw DKMSError(.wrongKernelCount, "The action \(name) requires exactly one kernel version parameter on the command line.")
         }
     }
 

@@ -5,16 +5,16 @@ extension Engine {
         let target = context.targets()[0]
         let k = target.version, a = target.arch
         guard let template = context.invocation.templateKernel, !template.isEmpty else {
-            throw DKMSError(1, "Invalid number of parameters passed.",
+            throw DKMSError(.failure, "Invalid number of parameters passed.",
                             "Usage: match --templatekernel=<kernel-version> -k <kernel-version>",
                             "   or: match --templatekernel=<kernel-version> -k <kernel-version> <module>")
         }
-        if template == k { throw DKMSError(2, "The templatekernel and the specified kernel version are the same.") }
+        if template == k { throw DKMSError(.badArgument, "The templatekernel and the specified kernel version are the same.") }
         let report = StatusReport(tree: tree, defaultDestLocation: context.destOverride ?? "/updates/dkms")
         var installed = report.entries(kernel: template, arch: a).filter { $0.state == "installed" }
         if let m = context.invocation.module, !m.isEmpty {
             guard NameRules.problem(inComponent: m) == nil, FS.isDirectory(tree.moduleDir(m)) else {
-                throw DKMSError(3, "The module: \(Printable.visible(m)) is not located in the DKMS tree.")
+                throw DKMSError(.notInTree, "The module: \(Printable.visible(m)) is not located in the DKMS tree.")
             }
             installed = installed.filter { $0.module == m }
         }
@@ -31,7 +31,7 @@ extension Engine {
             out.line("Version: \(Printable.visible(e.version))")
             if isBroken(e.module, e.version) {
                 out.errorLine("")
-                out.error(DKMSError(4, "\(e.module)/\(e.version) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+                out.error(DKMSError(.broken, "\(e.module)/\(e.version) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                                     "Manual intervention is required!"))
                 continue
             }

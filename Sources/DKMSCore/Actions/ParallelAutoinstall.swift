@@ -90,7 +90,7 @@ struct ParallelAutoinstall {
                 let (item, child, started) = running.remove(at: i)
                 let code = child.wait()
                 let elapsed = Date().timeIntervalSince(started)
-                let result: Result = code == 0 ? .installed(elapsed) : code == DKMSError.buildExclusiveSkip ? .skipped : .failed(code, elapsed, child.text)
+                let result: Result = code == DKMSError.Code.success.rawValue ? .installed(elapsed) : code == DKMSError.Code.buildExclusiveSkip.rawValue ? .skipped : .failed(code, elapsed, child.text)
                 results[item.module] = result
                 report(item, result, output: child.text)
             }

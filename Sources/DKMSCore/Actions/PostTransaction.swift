@@ -8,7 +8,7 @@ extension Engine {
     /// make.log's format. It is the admin's own command, not module code:
     /// it runs unsandboxed, as dkms runs it.
     func runPostTransaction() {
-        guard let configured = context.framework["post_transaction"] else { return }
+        guard let configured = context.settings.postTransaction else { return }
         let kernel = context.targets().first?.version ?? context.runningKernel
         let command = configured.replacingAll("$kernelver", with: kernel)
         let logPath = tree.root + "/post_transaction.log"

@@ -21,7 +21,7 @@ extension Engine {
         var dir = kind.runsInBuildDir ? tree.buildDir(m, v) : tree.sourceLink(m, v)
         let program = String(script.split(separator: " ", maxSplits: 1)[0])
         if let p = NameRules.problem(inLocation: program) {
-            throw DKMSError(8, "The \(kind.rawValue) script '\(Printable.visible(program))' \(p).")
+            throw DKMSError(.badConf, "The \(kind.rawValue) script '\(Printable.visible(program))' \(p).")
         }
         // dkms 3.4: an executable of the same name in /etc/dkms/<module>/
         // (the administrator's) replaces the module's script.
@@ -55,7 +55,8 @@ extension Engine {
             logger?.end(r, elapsed: Date().timeIntervalSince(started))
             out.line(r.succeeded ? " done." : "(bad exit status: \(r.exitStatus))")
             if !r.succeeded {
-                throw DKMSError(exitCode: r.exitStatus == 0 ? 1 : r.exitStatus,
+                // The script's own status is dkms's exit code (1 when it was killed).
+                throw DKMSError(r.exitStatus == 0 ? .failure : DKMSError.Code(rawValue: r.exitStatus),
                                 lines: ["The \(kind.rawValue) script failed\(reasonSuffix(r)).",
                                         "Consult \(tree.buildDir(m, v))/make.log for more information."])
             }

@@ -27,10 +27,10 @@ extension Engine {
                     installed.append(e.m); progress = true
                 } catch let error as DKMSError {
                     if !error.lines.isEmpty {
-                        if error.exitCode == DKMSError.buildExclusiveSkip { out.warn(error.lines.joined(separator: "\n")) }
+                        if error.code == .buildExclusiveSkip { out.warn(error.lines.joined(separator: "\n")) }
                         else { out.errorLine(""); out.error(error) }
                     }
-                    if error.exitCode == DKMSError.buildExclusiveSkip { skipped.append(e.m); progress = true }
+                    if error.code == .buildExclusiveSkip { skipped.append(e.m); progress = true }
                     else { failed.append("\(e.m)(\(error.exitCode))") }
                 }
                 out.line("")
@@ -60,14 +60,14 @@ extension Engine {
         }
         context.run.autoinstalled = installed
         if !failed.isEmpty || unresolved {
-            throw DKMSError(11, "One or more modules failed to install during autoinstall.", "Refer to previous errors for more information.")
+            throw DKMSError(.autoinstallFailed, "One or more modules failed to install during autoinstall.", "Refer to previous errors for more information.")
         }
     }
 
     func requireHeaders(_ target: KernelTarget) throws {
         let k = target.version
         guard target.hasHeaders else {
-            throw DKMSError(21, "Your kernel headers for kernel \(k) cannot be found at \(tree.installTree)/\(k)/build or \(tree.installTree)/\(k)/source.",
+            throw DKMSError(.missingHeaders, "Your kernel headers for kernel \(k) cannot be found at \(tree.installTree)/\(k)/build or \(tree.installTree)/\(k)/source.",
                             "Please install your distribution's kernel headers package matching \(k), or use the --kernelsourcedir option to tell DKMS where it's located.")
         }
     }

@@ -23,9 +23,7 @@ extension Engine {
             out.line(why)
             return .skip(reason: why, isWarning: false)
         }
-        let f = context.framework
-        // sign_modules=no is our older spelling of try_sign_modules=false.
-        if f["try_sign_modules"] == "false" || f["sign_modules"] == "no" {
+        if !context.settings.signModules {
             return skip("Module signing is disabled by policy, modules won't be signed")
         }
         // Chroot detection is left out on purpose: every build of ours runs
@@ -121,12 +119,12 @@ extension Engine {
             }
             guard FS.isRegularFile(key) else {
                 out.line("Key file \(key) not found and can't be generated, modules won't be signed")
-                throw DKMSError(exitCode: 1, lines: [])
+                throw DKMSError(.failure, lines: [])
             }
         }
         guard FS.isRegularFile(cert) else {
             out.line("Certificate file \(cert) not found and can't be generated, modules won't be signed")
-            throw DKMSError(exitCode: 1, lines: [])
+            throw DKMSError(.failure, lines: [])
         }
     }
 

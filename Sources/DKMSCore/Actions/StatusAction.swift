@@ -26,7 +26,7 @@ extension Engine {
                         let (m, v) = (Printable.visible(m), Printable.visible(v))
                         out.line("\(m)/\(v): broken")
                         out.errorLine("")
-                        out.error(DKMSError(0, "\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",
+                        out.error(DKMSError(.success, "\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",
                                             "Manual intervention is required!"))
                         continue
                     }

@@ -11,11 +11,11 @@ extension Engine {
     public mutating func makeTarball() throws {
         let (m, v) = try requireModuleArgs("mktarball")
         if isBroken(m, v) {
-            throw DKMSError(4, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+            throw DKMSError(.broken, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                             "Manual intervention is required!")
         }
         guard tree.isAdded(m, v) else {
-            throw DKMSError(3, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
+            throw DKMSError(.notInTree, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
         }
         let targets = context.targets()
         // As dkms: a dkms.conf it cannot read stops it.
@@ -30,7 +30,7 @@ extension Engine {
             for t in targets {
                 let built = tree.baseDir(m, v, t.version, t.arch)
                 guard FS.isDirectory(built) else {
-                    throw DKMSError(6, "No modules built for \(t.version) (\(t.arch)).",
+                    throw DKMSError(.tarballFailed, "No modules built for \(t.version) (\(t.arch)).",
                                     "Modules must already be in the built state before using mktarball.")
                 }
                 out.line("Marking modules for \(t.version) (\(t.arch)) for archiving...")
@@ -71,11 +71,11 @@ extension Engine {
         // dkms's own text, double slash included for the default place.
         out.line("Tarball location: \(dest)/\(name)")
         if !FS.isDirectory(dest) {
-            do { try Files.makeDirectories(dest) } catch { throw DKMSError(9, "Missing write permissions for \(dest).") }
+            do { try Files.makeDirectories(dest) } catch { throw DKMSError(.notWritable, "Missing write permissions for \(dest).") }
         }
-        guard access(dest, W_OK) == 0 else { throw DKMSError(9, "Missing write permissions for \(dest).") }
+        guard access(dest, W_OK) == 0 else { throw DKMSError(.notWritable, "Missing write permissions for \(dest).") }
         let r = Subprocess.run(["tar", "-C", temp, "-caf", "\(dest)/\(name)", "."])
-        guard r.succeeded else { throw DKMSError(6, "Failed to make tarball.") }
+        guard r.succeeded else { throw DKMSError(.tarballFailed, "Failed to make tarball.") }
     }
 }
 
@@ -91,10 +91,10 @@ extension Engine {
     /// under) before it enters the tree.
     public mutating func loadTarball() throws {
         if geteuid() != 0 && context.invocation.force {
-            throw DKMSError(1, "You must be root to use this command with the --force option.")
+            throw DKMSError(.failure, "You must be root to use this command with the --force option.")
         }
         guard let archive = context.invocation.archive, !archive.isEmpty else {
-            throw DKMSError(2, "Argument <tarball> is not specified.", "Usage: ldtarball <tarball> or ldtarball --archive=<tarball>")
+            throw DKMSError(.badArgument, "Argument <tarball> is not specified.", "Usage: ldtarball <tarball> or ldtarball --archive=<tarball>")
         }
         if try unpackTarball(archive) {
             let (m, v) = try requireModuleArgs("add")
@@ -105,29 +105,29 @@ extension Engine {
     /// Returns whether the module is to be added afterwards (dkms: a source
     /// tree was loaded, not a binaries-only stub).
     mutating func unpackTarball(_ archive: String) throws -> Bool {
-        guard FS.exists(archive) else { throw DKMSError(2, "\(archive) does not exist.") }
-        if archive.hasSuffix(".rpm") { throw DKMSError(9, "Unable to install \(archive): .rpm archives are not supported by this dkms.") }
+        guard FS.exists(archive) else { throw DKMSError(.missingArchive, "\(archive) does not exist.") }
+        if archive.hasSuffix(".rpm") { throw DKMSError(.rpmUnsupported, "Unable to install \(archive): .rpm archives are not supported by this dkms.") }
         let listing = Subprocess.run(["tar", "-taf", archive])
-        guard listing.succeeded else { throw DKMSError(3, "Cannot read \(archive): \(listing.stderrText.trimmingCharacters(in: "\n"))") }
+        guard listing.succeeded else { throw DKMSError(.malformedArchive, "Cannot read \(archive): \(listing.stderrText.trimmingCharacters(in: "\n"))") }
         for member in listing.stdoutText.split(separator: "\n") {
             let parts = member.split(separator: "/")
             if member.hasPrefix("/") || parts.contains("..") {
-                throw DKMSError(3, "\(archive) holds '\(Printable.visible(String(member)))': absolute or with '..'; not loaded.")
+                throw DKMSError(.malformedArchive, "\(archive) holds '\(Printable.visible(String(member)))': absolute or with '..'; not loaded.")
             }
         }
         let verbose = Subprocess.run(["tar", "-tvaf", archive])
         for line in verbose.stdoutText.split(separator: "\n") where !(line.first == "-" || line.first == "d" || line.first == "l") {
-            throw DKMSError(3, "\(archive) holds a member that is neither a file, a directory nor a symbolic link; not loaded.")
+            throw DKMSError(.malformedArchive, "\(archive) holds a member that is neither a file, a directory nor a symbolic link; not loaded.")
         }
         let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "ldtarball-")
         defer { try? Files.removeTree(temp) }
         let x = Subprocess.run(["tar", "--no-same-owner", "-xaf", archive, "-C", temp])
-        guard x.succeeded else { throw DKMSError(3, "Cannot unpack \(archive): \(x.stderrText.trimmingCharacters(in: "\n"))") }
+        guard x.succeeded else { throw DKMSError(.malformedArchive, "Cannot unpack \(archive): \(x.stderrText.trimmingCharacters(in: "\n"))") }
 
         if !FS.isDirectory(temp + "/dkms_main_tree") {
             // Not mktarball's: the first dkms.conf found names the source.
             guard let conf = Self.findFile(named: "dkms.conf", under: temp) else {
-                throw DKMSError(3, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
+                throw DKMSError(.malformedArchive, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
             }
             try addSourceTree(String(conf.dropLast("dkms.conf".count)))
             return true
@@ -144,13 +144,13 @@ extension Engine {
                 continue
             }
             if tree.isAdded(c.packageName, c.packageVersion) && !context.invocation.force {
-                throw DKMSError(8, "\(c.packageName)/\(c.packageVersion) is already added!", "Aborting.")
+                throw DKMSError(.alreadyAdded, "\(c.packageName)/\(c.packageVersion) is already added!", "Aborting.")
             }
             (loc, name, version) = (candidate, c.packageName, c.packageVersion)
             break
         }
         guard !loc.isEmpty else {
-            throw DKMSError(7, "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.", "\(archive) is not a valid DKMS tarball.")
+            throw DKMSError(.invalidTarball, "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.", "\(archive) is not a valid DKMS tarball.")
         }
         context.invocation.module = name
         context.invocation.moduleVersion = version
@@ -192,7 +192,7 @@ extension Engine {
     /// kernel and arch it is filed under.
     func checkPrecompiled(_ path: String, kernel: String, arch: String) throws {
         guard FS.isRegularFile(path), !FS.isSymlink(path) else {
-            throw DKMSError(7, "Precompiled module \(path) is not a regular file; the tarball is not loaded.")
+            throw DKMSError(.invalidTarball, "Precompiled module \(path) is not a regular file; the tarball is not loaded.")
         }
         var plain = path
         var scratch: String?
@@ -200,14 +200,14 @@ extension Engine {
         if !path.hasSuffix(".ko") {
             let tool: [String] = path.hasSuffix(".xz") ? ["xz", "-dc"] : path.hasSuffix(".zst") ? ["zstd", "-dcq"] : ["gzip", "-dc"]
             let r = Subprocess.run(tool + ["--", path])
-            guard r.succeeded else { throw DKMSError(7, "Precompiled module \(path) cannot be decompressed; the tarball is not loaded.") }
+            guard r.succeeded else { throw DKMSError(.invalidTarball, "Precompiled module \(path) cannot be decompressed; the tarball is not loaded.") }
             let s = path + ".dkms-check"
             try Staging.writeFile(s, r.stdout)
             scratch = s
             plain = s
         }
         do { _ = try ModuleCheck.read(plain, kernel: kernel, arch: arch, read: { BoundedFile.read($0, limit: $1) }) } catch let e as DKMSError {
-            throw DKMSError(7, "Precompiled module \(path): \(e.lines.first ?? "not a module"); the tarball is not loaded.")
+            throw DKMSError(.invalidTarball, "Precompiled module \(path): \(e.lines.first ?? "not a module"); the tarball is not loaded.")
         }
     }
 
@@ -230,7 +230,7 @@ extension Engine {
     /// descriptor walk, which follows no link and is bounded.
     static func copyTree(_ from: String, into: String) throws {
         do { try TreeCopy.copy(from: from, into: into) } catch {
-            throw DKMSError(1, "Cannot copy \(from) to \(into): \(error)")
+            throw DKMSError(.failure, "Cannot copy \(from) to \(into): \(error)")
         }
     }
 }

@@ -53,12 +53,12 @@ extension Engine {
     /// of it, even across a crash (the next run's recovery finishes or undoes it).
     func commit(_ plan: TransactionPlan) throws {
         guard !plan.steps.isEmpty else { return }
-        guard let lock = context.run.lock else { throw DKMSError(1, "internal error: a transaction without the tree lock") }
+        guard let lock = context.run.lock else { throw DKMSError(.failure, "internal error: a transaction without the tree lock") }
         do {
             let outcome = try Transaction(dkmsTree: tree.root, lock: lock).run(plan, faults: &context.run.faults)
             for w in outcome.warnings { out.warn(w) }
         } catch let e as InstallerError {
-            throw DKMSError(e.isNoSpace || e.isReadOnly ? 6 : 6, e.description)
+            throw DKMSError(.installFailed, e.description)
         }
     }
 }

@@ -24,16 +24,18 @@ extension Engine {
             inv.dkmsTree = scratch
             var sub = context
             sub.invocation = inv
+            // The settings were resolved from the parent's command line: the rebuild's --no-cache is set there too.
+            sub.settings.useCache = false
             sub.tree = DKMSTree(root: scratch, sourceTree: tree.sourceTree, installTree: tree.installTree)
             sub.output = Output(quiet: true)
             // Sign with this tree's key, so signed bytes are comparable too.
             let keys = signingSettings(target)
-            sub.framework.values["mok_signing_key"] = keys.key
-            sub.framework.values["mok_certificate"] = keys.certificate
+            sub.settings.mokSigningKey = keys.key
+            sub.settings.mokCertificate = keys.certificate
             var engine = Engine(context: sub, evaluator: evaluator, environment: environment)
             try Files.makeDirectories(sub.tree.versionDir(m, v))
             guard symlink(FS.realPath(tree.sourceLink(m, v)) ?? tree.sourceLink(m, v), sub.tree.sourceLink(m, v)) == 0 else {
-                throw DKMSError(1, "Cannot prepare \(scratch): \(FS.errnoText())")
+                throw DKMSError(.failure, "Cannot prepare \(scratch): \(FS.errnoText())")
             }
             out.line("Rebuilding \(m)/\(v) for kernel \(k) (\(a)) without the cache...")
             try engine.buildOne(m, v, target)
@@ -51,6 +53,6 @@ extension Engine {
                 }
             }
         }
-        if differing > 0 { throw DKMSError(1, "\(differing) module file(s) differ from a clean rebuild.") }
+        if differing > 0 { throw DKMSError(.failure, "\(differing) module file(s) differ from a clean rebuild.") }
     }
 }

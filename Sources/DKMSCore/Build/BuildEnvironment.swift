@@ -60,10 +60,10 @@ public final class HostBuildEnvironment: BuildEnvironment {
         if !buildDirs.contains(buildDir) { buildDirs.append(buildDir) }
         let parent = String(buildDir[..<(buildDir.lastIndex(of: "/") ?? buildDir.endIndex)])
         try Files.makeDirectories(parent)
-        guard mkdir(buildDir, 0o755) == 0 else { throw DKMSError(8, "Could not create \(buildDir): \(FS.errnoText())") }
+        guard mkdir(buildDir, 0o755) == 0 else { throw DKMSError(.noModuleSource, "Could not create \(buildDir): \(FS.errnoText())") }
         // The source link itself is followed; nothing below it (TreeCopy).
         do { try TreeCopy.copy(from: sourceDir, into: buildDir) } catch {
-            throw DKMSError(8, "Could not copy \(sourceDir) to \(buildDir): \(Printable.visible("\(error)"))")
+            throw DKMSError(.noModuleSource, "Could not copy \(sourceDir) to \(buildDir): \(Printable.visible("\(error)"))")
         }
     }
 
@@ -100,7 +100,7 @@ public final class HostBuildEnvironment: BuildEnvironment {
     /// through a link at the published path.
     public func showStaging(_ staging: String, at path: String) throws {
         try Files.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
-        guard symlink(staging, path) == 0 else { throw DKMSError(1, "Cannot create \(path): \(FS.errnoText())") }
+        guard symlink(staging, path) == 0 else { throw DKMSError(.failure, "Cannot create \(path): \(FS.errnoText())") }
     }
 
     public func takeStaging(_ staging: String, at path: String) -> [String] {

@@ -16,18 +16,18 @@ public enum ModuleCheck {
         let bytes: [UInt8]
         switch read(path, maxSize) {
         case .success(let b): bytes = b
-        case .failure(.symlink): throw DKMSError(7, "Built module \(path) is a symbolic link or lies under one.")
-        case .failure(.openFailed(let why)): throw DKMSError(7, "Built module \(path) \(why).")
-        case .failure(.statFailed(let why)): throw DKMSError(7, "Built module \(path): \(why)")
-        case .failure(.notRegular): throw DKMSError(7, "Built module \(path) is not a regular file.")
-        case .failure(.hardLinks(let n)): throw DKMSError(7, "Built module \(path) has \(n) hard links.")
-        case .failure(.tooLarge): throw DKMSError(7, "Built module \(path) is larger than \(maxSize) bytes.")
-        case .failure(.shortRead): throw DKMSError(7, "Built module \(path): short read")
-        case .failure(.escapes): throw DKMSError(7, "Built module \(path) lies outside the build directory.")
-        case .failure(.missing): throw DKMSError(7, "Built module \(path) does not exist.")
+        case .failure(.symlink): throw DKMSError(.badBuildOutput, "Built module \(path) is a symbolic link or lies under one.")
+        case .failure(.openFailed(let why)): throw DKMSError(.badBuildOutput, "Built module \(path) \(why).")
+        case .failure(.statFailed(let why)): throw DKMSError(.badBuildOutput, "Built module \(path): \(why)")
+        case .failure(.notRegular): throw DKMSError(.badBuildOutput, "Built module \(path) is not a regular file.")
+        case .failure(.hardLinks(let n)): throw DKMSError(.badBuildOutput, "Built module \(path) has \(n) hard links.")
+        case .failure(.tooLarge): throw DKMSError(.badBuildOutput, "Built module \(path) is larger than \(maxSize) bytes.")
+        case .failure(.shortRead): throw DKMSError(.badBuildOutput, "Built module \(path): short read")
+        case .failure(.escapes): throw DKMSError(.badBuildOutput, "Built module \(path) lies outside the build directory.")
+        case .failure(.missing): throw DKMSError(.badBuildOutput, "Built module \(path) does not exist.")
         }
         if let problem = problem(in: bytes, kernel: kernel, arch: arch) {
-            throw DKMSError(7, "Built module \(path) \(problem).")
+            throw DKMSError(.badBuildOutput, "Built module \(path) \(problem).")
         }
         return bytes
     }

@@ -21,7 +21,7 @@ extension Engine {
         defer { if scratch >= 0 { close(scratch) } }
         let r = environment.run(command, cwd: buildDir, environment: env, log: scratch >= 0 ? scratch : nil)
         if !r.succeeded {
-            throw DKMSError(5, "Could not prepare \(buildDir) for patching" + (scratch >= 0 ? ": " + (BuildLog.contents(of: scratch) ?? "") : "."))
+            throw DKMSError(.badPatch, "Could not prepare \(buildDir) for patching" + (scratch >= 0 ? ": " + (BuildLog.contents(of: scratch) ?? "") : "."))
         }
     }
 }

@@ -17,14 +17,13 @@ public struct BuildCacheSession {
             store = try CacheStore(root: root)
             digester = FileDigester(memoDirectory: store.memoDirectory)
         } catch {
-            throw DKMSError(1, "Build cache at \(root): \(error)")
+            throw DKMSError(.failure, "Build cache at \(root): \(error)")
         }
     }
 
-    /// Where the cache lives: framework.conf's cache_dir, else inside the
-    /// dkms tree (a dot-directory, invisible to dkms's globs).
+    /// Where the cache lives (Settings.cacheDir).
     public static func root(_ context: Context) -> String {
-        context.framework["cache_dir"] ?? context.tree.root + "/.cache"
+        context.settings.cacheDir(treeRoot: context.tree.root)
     }
 
     public struct KeyParts {
@@ -125,7 +124,7 @@ public struct BuildCacheSession {
         } catch let e as DKMSError {
             throw e
         } catch {
-            throw DKMSError(1, "Build cache: cannot compute the key: \(error)")
+            throw DKMSError(.failure, "Build cache: cannot compute the key: \(error)")
         }
     }
 }

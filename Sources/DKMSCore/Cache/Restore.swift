@@ -18,21 +18,21 @@ extension Engine {
             let beside = f.relativePath.hasPrefix(PostBuildOutputs.cachePrefix)
             let name = beside ? String(f.relativePath.dropFirst(PostBuildOutputs.cachePrefix.count)) : f.relativePath
             guard NameRules.problem(inComponent: name) == nil, !(beside && PostBuildOutputs.reserved.contains(name)) else {
-                throw DKMSError(7, "Build cache entry \(key) names a bad file '\(Printable.visible(f.relativePath))'.")
+                throw DKMSError(.badBuildOutput, "Build cache entry \(key) names a bad file '\(Printable.visible(f.relativePath))'.")
             }
             // finalize fsyncs module/ once, before the staging directory is published.
             let dest = staging + (beside ? "/" : "/module/") + name
             do { try store.copy(f, to: dest, syncDirectory: false) }
-            catch { throw DKMSError(7, "Build cache entry \(key): \(error)") }
+            catch { throw DKMSError(.badBuildOutput, "Build cache entry \(key): \(error)") }
             // A restored module passes the checks a fresh one does (ELF for the arch, vermagic).
             if !beside && name.hasSuffix(".ko") {
                 let bytes: [UInt8]
                 switch BoundedFile.read(dest, limit: ModuleCheck.maxSize) {
                 case .success(let b): bytes = b
-                case .failure(let p): throw DKMSError(7, "Build cache entry \(key): \(name) \(p.phrase(what: "a module")).")
+                case .failure(let p): throw DKMSError(.badBuildOutput, "Build cache entry \(key): \(name) \(p.phrase(what: "a module")).")
                 }
                 if let problem = ModuleCheck.problem(in: bytes, kernel: k, arch: a) {
-                    throw DKMSError(7, "Build cache entry \(key): \(name) \(problem).")
+                    throw DKMSError(.badBuildOutput, "Build cache entry \(key): \(name) \(problem).")
                 }
             }
         }

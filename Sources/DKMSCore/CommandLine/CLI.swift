@@ -5,30 +5,30 @@ import Installer
 /// errors into dkms's messages and exit codes.
 public enum CLI {
     public static func run(_ args: [String], environment: [String: String]) -> Int32 {
-        let configDir = environment["DKMS_CONFIG_DIR"] ?? "/etc/dkms"
         var inv: Invocation
         do {
             inv = try Invocation.parse(args)
         } catch let e as DKMSError {
             Output().errorLine("")
             Output().error(e)
-            if e.exitCode == 2 { Output().line(Invocation.usage) }
+            if e.code == .badArgument { Output().line(Invocation.usage) }
             return e.exitCode
-        } catch { return 1 }
+        } catch { return DKMSError.Code.failure.rawValue }
 
         let output = Output(quiet: inv.quiet, verbose: inv.verbose)
-        if inv.showVersion { output.line(DKMSVersion.string); return 0 }
-        if inv.showHelp { output.line(Invocation.usage); return 0 }
+        if inv.showVersion { output.line(DKMSVersion.string); return DKMSError.Code.success.rawValue }
+        if inv.showHelp { output.line(Invocation.usage); return DKMSError.Code.success.rawValue }
         // dkms decides the distribution (hence where modules go) before any action, and stops without it.
         if inv.action != nil && !Context.hasOSRelease() {
             output.errorLine("")
-            output.error(DKMSError(4, "System is missing os-release file."))
-            return 4
+            let e = DKMSError(.missingOSRelease, "System is missing os-release file.")
+            output.error(e)
+            return e.exitCode
         }
         for d in inv.deprecations { output.deprecated(d) }
         for w in inv.warnings { output.warn(w) }
 
-        let context = Context(invocation: inv, configDir: configDir, output: output)
+        let context = Context(invocation: inv, settings: Settings.load(invocation: inv, environment: environment), output: output)
         context.run.faults = FaultInjector.fromEnvironment(environment)
         var engine = Engine(context: context, evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
         let runsModuleCode: Set<Invocation.Action> = [.add, .build, .install, .uninstall, .unbuild, .remove, .autoinstall, .verify, .match, .mktarball, .ldtarball,
@@ -40,14 +40,14 @@ public enum CLI {
                 output.errorLine("")
                 output.error(e)
                 return e.exitCode
-            } catch { return 1 }
+            } catch { return DKMSError.Code.failure.rawValue }
         }
         do {
             guard let action = inv.action else {
                 output.errorLine("")
-                output.error(DKMSError(0, "Unknown action specified: \"\""))
+                output.error(DKMSError(.success, "Unknown action specified: \"\""))
                 output.line(Invocation.usage)
-                return 0
+                return DKMSError.Code.success.rawValue
             }
             let readOnly: Set<Invocation.Action> = [.status]
             if !readOnly.contains(action) {
@@ -86,7 +86,7 @@ public enum CLI {
             // dkms runs it after install, uninstall, unbuild and remove, and after an autoinstall that installed something.
             if [.install, .uninstall, .unbuild, .remove].contains(action) { engine.runPostTransaction() }
             if action == .autoinstall && !engine.context.run.autoinstalled.isEmpty { engine.runPostTransaction() }
-            return 0
+            return DKMSError.Code.success.rawValue
         } catch let e as DKMSError {
             if !e.lines.isEmpty {
                 output.errorLine("")
@@ -95,8 +95,9 @@ public enum CLI {
             return e.exitCode
         } catch {
             output.errorLine("")
-            output.error(DKMSError(1, "\(error)"))
-            return 1
+            let e = DKMSError(.failure, "\(error)")
+            output.error(e)
+            return e.exitCode
         }
     }
 
@@ -119,17 +120,17 @@ public enum CLI {
             engine.recovery = try Recovery.recover(dkmsTree: root, lock: lock, faults: &engine.context.run.faults)
             if action != .recover, let r = engine.recovery, !r.isEmpty { engine.reportRecovery() }
         } catch let e as InstallerError {
-            throw DKMSError(1, e.description)
+            throw DKMSError(.failure, e.description)
         }
     }
 
     /// dkms's check_root / check_rw_dkms_tree.
     static func checkWritable(_ action: Invocation.Action, _ context: Context) throws {
         if [.install, .uninstall, .autoinstall, .kernel_preinst, .kernel_postinst, .kernel_prerm].contains(action) && geteuid() != 0 {
-            throw DKMSError(1, "You must be root to use this command.")
+            throw DKMSError(.failure, "You must be root to use this command.")
         }
         let root = context.tree.root
         if !FS.isDirectory(root) { try Files.makeDirectories(root) }
-        if access(root, W_OK) != 0 { throw DKMSError(1, "No write access to DKMS tree at \(root)") }
+        if access(root, W_OK) != 0 { throw DKMSError(.failure, "No write access to DKMS tree at \(root)") }
     }
 }

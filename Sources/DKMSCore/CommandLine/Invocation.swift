@@ -58,7 +58,7 @@ public struct Invocation: Equatable {
         func value(_ arg: String) throws -> String {
             if let eq = arg.firstIndex(of: "="), arg.hasPrefix("--") { return String(arg[arg.index(after: eq)...]) }
             i += 1
-            guard i < args.count else { throw DKMSError(2, "Option \(arg) requires an argument.") }
+            guard i < args.count else { throw DKMSError(.badArgument, "Option \(arg) requires an argument.") }
             return args[i]
         }
         func name(_ arg: String) -> String {
@@ -107,14 +107,14 @@ public struct Invocation: Equatable {
             case "--rpm_safe_upgrade", "--symlink-modules", "--debug": break
             default:
                 if arg.hasPrefix("-") && arg.count > 1 {
-                    throw DKMSError(2, " Unknown option: \(arg)")
+                    throw DKMSError(.badArgument, " Unknown option: \(arg)")
                 }
                 if inv.action == nil, let a = Action(rawValue: arg) {
                     inv.action = a
                 } else if let a = inv.action, a == .cache || a == .cleanup, inv.module == nil, !arg.contains("/") || a == .cache {
                     inv.subcommand.append(arg)
                 } else if Action(rawValue: arg) != nil, inv.action != nil {
-                    throw DKMSError(4, "Cannot specify more than one action.")
+                    throw DKMSError(.multipleActions, "Cannot specify more than one action.")
                 } else if arg.hasSuffix("dkms.conf") && isFile(arg) {
                     inv.sourcePath = String(arg.dropLast("dkms.conf".count)) + "./"
                 } else if isSourceDir(arg) {
@@ -145,20 +145,20 @@ public struct Invocation: Equatable {
     /// The same sanity checks, in the same order and with the same codes, as dkms.
     func validate() throws {
         if arches.count > 1 && kernels.count != arches.count {
-            throw DKMSError(1, " If more than one arch is specified on the command line, then there",
+            throw DKMSError(.failure, " If more than one arch is specified on the command line, then there",
                             "must be an equal number of kernel versions also specified (1:1 relationship).")
         }
         if !kernels.isEmpty && all {
-            throw DKMSError(2, " You cannot specify a kernel version and also specify", "--all on the command line.")
+            throw DKMSError(.badArgument, " You cannot specify a kernel version and also specify", "--all on the command line.")
         }
         if !arches.isEmpty && all {
-            throw DKMSError(3, " You cannot specify an arch and also specify", "--all on the command line.")
+            throw DKMSError(.archWithAll, " You cannot specify an arch and also specify", "--all on the command line.")
         }
         for k in kernels {
-            if let p = NameRules.problem(inKernel: k) { throw DKMSError(1, "Invalid kernel version '\(Printable.visible(k))': \(p).") }
+            if let p = NameRules.problem(inKernel: k) { throw DKMSError(.failure, "Invalid kernel version '\(Printable.visible(k))': \(p).") }
         }
         for a in arches {
-            if let p = NameRules.problem(inKernel: a) { throw DKMSError(1, "Invalid arch '\(Printable.visible(a))': \(p).") }
+            if let p = NameRules.problem(inKernel: a) { throw DKMSError(.failure, "Invalid arch '\(Printable.visible(a))': \(p).") }
         }
     }
 

@@ -120,13 +120,13 @@ public struct ConfEvaluator {
     /// reads /etc/dkms/<module>.conf and its more specific siblings after it).
     public func evaluate(confPath: String, overrides: [String] = [], context: Context, cwd: String) throws -> Evaluated {
         guard FS.isRegularFile(confPath), access(confPath, R_OK) == 0 else {
-            throw DKMSError(4, "Could not locate dkms.conf file.", "File: \(confPath) does not exist.")
+            throw DKMSError(.missingConf, "Could not locate dkms.conf file.", "File: \(confPath) does not exist.")
         }
         // Capped before anything reads it (the root process digests it for
         // replays; the evaluation sources it): one line naming file and cap.
         for file in [confPath] + overrides where FS.exists(file) {
             if case .failure(let p) = ConfEvaluator.readCapped(file) {
-                throw DKMSError(8, "\(Printable.visible(file)) \(p.phrase(what: "a dkms.conf")); it was not read.")
+                throw DKMSError(.badConf, "\(Printable.visible(file)) \(p.phrase(what: "a dkms.conf")); it was not read.")
             }
         }
         let argv = ["/bin/bash", "--noprofile", "--norc", "-c", ConfEvaluator.script, "dkms.conf",
@@ -136,11 +136,11 @@ public struct ConfEvaluator {
         // The sandbox, not the file, failed: say so (a fine dkms.conf under a 0700 directory was
         // once blamed as "Bad conf file ... Permission denied").
         if let why = result.setupFailure {
-            throw DKMSError(1, "Could not evaluate \(confPath): \(why)")
+            throw DKMSError(.failure, "Could not evaluate \(confPath): \(why)")
         }
         guard let raw = ConfEvaluator.parse(result.stdout) else {
             let detail = result.stderrText.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
-            throw DKMSError(8, "Bad conf file.", "File: \(confPath) does not represent a valid dkms.conf file. (evaluation did not complete: \(detail))")
+            throw DKMSError(.badConf, "Bad conf file.", "File: \(confPath) does not represent a valid dkms.conf file. (evaluation did not complete: \(detail))")
         }
         return Evaluated(raw: raw, diagnostics: result.stderrText)
     }

@@ -109,7 +109,7 @@ public struct ModuleConfigBuilder {
         }
 
         if !problems.isEmpty {
-            throw DKMSError(exitCode: 8, lines: ["Bad conf file.", "File: \(confPath) does not represent a valid dkms.conf file."] + problems)
+            throw DKMSError(.badConf, lines: ["Bad conf file.", "File: \(confPath) does not represent a valid dkms.conf file."] + problems)
         }
 
         let buildDir = "\(dkmsTree)/\(module)/\(moduleVersion)/build"

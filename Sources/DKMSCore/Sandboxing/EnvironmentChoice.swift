@@ -5,15 +5,13 @@ import Sandbox
 public enum EnvironmentChoice {
     public static func make(_ context: Context) throws -> (BuildEnvironment, ConfEvaluator) {
         let inv = context.invocation
-        if inv.noSandbox || context.framework["sandbox"] == "no" {
-            context.output.warn("the sandbox is turned off (\(inv.noSandbox ? "--no-sandbox" : "sandbox=no in framework.conf")): the module's dkms.conf, Makefile and scripts run unconfined, as root.")
+        if let why = context.settings.sandboxOffBy {
+            context.output.warn("the sandbox is turned off (\(why)): the module's dkms.conf, Makefile and scripts run unconfined, as root.")
             return (HostBuildEnvironment(), ConfEvaluator(memo: confMemo(context, runner: "host")))
         }
         let profiles = try SandboxProfiles.locate(context)
-        let buildName = inv.sandboxProfile ?? context.framework["sandbox_profile"] ?? "kbuild"
-        let evalName = context.framework["sandbox_conf_profile"] ?? "conf-eval"
-        let build = try profiles.load(buildName)
-        let eval = try profiles.load(evalName)
+        let build = try profiles.load(context.settings.sandboxProfile)
+        let eval = try profiles.load(context.settings.sandboxConfProfile)
         var headers = context.targets().map(\.sourceDir).filter { FS.isDirectory($0) }
         if let k = inv.kernelSourceDir { headers.append(k) }
         let scratch = context.tree.root + "/.sandbox"

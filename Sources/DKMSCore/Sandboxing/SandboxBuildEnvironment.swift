@@ -44,7 +44,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
     public func prepare(sourceDir: String, buildDir: String) throws {
         let profile = try self.profile.get()
         teardown(buildDir: buildDir)
-        guard let lower = FS.realPath(sourceDir) else { throw DKMSError(2, "Module source \(sourceDir) does not exist.") }
+        guard let lower = FS.realPath(sourceDir) else { throw DKMSError(.missingSource, "Module source \(sourceDir) does not exist.") }
         // Searchable but not listable: the sandbox's mapped user must reach
         // upper/ and work/ to mount them, and nobody needs to list them.
         try Files.makeDirectories(scratchRoot, mode: 0o711)
@@ -56,13 +56,13 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
                     "size=\(profile.limits.buildRootBytes),mode=0711") == 0 else {
             let e = errno
             try? Files.removeTree(scratch)
-            throw DKMSError(1, "Cannot mount the sandbox build area at \(scratch): \(FS.errnoText(e))")
+            throw DKMSError(.failure, "Cannot mount the sandbox build area at \(scratch): \(FS.errnoText(e))")
         }
         scratchSlots[scratch] = ScratchMounts.register(scratch)
         let upper = scratch + "/upper", work = scratch + "/work"
         for d in [upper, work] {
             guard mkdir(d, 0o755) == 0, chown(d, idMap.outsideUID, idMap.outsideGID) == 0 else {
-                throw DKMSError(1, "Cannot prepare the sandbox build area \(d): \(FS.errnoText())")
+                throw DKMSError(.failure, "Cannot prepare the sandbox build area \(d): \(FS.errnoText())")
             }
         }
         overlays[buildDir] = (lower, upper, work, scratch)
@@ -96,7 +96,7 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
         let dir = try Staging.makeDirectory(in: scratchRootEnsured(), prefix: StaleScratch.prefix("post-"))
         guard chmod(dir, 0o755) == 0, chown(dir, idMap.outsideUID, idMap.outsideGID) == 0 else {
             try? Files.removeTree(dir)
-            throw DKMSError(1, "Cannot prepare \(dir) for the post_build script: \(FS.errnoText())")
+            throw DKMSError(.failure, "Cannot prepare \(dir) for the post_build script: \(FS.errnoText())")
         }
         // The build user must reach module/ to bind it: staging is a
         // mkdtemp directory (0700); searchable is enough, nothing lists it.

@@ -10,7 +10,7 @@ public struct SandboxProfiles {
 
     public static func locate(_ context: Context) throws -> SandboxProfiles {
         var candidates: [String] = []
-        if let d = context.framework["sandbox_profiles_dir"] { candidates.append(d) }
+        if let d = context.settings.sandboxProfilesDir { candidates.append(d) }
         candidates.append(context.configDir + "/sandbox-profiles")
         if let exe = FS.realPath("/proc/self/exe") {
             let dir = String(exe[..<exe.lastIndex(of: "/")!])
@@ -21,19 +21,19 @@ public struct SandboxProfiles {
         for c in candidates where FS.isRegularFile(c + "/kbuild.json") {
             return SandboxProfiles(directory: FS.realPath(c) ?? c)
         }
-        throw DKMSError(1, "No sandbox profiles found (looked in \(candidates.joined(separator: ", "))).",
+        throw DKMSError(.failure, "No sandbox profiles found (looked in \(candidates.joined(separator: ", "))).",
                         "Install sandbox-profiles/ or set sandbox_profiles_dir in framework.conf.")
     }
 
     public func load(_ name: String) throws -> (profile: LazyProfile, identity: String) {
-        guard NameRules.problem(inComponent: name) == nil else { throw DKMSError(1, "Invalid sandbox profile name '\(name)'.") }
+        guard NameRules.problem(inComponent: name) == nil else { throw DKMSError(.failure, "Invalid sandbox profile name '\(name)'.") }
         let seccomp = "\(directory)/\(name).json", limits = "\(directory)/\(name).limits.json"
-        guard FS.isRegularFile(seccomp) else { throw DKMSError(1, "Sandbox profile \(seccomp) does not exist.") }
+        guard FS.isRegularFile(seccomp) else { throw DKMSError(.failure, "Sandbox profile \(seccomp) does not exist.") }
         // The cache key covers the policy the build ran under, by content.
         let bytes = (FS.readFile(seccomp) ?? []) + [0] + (FS.readFile(limits) ?? [])
         let profile = LazyProfile {
             do { return try SandboxProfile.load(seccompJSON: seccomp, limitsJSON: limits) } catch {
-                throw DKMSError(1, "\(seccomp): \(error)")
+                throw DKMSError(.failure, "\(seccomp): \(error)")
             }
         }
         return (profile, "sandbox \(name) " + SHA256.hash(bytes: bytes).hex)

@@ -1,23 +1,31 @@
 /// A failure that ends a dkms action. dkms scripts and hooks branch on the
 /// exit codes (77 = BUILD_EXCLUSIVE skip, 10 = build failure, ...), so each
-/// error carries the code the reference implementation uses.
+/// error carries the code the reference implementation uses, by name
+/// (`DKMSError.Code`).
 public struct DKMSError: Error, Equatable, CustomStringConvertible {
-    public let exitCode: Int32
+    public let code: Code
     /// First line follows "Error! "; further lines are printed as they are.
     public let lines: [String]
 
-    public init(_ exitCode: Int32, _ lines: String...) {
-        self.exitCode = exitCode
+    public init(_ code: Code, _ lines: String...) {
+        self.code = code
         self.lines = lines
     }
 
-    public init(exitCode: Int32, lines: [String]) {
-        self.exitCode = exitCode
+    public init(_ code: Code, lines: [String]) {
+        self.code = code
         self.lines = lines
     }
+
+    /// Kept only so that callers not yet converted still build; a bare
+    /// number says nothing about what dkms means by it.
+    @available(*, deprecated, message: "name the code: DKMSError(.failure, ...)")
+    public init(_ exitCode: Int32, _ lines: String...) {
+        self.init(Code(rawValue: exitCode), lines: lines)
+    }
+
+    /// What the process exits with.
+    public var exitCode: Int32 { code.rawValue }
 
     public var description: String { "Error! " + lines.joined(separator: "\n") }
-
-    /// Exit code dkms uses when a BUILD_EXCLUSIVE directive excludes the target.
-    public static let buildExclusiveSkip: Int32 = 77
 }
