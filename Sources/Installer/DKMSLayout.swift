@@ -1,3 +1,4 @@
+import ModuleTools
 /// Where things live: dkms 3.x's own on-disk layout, so the reference `dkms status`
 /// reads trees we write and we read trees it wrote.
 public struct DKMSLayout: Equatable, Sendable {

@@ -1,3 +1,4 @@
+import ModuleTools
 import Foundation
 
 /// The installer-relevant settings of dkms's `framework.conf` (and `framework.conf.d/*.conf`).

@@ -1,3 +1,4 @@
+import ModuleTools
 /// Turns "install / uninstall / remove module m/v for kernel k" into a
 /// `TransactionPlan`, reading (never changing) the current state. Mirrors dkms
 /// 3.0's do_install / do_uninstall / remove, minus their non-atomic cp and mv.

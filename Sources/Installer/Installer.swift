@@ -1,3 +1,4 @@
+import ModuleTools
 /// The whole install / uninstall / remove flow: recover leftovers, prepare files
 /// (sign, then compress), plan, run the transaction, then depmod once per kernel.
 /// The caller takes the `TreeLock` (one lock per command, possibly many modules).
@@ -31,7 +32,7 @@ public struct InstallReport: Sendable {
     /// Things the user must see: planning notes, signing skipped, cleanup incomplete.
     public var warnings: [String] = []
     /// depmod failed: modules are installed and committed, but the index is stale.
-    public var depmodErrors: [InstallerError] = []
+    public var depmodErrors: [ToolError] = []
     public var recovery: Recovery.Report = .init()
 }
 
@@ -138,12 +139,12 @@ public struct Installer: Sendable {
         return Array(Set(built)).sorted()
     }
 
-    private func runDepmod(_ kernels: [String]) -> [InstallerError] {
+    private func runDepmod(_ kernels: [String]) -> [ToolError] {
         guard options.runDepmod else { return [] }
-        var errors: [InstallerError] = []
+        var errors: [ToolError] = []
         for k in kernels {
             do { try options.depmod.run(kernel: k, installTree: options.layout.installTree) }
-            catch let e as InstallerError { errors.append(e) }
+            catch let e as ToolError { errors.append(e) }
             catch { errors.append(.depmodFailed(kernel: k, status: -1, stderr: "\(error)")) }
         }
         return errors

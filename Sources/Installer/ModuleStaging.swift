@@ -1,3 +1,4 @@
+import ModuleTools
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -13,6 +13,7 @@
 // Exit codes: 0 ok, 1 error, 2 usage, 3 committed but depmod failed, 4 verify failed.
 import Foundation
 import Installer
+import ModuleTools
 #if canImport(Glibc)
 import Glibc
 #endif

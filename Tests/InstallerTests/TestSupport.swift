@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Installer
+@testable import ModuleTools
 #if canImport(Glibc)
 import Glibc
 #endif
