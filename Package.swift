@@ -8,7 +8,7 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "dkms", dependencies: ["DKMSCore", "SafeFS"]),
-        .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer", "Sandbox", "SafeFS"]),
+        .target(name: "DKMSCore", dependencies: ["BuildCache", "Installer", "ModuleTools", "Sandbox", "SafeFS"]),
         // The file-system layer every library reads module-controlled data through: paths resolved
         // beneath a root without links (openat2), bounded reads, descriptor-only tree copies.
         .target(name: "CSafeFS"),
@@ -19,9 +19,14 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]),
         .target(name: "Sandbox", dependencies: ["CSandbox", "SafeFS"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
+        // Journaled, all-or-nothing changes to the dkms and install trees, and their crash recovery.
         .target(name: "Installer", dependencies: ["SafeFS"]),
         .executableTarget(name: "installer-crash-helper", dependencies: ["Installer"]),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper"]),
+        // What a module file goes through after the build: signing, compression, depmod, and the
+        // target kernel's .config that decides the first two. Runs external tools; no transactions.
+        .target(name: "ModuleTools", dependencies: ["SafeFS"]),
+        .testTarget(name: "ModuleToolsTests", dependencies: ["ModuleTools"]),
         // libcrypto's SHA-256 (SHA-NI): the cache hashes whole kernel header trees.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "BuildCache", dependencies: ["COpenSSL", "SafeFS"]),

@@ -17,21 +17,9 @@ public enum InstallerError: Error, Equatable, CustomStringConvertible, Sendable 
     case journalCorrupt(path: String, reason: String)
     /// A planned step found the filesystem in a state it must not overwrite.
     case conflict(path: String, reason: String)
-    /// The module/version is not installed for the kernel (uninstall of nothing).
-    case notInstalled(module: String, version: String, kernel: String, arch: String)
-    /// No built module files exist where dkms puts them.
-    case noBuiltModules(directory: String)
-    /// Caller error: a value that cannot be used (bad name, unsupported install tree layout).
-    case invalidArgument(String)
-    /// An external tool could not be started.
-    case toolMissing(path: String)
-    /// An external tool exited non-zero.
-    case commandFailed(command: String, status: Int32, stderr: String)
     /// A step failed and undoing the completed steps failed too; the journal is kept
     /// so that `Recovery` can finish the job later.
     case rollbackFailed(journal: String, cause: String, undoError: String)
-    /// depmod ran after commit and failed. The modules stay installed.
-    case depmodFailed(kernel: String, status: Int32, stderr: String)
 
     public var description: String {
         switch self {
@@ -45,20 +33,8 @@ public enum InstallerError: Error, Equatable, CustomStringConvertible, Sendable 
             return "\(path): corrupt journal: \(reason)"
         case let .conflict(path, reason):
             return "\(path): \(reason)"
-        case let .notInstalled(module, version, kernel, arch):
-            return "\(module)/\(version) is not installed for kernel \(kernel) (\(arch))"
-        case let .noBuiltModules(directory):
-            return "\(directory): no built modules (*.ko*) found"
-        case let .invalidArgument(text):
-            return text
-        case let .toolMissing(path):
-            return "\(path): tool not found or not executable"
-        case let .commandFailed(command, status, stderr):
-            return "\(command): exited with status \(status)" + InstallerError.firstLine(stderr)
         case let .rollbackFailed(journal, cause, undoError):
             return "\(journal): rollback incomplete after '\(cause)': \(undoError); run recovery"
-        case let .depmodFailed(kernel, status, stderr):
-            return "depmod for \(kernel): exited with status \(status)" + InstallerError.firstLine(stderr)
         }
     }
 
@@ -77,16 +53,6 @@ public enum InstallerError: Error, Equatable, CustomStringConvertible, Sendable 
     static func errnoText(_ code: Int32) -> String {
         guard let c = strerror(code) else { return "errno \(code)" }
         return String(cString: c)
-    }
-
-    /// Keeps messages one line: tools like depmod print several; the gist is in the
-    /// last non-empty line that is not a mere warning, else the first one.
-    static func firstLine(_ text: String) -> String {
-        let lines = text.split(whereSeparator: { $0 == "\n" }).map(String.init)
-            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard !lines.isEmpty else { return "" }
-        let chosen = lines.last(where: { !$0.contains("WARNING") }) ?? lines[0]
-        return ": " + chosen.trimmingCharacters(in: .whitespaces)
     }
 }
 

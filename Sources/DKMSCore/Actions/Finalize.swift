@@ -1,4 +1,4 @@
-import Installer
+import ModuleTools
 import Glibc
 import BuildCache
 
@@ -26,7 +26,7 @@ extension Engine {
                     }
                 }
                 if compression != .none { _ = try Compressor().compress(file, as: compression) }
-            } catch let e as InstallerError {
+            } catch let e as ToolError {
                 throw DKMSError(.badBuildOutput, "Post-processing \(spec.destName).ko for \(k) (\(a)): \(e.description)")
             }
             manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))

@@ -1,5 +1,6 @@
 import Glibc
 import Installer
+import ModuleTools
 
 extension Engine {
     /// `dkms install`: build when needed, then install each kernel's modules.

@@ -1,4 +1,4 @@
-import Installer
+import ModuleTools
 import SafeFS
 import Glibc
 

@@ -1,4 +1,5 @@
 import Installer
+import ModuleTools
 import Foundation
 import Glibc
 import BuildCache

@@ -1,4 +1,4 @@
-import Installer
+import ModuleTools
 /// Turns what bash left in the directive variables into a `ModuleConfig`,
 /// applying dkms's defaults and its validation, with its error texts.
 public struct ModuleConfigBuilder {

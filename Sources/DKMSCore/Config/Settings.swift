@@ -1,5 +1,5 @@
 import Glibc
-import Installer
+import ModuleTools
 
 /// The settings sheet: every setting a run takes from framework.conf, the
 /// command line, the environment and the defaults, resolved once when the

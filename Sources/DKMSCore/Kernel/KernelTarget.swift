@@ -1,4 +1,4 @@
-import Installer
+import ModuleTools
 /// One (kernel release, arch) pair an action targets, with the headers it
 /// builds against.
 public struct KernelTarget: Equatable, Hashable {

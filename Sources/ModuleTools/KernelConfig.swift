@@ -70,12 +70,12 @@ public struct KernelConfig: Equatable, Sendable {
     }
 
     public static func load(path: String) throws -> KernelConfig {
-        try FS.readFile(path).withUnsafeBufferPointer { KernelConfig(bytes: $0) }
+        try ToolFiles.readFile(path).withUnsafeBufferPointer { KernelConfig(bytes: $0) }
     }
 
     /// `/lib/modules/<k>/build/.config` under a given install tree (default /lib/modules).
     public static func defaultPath(kernel: String, installTree: String = "/lib/modules") -> String {
-        FS.join(FS.join(installTree, kernel), "build/.config")
+        ToolFiles.join(ToolFiles.join(installTree, kernel), "build/.config")
     }
 
     public func isEnabled(_ name: String) -> Bool { self[name] == "y" }

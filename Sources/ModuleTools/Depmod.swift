@@ -18,7 +18,7 @@ public struct Depmod: Sendable {
         while tree.count > 1 && tree.hasSuffix("/") { tree.removeLast() }
         if tree == "/lib/modules" || tree == "/usr/lib/modules" { return nil }
         guard tree.hasSuffix("/lib/modules") else {
-            throw InstallerError.invalidArgument("\(installTree): depmod needs the install tree to end in /lib/modules (as <base>/lib/modules/<kernel>)")
+            throw ToolError.invalidArgument("\(installTree): depmod needs the install tree to end in /lib/modules (as <base>/lib/modules/<kernel>)")
         }
         let base = String(tree.dropLast("/lib/modules".count))
         return base.isEmpty ? nil : base
@@ -34,9 +34,9 @@ public struct Depmod: Sendable {
     public func run(kernel: String, installTree: String) throws {
         let args = try arguments(kernel: kernel, installTree: installTree)
         let r: ProcessRunner.Result
-        do { r = try runner.run(executable, args) } catch let e as InstallerError {
-            throw InstallerError.depmodFailed(kernel: kernel, status: 127, stderr: e.description)
+        do { r = try runner.run(executable, args) } catch let e as ToolError {
+            throw ToolError.depmodFailed(kernel: kernel, status: 127, stderr: e.description)
         }
-        guard r.status == 0 else { throw InstallerError.depmodFailed(kernel: kernel, status: r.status, stderr: r.stderr) }
+        guard r.status == 0 else { throw ToolError.depmodFailed(kernel: kernel, status: r.status, stderr: r.stderr) }
     }
 }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Installer
+@testable import ModuleTools
 
 /// Lookups scan the file's bytes; they must answer exactly as a full parse.
 final class KernelConfigTests: XCTestCase {

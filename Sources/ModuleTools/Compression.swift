@@ -75,8 +75,8 @@ public struct Compressor: Sendable {
         case .gzip: try runner.check(gzip, ["-n", "-f", file])
         }
         let out = file + method.suffix
-        guard FS.kind(out) == .file else {
-            throw InstallerError.conflict(path: out, reason: "compressor \(method.rawValue) did not produce this file")
+        guard ToolFiles.isFile(out) else {
+            throw ToolError.noOutput(path: out, tool: method.rawValue)
         }
         return out
     }

@@ -23,7 +23,7 @@ public struct ProcessRunner: Sendable {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { throw InstallerError.toolMissing(path: path) }
+        do { try p.run() } catch { throw ToolError.toolMissing(path: path) }
         // Drain stderr on another thread so a chatty tool cannot fill a pipe and stall.
         let errBox = DataBox()
         let group = DispatchGroup()
@@ -47,7 +47,7 @@ public struct ProcessRunner: Sendable {
     public func check(_ executable: String, _ arguments: [String]) throws -> Result {
         let r = try run(executable, arguments)
         guard r.status == 0 else {
-            throw InstallerError.commandFailed(command: ([executable] + arguments).joined(separator: " "),
+            throw ToolError.commandFailed(command: ([executable] + arguments).joined(separator: " "),
                                                status: r.status, stderr: r.stderr)
         }
         return r
@@ -58,17 +58,17 @@ public struct ProcessRunner: Sendable {
     public static func resolve(_ executable: String) throws -> String {
         if executable.contains("/") {
             guard FileManager.default.isExecutableFile(atPath: executable) else {
-                throw InstallerError.toolMissing(path: executable)
+                throw ToolError.toolMissing(path: executable)
             }
             return executable
         }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         for d in dirs {
-            let candidate = FS.join(d, executable)
+            let candidate = ToolFiles.join(d, executable)
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        throw InstallerError.toolMissing(path: executable)
+        throw ToolError.toolMissing(path: executable)
     }
 }
 

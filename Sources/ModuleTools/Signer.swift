@@ -23,15 +23,8 @@ public struct SigningSettings: Equatable, Sendable {
         self.signFile = signFile
     }
 
-    /// framework.conf values where set, dkms defaults otherwise.
-    public init(framework: FrameworkConf) {
-        self.init(key: framework.mokSigningKey ?? SigningSettings.defaultKey,
-                  certificate: framework.mokCertificate ?? SigningSettings.defaultCertificate,
-                  signFile: framework.signFile)
-    }
-
     public static func defaultSignFile(kernel: String, installTree: String = "/lib/modules") -> String {
-        FS.join(FS.join(installTree, kernel), "build/scripts/sign-file")
+        ToolFiles.join(ToolFiles.join(installTree, kernel), "build/scripts/sign-file")
     }
 }
 
@@ -64,11 +57,11 @@ public struct Signer: Sendable {
             return .skip(reason: "warning: \(tool): sign-file tool not found, modules for \(kernel) will NOT be signed", isWarning: true)
         }
         if !settings.key.hasPrefix("pkcs11:") {
-            if !FS.exists(settings.key) || !FS.exists(settings.certificate) {
+            if !ToolFiles.exists(settings.key) || !ToolFiles.exists(settings.certificate) {
                 try generateKey()
             }
         }
-        guard FS.exists(settings.certificate) else {
+        guard ToolFiles.exists(settings.certificate) else {
             return .skip(reason: "warning: \(settings.certificate): certificate missing, modules for \(kernel) will NOT be signed", isWarning: true)
         }
         return .sign(tool: tool, key: settings.key, certificate: settings.certificate, hash: config.moduleSignatureHash)
@@ -78,8 +71,9 @@ public struct Signer: Sendable {
     /// place: a crash must not leave a key without its certificate (dkms would then
     /// regenerate the key and invalidate an already enrolled MOK).
     public func generateKey() throws {
-        let keyDir = FS.parent(settings.key), certDir = FS.parent(settings.certificate)
-        for d in FS.missingDirectories(keyDir) + FS.missingDirectories(certDir) { try FS.makeDirectory(d) }
+        let keyDir = ToolFiles.parent(settings.key), certDir = ToolFiles.parent(settings.certificate)
+        try ToolFiles.makeDirectories(keyDir)
+        try ToolFiles.makeDirectories(certDir)
         let suffix = ".dkms-tmp-\(getpid())"
         let tmpKey = settings.key + suffix, tmpCert = settings.certificate + suffix
         defer { unlink(tmpKey); unlink(tmpCert) }
@@ -88,23 +82,18 @@ public struct Signer: Sendable {
         try runner.check(openssl, ["req", "-new", "-x509", "-nodes", "-days", "36500",
                                    "-subj", "/CN=DKMS module signing key", "-newkey", "rsa:2048",
                                    "-keyout", tmpKey, "-outform", "DER", "-out", tmpCert])
-        for p in [tmpKey, tmpCert] {
-            let fd = open(p, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw FS.fail("open", p) }
-            defer { close(fd) }
-            guard fsync(fd) == 0 else { throw FS.fail("fsync", p) }
-        }
-        try FS.rename(tmpCert, settings.certificate)
-        try FS.rename(tmpKey, settings.key)
-        try FS.syncDirectory(keyDir)
-        if certDir != keyDir { try FS.syncDirectory(certDir) }
+        for p in [tmpKey, tmpCert] { try ToolFiles.sync(p) }
+        try ToolFiles.rename(tmpCert, settings.certificate)
+        try ToolFiles.rename(tmpKey, settings.key)
+        try ToolFiles.sync(keyDir, directory: true)
+        if certDir != keyDir { try ToolFiles.sync(certDir, directory: true) }
     }
 
     /// Signs an uncompressed `.ko` in place.
     public func sign(_ file: String, decision: SigningDecision) throws {
         guard case let .sign(tool, key, cert, hash) = decision else { return }
         guard ModuleCompression.of(fileName: file) == .none else {
-            throw InstallerError.invalidArgument("\(file): refusing to sign a compressed module; sign before compressing")
+            throw ToolError.invalidArgument("\(file): refusing to sign a compressed module; sign before compressing")
         }
         try runner.check(tool, [hash, key, cert, file])
     }
