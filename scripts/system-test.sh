@@ -123,8 +123,37 @@ dpkg_i() {
     local rc=0
     log "dpkg -i ${*##*/} (log: dpkg-i.log)"
     dpkg -i "$@" > "$results/dpkg-i.log" 2>&1 || rc=$?
+    if ((rc)) && [[ $variant == reference ]] && only_exclusive_failures "$results/dpkg-i.log"; then
+        reference_exclusive_failure "$rc"
+        rc=0
+    fi
     echo "dpkg -i: exit $rc" >> "$results/outcomes"
     ((rc == 0)) || { tail -n 20 "$results/dpkg-i.log" >&2; fail "dpkg -i of the headers failed"; }
+}
+
+# Debian's dkms 3.0.10 counts a module that BUILD_EXCLUSIVE keeps from a
+# kernel as a failed autoinstall (exit 11), so its kernel hook fails the
+# headers package (v4l2loopback on the cloud kernel, which has no V4L2);
+# upstream 3.4 (which ours follows) skips it. True when that is the only
+# error in log $1: the BUILD_EXCLUSIVE notices and the summary.
+only_exclusive_failures() {
+    local errors
+    grep -q 'includes a BUILD_EXCLUSIVE directive which does not match this kernel' "$1" || return 1
+    errors=$(grep '^Error!' "$1" | grep -v -e 'includes a BUILD_EXCLUSIVE directive' \
+                 -e 'One or more modules failed to install during autoinstall' || true)
+    [[ -z $errors ]]
+}
+
+# The reference's headers package is left half-configured by that: it is
+# configured with its hook told to skip (/etc/dkms/no-autoinstall, which
+# 3.0.10's dkms_autoinstaller honours), so the purge later does not run the
+# hook again; the comparison then takes what the hook built before it failed.
+reference_exclusive_failure() {
+    log "reference: dpkg -i exited $1 only because Debian's dkms 3.0.10 counts a BUILD_EXCLUSIVE skip as a failed autoinstall (upstream 3.4 skips it, as ours does): compared as a success"
+    echo "dpkg -i: exit $1 (BUILD_EXCLUSIVE counted as a failure)" > "$results/reference-exclusive-failure"
+    touch /etc/dkms/no-autoinstall
+    dpkg --configure -a > "$results/dpkg-configure.log" 2>&1 || { rm -f /etc/dkms/no-autoinstall; fail "dpkg --configure -a after the reference's hook failure failed"; }
+    rm -f /etc/dkms/no-autoinstall
 }
 
 # check_kernel SPEC KERNEL: if dkms status has the module for the kernel it
@@ -396,6 +425,9 @@ main() {
                 diff -u "$scratch/results/reference/$f" "$scratch/results/$ours/$f" ||
                     { log "FAIL: $f differs from Debian's dkms's (- reference, + ours)"; status=1; }
             done
+            if [[ -e $scratch/results/reference/reference-exclusive-failure ]]; then
+                log "note: the reference's $(cat "$scratch/results/reference/reference-exclusive-failure") for $(cat "$scratch/results/reference/new-headers")"
+            fi
             if ((status == 0)); then
                 log "ok: apt outcomes and dkms status are the same as with Debian's dkms:"
                 sed 's/^/    /' "$scratch/results/$ours/outcomes"
