@@ -10,7 +10,7 @@ import Glibc
 enum TestSupport {
     /// Only a directory name here: transactions never read a kernel's headers, so the
     /// tests need none installed (the module tools' tests use the real ones).
-    static let kernel = "6.1.0-98-test"
+    static let kernel = "no-such-kernel-transaction-test"
     static let arch = "x86_64"
 
     static func makeTempDir(_ tag: String = "inst") -> String {
