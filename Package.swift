@@ -18,23 +18,26 @@ let package = Package(
         .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")],
                 linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]),
         .target(name: "Sandbox", dependencies: ["CSandbox", "SafeFS"]),
-        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
+        // What every test target shares: the installed kernels, the checkout and its built
+        // executables, running commands, scratch directories.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "TestSupport"]),
         // Journaled, all-or-nothing changes to the dkms and install trees, and their crash recovery.
         .target(name: "Installer", dependencies: ["SafeFS"]),
         .executableTarget(name: "installer-crash-helper", dependencies: ["Installer"]),
-        .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper"]),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper", "TestSupport"]),
         // What a module file goes through after the build: signing, compression, depmod, and the
         // target kernel's .config that decides the first two. Runs external tools; no transactions.
         .target(name: "ModuleTools", dependencies: ["SafeFS"]),
-        .testTarget(name: "ModuleToolsTests", dependencies: ["ModuleTools"]),
+        .testTarget(name: "ModuleToolsTests", dependencies: ["ModuleTools", "TestSupport"]),
         // libcrypto's SHA-256 (SHA-NI): the cache hashes whole kernel header trees.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "BuildCache", dependencies: ["COpenSSL", "SafeFS"]),
         .executableTarget(name: "cache-bench", dependencies: ["BuildCache"]),
         .executableTarget(name: "cache-lock-helper", dependencies: ["BuildCache"]),
-        .testTarget(name: "BuildCacheTests", dependencies: ["BuildCache", "cache-lock-helper"]),
-        .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore", "SafeFS"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DKMSCore"]),
+        .testTarget(name: "BuildCacheTests", dependencies: ["BuildCache", "cache-lock-helper", "TestSupport"]),
+        .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore", "SafeFS", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DKMSCore", "TestSupport"]),
         // Random and mutated inputs for the supervisor's parsers (scripts/fuzz.sh); debug builds.
         .executableTarget(name: "dkms-fuzz", dependencies: ["DKMSCore", "BuildCache", "Installer", "SafeFS"]),
     ]

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import TestSupport
 
 /// inventory() lists without changing anything; remove(records:blobs:) removes what it is
 /// given except what, under the lock, a pin or a remaining record still needs.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import BuildCache
+import TestSupport
 
 final class CacheKeyTests: XCTestCase {
     func d(_ s: String) -> Digest { SHA256.hash(bytes: Array(s.utf8)) }

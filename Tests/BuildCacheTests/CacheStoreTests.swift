@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import TestSupport
 
 final class CacheStoreTests: XCTestCase {
     let labels = ResultLabels(module: "hello", version: "1.0", kernel: "9.8.7-1-fake", arch: "x86_64")
@@ -88,7 +89,7 @@ final class CacheStoreTests: XCTestCase {
     func testSingleFlightAcrossTwoProcessesBuildsOnce() throws {
         let t = TempDir()
         _ = try CacheStore(root: t.sub("cache"))
-        let helper = try XCTUnwrap(Self.helperPath(), "cache-lock-helper not built")
+        let helper = Repo.product("cache-lock-helper")
         let log = t.sub("log")
         let k = key("shared").hex
         let procs = (0..<2).map { _ -> Process in
@@ -105,15 +106,6 @@ final class CacheStoreTests: XCTestCase {
         let store = try CacheStore(root: t.sub("cache"))
         XCTAssertNotNil(try store.lookup(Digest(hex: k)!))
         XCTAssertEqual(try store.stats().stores, 1)
-    }
-
-    static func helperPath() -> String? {
-        var candidates: [String] = []
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent().appendingPathComponent("cache-lock-helper").path) }
-        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        candidates.append(argv0.appendingPathComponent("cache-lock-helper").path)
-        for b in Bundle.allBundles { candidates.append(b.bundleURL.deletingLastPathComponent().appendingPathComponent("cache-lock-helper").path) }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     func testLookupOrBuildInProcess() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import TestSupport
 
 final class FileDigesterTests: XCTestCase {
     func testKnownVectorsAndPortableAgreement() throws {

@@ -2,15 +2,12 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import TestSupport
 
 /// Runs against the real Debian header packages; skipped where they are not installed.
 final class KernelTreeTests: XCTestCase {
     /// Build trees of the installed kernels, in version order: never a named release.
-    static let builds: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
-        return names.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
-            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }.map { "/lib/modules/\($0)/build" }
-    }()
+    static let builds = Kernels.all.map { "/lib/modules/\($0)/build" }
 
     /// Two flavours of one release sharing a source tree (Debian's amd64 and cloud-amd64 share
     /// linux-headers-<abi>-common), as scripts/install-deps.sh installs them.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import TestSupport
 
 /// A two-root kernel-like tree: objtree (with a scripts link out to a
 /// kbuild dir) including the srctree by its Makefile.

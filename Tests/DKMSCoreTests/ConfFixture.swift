@@ -1,6 +1,7 @@
 import XCTest
 import Glibc
 @testable import DKMSCore
+import TestSupport
 
 /// A temporary directory holding one dkms.conf, evaluated for a fake kernel
 /// whose .config the test controls.
@@ -10,9 +11,7 @@ struct ConfFixture {
 
     init(_ conf: String, kernelConfig: String = "CONFIG_FOO=y\nCONFIG_BAR=m\n# CONFIG_BAZ is not set\n",
          extraFiles: [String: String] = [:]) throws {
-        var template = Array("/tmp/dkms-conf-test-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }!
-        dir = String(cString: p)
+        dir = makeTempDir("dkms-conf-test")
         kernelDir = dir + "/kernel"
         try Files.makeDirectories(kernelDir + "/include")
         try Staging.writeFile(dir + "/dkms.conf", Array(conf.utf8))

@@ -1,6 +1,7 @@
 import XCTest
 import Glibc
 @testable import SafeFS
+import TestSupport
 
 /// The beneath resolution (openat2 and the descriptor walk taken where
 /// openat2 is ENOSYS), bounded reads and the descriptor-only tree copy.
@@ -8,8 +9,7 @@ final class SafeFSTests: XCTestCase {
     var dir = ""
 
     override func setUp() {
-        var t = Array("/tmp/safefs-XXXXXX".utf8CString)
-        dir = String(cString: t.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!)! })
+        dir = makeTempDir("safefs")
         mkdir(dir + "/root", 0o755); mkdir(dir + "/root/sub", 0o755); mkdir(dir + "/out", 0o755)
         write(dir + "/root/sub/file", "inside\n")
         write(dir + "/out/secret", "outside\n")

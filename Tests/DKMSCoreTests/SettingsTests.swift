@@ -1,6 +1,7 @@
 import XCTest
 import Glibc
 @testable import DKMSCore
+import TestSupport
 
 /// The settings sheet: which source wins for each setting, in which order
 /// framework.conf's drop-ins are read, and how their values are unquoted.
@@ -8,8 +9,7 @@ final class SettingsTests: XCTestCase {
     private var dir = ""
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/dkms-settings-test-XXXXXX".utf8CString)
-        dir = String(cString: template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }!)
+        dir = makeTempDir("dkms-settings-test")
         try Files.makeDirectories(dir + "/framework.conf.d")
     }
 

@@ -3,13 +3,14 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// Several helper processes hammer one dkms tree and install tree at once: two on
 /// the same module (which shadows an original), one on another module, two kernels.
 /// The lock must serialize them so no round ever sees a torn state.
 final class ConcurrencyTests: XCTestCase {
-    typealias T = TestSupport
+    typealias T = InstallerFixture
 
     func testConcurrentInstallUninstallRemoveSameAndDifferentModules() throws {
         let root = T.makeTempDir("concurrency")
@@ -66,9 +67,9 @@ final class ConcurrencyTests: XCTestCase {
 
     final class ResultBox: @unchecked Sendable {
         private let lock = NSLock()
-        private var items: [TestSupport.Run?]
+        private var items: [Run?]
         init(count: Int) { items = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ r: TestSupport.Run) { lock.lock(); items[i] = r; lock.unlock() }
-        var all: [TestSupport.Run?] { lock.lock(); defer { lock.unlock() }; return items }
+        func set(_ i: Int, _ r: Run) { lock.lock(); items[i] = r; lock.unlock() }
+        var all: [Run?] { lock.lock(); defer { lock.unlock() }; return items }
     }
 }

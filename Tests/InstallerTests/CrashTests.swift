@@ -3,6 +3,7 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// SIGKILL the helper right before every single fault point of a transaction, run
@@ -15,8 +16,8 @@ import Glibc
 // over an installed version, an install tree on another filesystem, and a
 // crash inside recovery itself.
 final class CrashTests: XCTestCase {
-    typealias T = TestSupport
-    let k = TestSupport.kernel
+    typealias T = InstallerFixture
+    let k = InstallerFixture.kernel
 
     /// Two modules: `alpha` shadows an in-tree original, `beta` is new.
     func freshTrees(_ root: String, installedFirst: [String] = []) -> T.Trees {

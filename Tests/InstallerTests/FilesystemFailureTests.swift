@@ -3,11 +3,12 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// Real filesystem failures: a full tmpfs and a read-only mount as install tree.
 final class FilesystemFailureTests: XCTestCase {
-    typealias T = TestSupport
+    typealias T = InstallerFixture
     var root = ""
     var mounted: String?
 
@@ -37,7 +38,7 @@ final class FilesystemFailureTests: XCTestCase {
         return (t, original)
     }
 
-    func install(_ t: T.Trees) -> T.Run {
+    func install(_ t: T.Trees) -> Run {
         T.runHelper(["install"] + T.treeArgs(t, "big", "1.0") + ["--orig", "big=/kernel/drivers/misc"])
     }
 

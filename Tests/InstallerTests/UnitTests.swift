@@ -3,10 +3,11 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 final class JournalTests: XCTestCase {
-    typealias T = TestSupport
+    typealias T = InstallerFixture
 
     func testRecordRoundTripWithAwkwardPaths() throws {
         let r = StepRecord(index: 3, step: .installFile(source: "/a b/%x\n.ko", destination: "/d/ü ñ/x.ko", mode: 0o644),
@@ -39,7 +40,7 @@ final class JournalTests: XCTestCase {
 }
 
 final class TransactionTests: XCTestCase {
-    typealias T = TestSupport
+    typealias T = InstallerFixture
 
     func testFaultPointCountingAndLabels() throws {
         let dir = T.makeTempDir("tx")
@@ -101,7 +102,7 @@ final class TransactionTests: XCTestCase {
 }
 
 final class TreeLockTests: XCTestCase {
-    typealias T = TestSupport
+    typealias T = InstallerFixture
 
     func testWaiterNamesHolderAndTryAcquireFailsWhileHeld() throws {
         let dir = T.makeTempDir("lock")

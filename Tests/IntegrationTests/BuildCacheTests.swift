@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The cache through the real binary: hits for identical inputs (whatever
 /// the inodes), misses for any changed input, corruption detected, and one

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Glibc
+import TestSupport
 
 /// The real `dkms` inside a chroot, where the kernel refuses user namespaces (arch-chroot,
 /// debootstrap, the Debian installer, `chroot /mnt; apt install zfs-dkms`): the sandbox must

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// `dkms cleanup` and the build cache: entries no build can hit any more are
 /// listed (dry run changes nothing) and `--yes` removes exactly them; what an

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// `dkms cleanup` plants: each kind of orphan beside files that must stay;
 /// the dry run changes nothing, `--yes` removes exactly the orphans.

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// Kills `dkms` with SIGKILL before every journaled step of install,
 /// uninstall and remove (DKMS_FAULT_KILL_AT), then lets the next run

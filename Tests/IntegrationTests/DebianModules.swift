@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The six real Debian -dkms sources, fetched by scripts/fetch-debian-modules.sh.
 struct DebianModule {

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// Real Debian module sources through the full lifecycle on both kernels:
 /// add, build, install, status, uninstall, remove; every installed .ko

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// dkms as the machine's own: no tree options. The real Debian sources are
 /// placed in /usr/src/<name>-<version>, added with `dkms add -m -v`, installed

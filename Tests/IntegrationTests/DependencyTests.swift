@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// BUILD_DEPENDS through `dkms autoinstall`: dependency order, a cycle named
 /// as such, a failing dependency skipping its dependents with the reason,

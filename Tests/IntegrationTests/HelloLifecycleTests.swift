@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The whole lifecycle of a small module through the real binary, against
 /// both installed kernels.

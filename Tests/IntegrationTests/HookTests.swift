@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The integration files in scripts/: pacman hooks, Debian kernel hooks,
 /// bash completion, man page, systemd unit and the installer, each driven

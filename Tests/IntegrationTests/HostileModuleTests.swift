@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Glibc
+import TestSupport
 
 /// Hostile modules driven through the real `dkms` binary. Each case is a
 /// small module whose MAKE, dkms.conf, PRE_BUILD or POST_INSTALL/POST_REMOVE

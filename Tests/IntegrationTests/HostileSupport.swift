@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 
 // Support for HostileModuleTests: the shared fixtures (profiles with small
 // limits, a prebuilt module, a syscall probe, host-side bait), one case's

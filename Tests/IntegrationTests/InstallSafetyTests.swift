@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The installer through the real binary: concurrent runs on one tree, a
 /// full install tree, and modules signed and compressed as the kernel does.

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The reference dkms (Debian's 3.0) and ours read each other's trees and
 /// report the same status.

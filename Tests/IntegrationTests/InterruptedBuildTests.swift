@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Glibc
+import TestSupport
 
 /// dkms ended by a signal in the middle of a build (a SIGTERM from a package manager's
 /// timeout, Ctrl-C at the terminal, a closed terminal): the build's scratch tmpfs, the

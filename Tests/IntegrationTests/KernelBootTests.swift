@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// The modules ours builds, proved in the real kernels (issue #14): scripts/boot-test.sh
 /// builds the Debian -dkms modules with ours and with the reference in scratch trees,

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// Where no namespace can be made at all (a container under Docker's default seccomp policy):
 /// dkms must fail with one line naming what is missing and the choice, never run module code

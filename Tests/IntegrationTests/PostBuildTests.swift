@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// POST_BUILD writes beside the build, as zfs-dkms's dkms.postbuild does
 /// (`cp zfs_config.h module/Module.symvers $dkms_tree/<m>/<v>/<k>/<arch>/`):

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// A module source and a dkms tree under a 0700 directory (`mktemp -d`, /root/foo-1.0): the
 /// sandbox's uid cannot traverse them, the supervisor hands it the trees instead. add, build

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Debian's dkms 3.0, run against a test's trees. It keeps its signing key
 /// at /var/lib/dkms/mok.* whatever --dkmstree says, and runs depmod on the

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Glibc
+import TestSupport
 
 /// The supervisor's crash path (scratch_mounts.c): a fault or abort while a build's tmpfs is
 /// mounted unmounts and removes it, then the process still dies of that signal, and a

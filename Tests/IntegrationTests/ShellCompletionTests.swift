@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The zsh and fish completions (scripts/completion/_dkms, dkms.fish) against the same trees
 /// and expectations as the bash one (HookTests): candidates from the trees named on the line,

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// `dkms status --json`: the versioned document of docs/status-json.md, checked against
 /// docs/status.schema.json with a real JSON Schema validator (Debian's python3-jsonschema).

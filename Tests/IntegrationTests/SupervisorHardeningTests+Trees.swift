@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Glibc
+import TestSupport
 
 /// Issue #12, reading trees a module controls: the build's upper layer,
 /// the source (the lower layer), POST_BUILD's directory. Every read the

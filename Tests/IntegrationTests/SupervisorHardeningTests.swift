@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Glibc
+import TestSupport
 
 /// Issue #12: nothing a module ships reaches root. Module-supplied names,
 /// values, text and files go through the real `dkms` on scratch trees; each

@@ -1,84 +1,12 @@
 import XCTest
 import Foundation
 import DKMSCore
+import TestSupport
 
-/// The two Debian kernels whose headers the set-up installs.
-enum Kernels {
-    static let all: [String] = {
-        let found = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
-        return found.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
-            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-    }()
-}
-
-extension Kernels {
-    /// What the kernel's config says its modules are compressed with, as the
-    /// suffix after ".ko" (Debian's 6.1: none; its 6.12: ".xz").
-    static func moduleSuffix(_ k: String) -> String {
-        let text = (try? String(contentsOfFile: "/lib/modules/\(k)/build/.config", encoding: .utf8)) ?? ""
-        for (option, suffix) in [("XZ", ".xz"), ("ZSTD", ".zst"), ("GZIP", ".gz")]
-        where text.contains("\nCONFIG_MODULE_COMPRESS_\(option)=y\n") { return suffix }
-        return ""
-    }
-}
-
-/// Paths of the repository and the binaries under test.
-enum Repo {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
+extension Repo {
     /// The `dkms` built beside the test bundle.
-    static let dkms: String = {
-        let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
-        for candidate in [bundle.appendingPathComponent("dkms").path,
-                          Bundle(for: TestTrees.self).bundleURL.deletingLastPathComponent().appendingPathComponent("dkms").path,
-                          root + "/.build/debug/dkms"] where FileManager.default.isExecutableFile(atPath: candidate) {
-            return candidate
-        }
-        return root + "/.build/debug/dkms"
-    }()
-
+    static let dkms = Repo.product("dkms")
     static let debianModules = root + "/.cache/debian-modules"
-}
-
-/// Result of one command.
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var all: String { stdout + stderr }
-}
-
-func sh(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil) -> Run {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
-    p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
-    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    var environment = ProcessInfo.processInfo.environment
-    environment["LC_ALL"] = "C"
-    for (k, v) in env ?? [:] { environment[k] = v }
-    p.environment = environment
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err
-    p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-    try! p.run()
-    // Read both pipes concurrently so neither fills up.
-    final class Box: @unchecked Sendable { var data = Data() }
-    let errBox = Box()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    let errData = errBox.data
-    p.waitUntilExit()
-    // Like a shell: a child killed by signal N reports 128+N.
-    let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-    return Run(status: status, stdout: String(decoding: outData, as: UTF8.self),
-               stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// A hermetic set of trees: a dkms tree, a source tree and an install tree

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// dkms-swift as the system's dkms on Debian: scripts/system-test.sh
 /// installs it with install-integration.sh into a throw-away overlay of /

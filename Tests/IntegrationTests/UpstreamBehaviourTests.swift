@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// dkms 3.4.3 behaviour that upstream's own suite checks, through the real binary on
 /// scratch trees: read_conf_strict's findings, the version sanity check, .dep_<module>

@@ -1,5 +1,6 @@
 import XCTest
 @testable import ModuleTools
+import TestSupport
 
 /// Lookups scan the file's bytes; they must answer exactly as a full parse.
 final class KernelConfigTests: XCTestCase {
@@ -36,8 +37,8 @@ final class KernelConfigTests: XCTestCase {
     }
 
     func testRealKernelConfigs() throws {
-        XCTAssertFalse(TestSupport.kernels.isEmpty, "no kernel headers installed")
-        for k in TestSupport.kernels {
+        XCTAssertFalse(Kernels.all.isEmpty, "no kernel headers installed")
+        for k in Kernels.all {
             let c = try KernelConfig.load(path: KernelConfig.defaultPath(kernel: k))
             let all = c.values
             XCTAssertGreaterThan(all.count, 1000)

@@ -1,11 +1,12 @@
 import Foundation
 import XCTest
 @testable import ModuleTools
+import TestSupport
 
 /// Compression, signing and depmod against a real hello.ko built from the Debian
 /// headers, checked with the real kmod tools. Each test works on its own copy.
 final class RealModuleTests: XCTestCase {
-    typealias T = TestSupport
+    typealias T = ToolFixture
     var root = ""
     var hello = ""
 
@@ -17,7 +18,7 @@ final class RealModuleTests: XCTestCase {
 
     override func tearDown() { T.removeTree(root) }
 
-    override class func tearDown() { TestSupport.discardHelloModule() }
+    override class func tearDown() { ToolFixture.discardHelloModule() }
 
     /// A fresh copy of hello.ko at `dir/hello.ko`.
     func copy(into dir: String) -> String {

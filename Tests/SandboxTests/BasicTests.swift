@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// The sandbox's own isolation properties, exercised for real (tests run as root).
 final class BasicTests: XCTestCase {

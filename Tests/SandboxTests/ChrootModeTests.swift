@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// The sandbox where the kernel refuses user namespaces: for real inside a chroot (an rbind of /
 /// in a private mount namespace, then chroot: `unshare -U` fails there with EPERM exactly as in

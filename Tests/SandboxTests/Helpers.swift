@@ -1,19 +1,13 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 enum T {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: Repo.root)
     static let profilesDir = packageRoot.appendingPathComponent("sandbox-profiles")
-    /// The kernels whose headers are installed (/lib/modules/<k>/build/include), in version
-    /// order; tests hold for one or many and never name a release.
-    static let kernels: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
-        return names.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
-            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-    }()
-    static let kernel = kernels.first ?? "no-kernel-headers-installed"
+    static let kernels = Kernels.all
+    static let kernel = Kernels.first
     static let headers = "/lib/modules/\(kernel)/build"
 
     static func profile(_ name: String = "kbuild") throws -> SandboxProfile {
@@ -23,10 +17,7 @@ enum T {
 
     /// A world-traversable scratch dir (the sandbox's outside uid must be able to reach binds).
     static func scratch(_ tag: String = "t") throws -> String {
-        let dir = "/tmp/csb-test-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
-        return dir
+        makeTempDir("csb-test-\(tag)", mode: 0o755)
     }
 
     static func run(_ argv: [String], profile: SandboxProfile? = nil, mounts: [SandboxSpec.Mount] = [],

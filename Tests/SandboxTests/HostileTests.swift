@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// Hostile behaviours (research §6.3) under the shipped kbuild profile.
 final class HostileTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// End-to-end: a real out-of-tree module build under the shipped kbuild profile, compared
 /// byte-for-byte with the same build outside the sandbox (research §3.1, §6.3 item 27).

@@ -2,6 +2,7 @@ import CSandbox
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// Spawning from threads, teardown paths, signal propagation.
 final class LifecycleTests: XCTestCase {

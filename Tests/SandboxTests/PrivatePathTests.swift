@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// Caller-supplied host paths under a directory the sandbox's uid cannot traverse (a 0700
 /// `mktemp -d`, /root/foo-1.0): the supervisor clones them, so binds and overlay layers work in

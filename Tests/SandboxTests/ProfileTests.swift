@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// Loader and compiler rules (research §4.2); no privileges needed.
 final class ProfileTests: XCTestCase {

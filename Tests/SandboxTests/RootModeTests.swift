@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// The root-namespaces mode (no user namespace; namespaces made as real root, then the build
 /// user): the basic, limit, seccomp and hostile checks of the other suites, in that mode.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Sandbox
+import TestSupport
 
 /// /usr/src holds every module's source and every kernel's headers on every distribution. The
 /// sandbox shows only this build's headers there (the objtree and the srctree it includes) and

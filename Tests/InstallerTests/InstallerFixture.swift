@@ -3,31 +3,24 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// Shared plumbing for the tests: temporary trees (never the host's /lib/modules
 /// or /var/lib/dkms), the crash helper child process, snapshots.
-enum TestSupport {
+enum InstallerFixture {
     /// Only a directory name here: transactions never read a kernel's headers, so the
     /// tests need none installed (the module tools' tests use the real ones).
     static let kernel = "no-such-kernel-transaction-test"
     static let arch = "x86_64"
 
-    static func makeTempDir(_ tag: String = "inst") -> String {
-        var template = Array("/tmp/installer-test-\(tag)-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(p != nil, "mkdtemp failed")
-        return String(cString: p!)
-    }
+    static func makeTempDir(_ tag: String = "inst") -> String { TestSupport.makeTempDir("installer-test-\(tag)") }
 
     static func removeTree(_ path: String) { try? FS.removeTree(path) }
 
     // MARK: files
 
-    static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
-        for d in FS.missingDirectories(FS.parent(path)) { try! FS.makeDirectory(d) }
-        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: Int(mode)])
-    }
+    static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) { TestSupport.write(path, bytes, mode: mode) }
 
     static func write(_ path: String, _ text: String) { write(path, Array(text.utf8)) }
 
@@ -49,18 +42,18 @@ enum TestSupport {
         var dkms: String { root + "/dkms" }
         var base: String { root + "/base" }
         var install: String { base + "/lib/modules" }
-        func kernelDir(_ k: String = TestSupport.kernel) -> String { install + "/" + k }
-        func built(_ m: String, _ v: String, _ k: String = TestSupport.kernel) -> String {
-            "\(dkms)/\(m)/\(v)/\(k)/\(TestSupport.arch)/module"
+        func kernelDir(_ k: String = InstallerFixture.kernel) -> String { install + "/" + k }
+        func built(_ m: String, _ v: String, _ k: String = InstallerFixture.kernel) -> String {
+            "\(dkms)/\(m)/\(v)/\(k)/\(InstallerFixture.arch)/module"
         }
-        func originalModuleDirectory(_ m: String, _ k: String = TestSupport.kernel) -> String {
-            "\(dkms)/\(m)/original_module/\(k)/\(TestSupport.arch)"
+        func originalModuleDirectory(_ m: String, _ k: String = InstallerFixture.kernel) -> String {
+            "\(dkms)/\(m)/original_module/\(k)/\(InstallerFixture.arch)"
         }
         /// The version the `kernel-<k>-<arch>` marker link names.
-        func installedVersion(_ m: String, _ k: String = TestSupport.kernel) -> String? {
-            FS.readLink("\(dkms)/\(m)/kernel-\(k)-\(TestSupport.arch)")?.split(separator: "/").first.map(String.init)
+        func installedVersion(_ m: String, _ k: String = InstallerFixture.kernel) -> String? {
+            FS.readLink("\(dkms)/\(m)/kernel-\(k)-\(InstallerFixture.arch)")?.split(separator: "/").first.map(String.init)
         }
-        func builtModules(_ m: String, _ v: String, _ k: String = TestSupport.kernel) -> [String] {
+        func builtModules(_ m: String, _ v: String, _ k: String = InstallerFixture.kernel) -> [String] {
             FS.listDirectory(built(m, v, k)).filter { $0.contains(".ko") }.map { built(m, v, k) + "/" + $0 }
         }
     }
@@ -126,57 +119,15 @@ enum TestSupport {
     // MARK: the crash helper
 
     static var helperPath: String {
-        if let env = ProcessInfo.processInfo.environment["INSTALLER_CRASH_HELPER"] { return env }
-        var candidates: [String] = []
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().path + "/installer-crash-helper")
-        candidates.append(Bundle.main.bundleURL.path + "/installer-crash-helper")
-        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/installer-crash-helper")
-        let pkg = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(pkg.path + "/.build/debug/installer-crash-helper")
-        for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
-        fatalError("installer-crash-helper not found; tried \(candidates)")
-    }
-
-    struct Run {
-        var status: Int32
-        var signaled: Bool
-        var stdout: String
-        var stderr: String
-        var killedBySIGKILL: Bool { signaled && status == SIGKILL }
+        ProcessInfo.processInfo.environment["INSTALLER_CRASH_HELPER"] ?? Repo.product("installer-crash-helper")
     }
 
     static func runHelper(_ args: [String], env: [String: String] = [:]) -> Run {
-        spawn(helperPath, args, env: env)
+        sh([helperPath] + args, env: env, unset: ["DKMS_FAULT_KILL_AT", "DKMS_FAULT_LIST"])
     }
 
     /// A tool from PATH (mount, cp, chattr), its output captured.
-    static func run(_ tool: String, _ args: [String]) -> Run { spawn("/usr/bin/env", [tool] + args) }
-
-    static func spawn(_ executable: String, _ args: [String], env: [String: String] = [:]) -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        e.removeValue(forKey: "DKMS_FAULT_KILL_AT")
-        e.removeValue(forKey: "DKMS_FAULT_LIST")
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try! p.run()
-        let group = DispatchGroup()
-        let errBox = Box()
-        group.enter()
-        DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
-                   stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
-    }
-
-    final class Box: @unchecked Sendable { var data = Data() }
+    static func run(_ tool: String, _ args: [String]) -> Run { sh([tool] + args) }
 
     static func faultPoints(in run: Run) -> Int? {
         run.stdout.split(separator: "\n").last { $0.hasPrefix("fault-points: ") }
@@ -189,4 +140,8 @@ enum TestSupport {
     }
 
     static func isRoot() -> Bool { getuid() == 0 }
+}
+
+extension Run {
+    var killedBySIGKILL: Bool { signal == SIGKILL }
 }

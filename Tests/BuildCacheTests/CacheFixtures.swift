@@ -2,35 +2,11 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import TestSupport
 
-/// A fresh directory per test, removed afterwards.
-final class TempDir {
-    let path: String
-    init() {
-        var template = Array("/tmp/buildcache-test-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }!
-        path = String(cString: p)
-    }
-    deinit { _ = try? FileManager.default.removeItem(atPath: path) }
-    func sub(_ name: String) -> String { path + "/" + name }
-}
-
-func write(_ path: String, _ text: String, mode: mode_t = 0o644) {
-    try! FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-    chmod(path, mode)
-}
-
-func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
-
+/// A shell command line's exit status.
 @discardableResult
-func sh(_ cmd: String) -> Int32 {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", cmd]
-    try! p.run(); p.waitUntilExit()
-    return p.terminationStatus
-}
+func sh(_ cmd: String) -> Int32 { sh(["/bin/sh", "-c", cmd]).status }
 
 func statOf(_ path: String) -> stat { var st = stat(); lstat(path, &st); return st }
 

@@ -1,32 +1,22 @@
 import Foundation
 @testable import ModuleTools
+import TestSupport
 
 /// The host's kernel headers, read only: the tools are checked against the real
 /// `.config`, `sign-file` and kmod of the kernels Debian installed. Everything
 /// written goes to temporary directories.
-enum TestSupport {
+enum ToolFixture {
     /// Kernels with headers (/lib/modules/<k>/build/include), in version order: tests hold for
     /// one or many and never name a release. `kernel` is the first.
-    static let kernels: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
-        return names.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
-            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-    }()
-    static let kernel = kernels.first ?? "no-kernel-headers-installed"
+    static let kernels = Kernels.all
+    static let kernel = Kernels.first
 
-    static func makeTempDir(_ tag: String) -> String {
-        let dir = NSTemporaryDirectory() + "module-tools-test-\(tag)-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    static func makeTempDir(_ tag: String) -> String { TestSupport.makeTempDir("module-tools-test-\(tag)") }
 
     static func removeTree(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 
     /// Creates the parent directories too.
-    static func write(_ path: String, _ bytes: [UInt8], mode: Int = 0o644) {
-        try! FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: mode])
-    }
+    static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) { TestSupport.write(path, bytes, mode: mode) }
 
     static func bytes(_ path: String) -> [UInt8]? { try? ToolFiles.readFile(path) }
 
