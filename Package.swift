@@ -13,6 +13,7 @@ let package = Package(
         // beneath a root without links (openat2), bounded reads, descriptor-only tree copies.
         .target(name: "CSafeFS"),
         .target(name: "SafeFS", dependencies: ["CSafeFS"]),
+        .testTarget(name: "SafeFSTests", dependencies: ["SafeFS"]),
         // The code between clone() and execve(): C, because the Swift runtime may hold locks
         // and threads there. Links libseccomp and libcap (Debian's -dev packages).
         .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")],
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "BuildCache", dependencies: ["COpenSSL", "SafeFS"]),
         .executableTarget(name: "cache-bench", dependencies: ["BuildCache"]),
         .executableTarget(name: "cache-lock-helper", dependencies: ["BuildCache"]),
-        .testTarget(name: "BuildCacheTests", dependencies: ["BuildCache", "cache-lock-helper"]),
+        .testTarget(name: "BuildCacheTests", dependencies: ["BuildCache", "SafeFS", "cache-lock-helper"]),
         .testTarget(name: "DKMSCoreTests", dependencies: ["DKMSCore", "SafeFS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DKMSCore"]),
         // Random and mutated inputs for the supervisor's parsers (scripts/fuzz.sh); debug builds.

@@ -33,7 +33,7 @@ enum FS {
     }
 
     static func readLink(_ path: String) -> String? {
-        Plain.readLink(path).map { String(decoding: $0, as: UTF8.self) }
+        SafeFS.FS.readLink(path)
     }
 
     static func parent(_ path: String) -> String {
@@ -161,14 +161,19 @@ enum FS {
         return missing.reversed()
     }
 
-    static func listDirectory(_ path: String) -> [String] { (Plain.list(path) ?? []).sorted() }
+    static func listDirectory(_ path: String) -> [String] { SafeFS.FS.list(path).sorted() }
 
     /// Recursive delete that never follows symlinks.
     static func removeTree(_ path: String) throws {
-        do { try Plain.removeTree(path) } catch let f as IOFailure { throw InstallerError.io(operation: f.operation, path: f.path, errno: f.errno) }
+        // SafeFS names the system call; these messages have always said "remove".
+        do { try SafeFS.FS.removeTree(path) } catch let f as IOFailure {
+            throw InstallerError.io(operation: f.operation == "rmdir" ? "remove directory" : "remove", path: f.path, errno: f.errno)
+        }
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        do { return try Plain.readFile(path) } catch let f as IOFailure { throw InstallerError.io(operation: f.operation, path: f.path, errno: f.errno) }
+        do { return try SafeFS.FS.read(path) } catch let f as IOFailure {
+            throw InstallerError.io(operation: f.operation == "open" ? "open for reading" : f.operation, path: f.path, errno: f.errno)
+        }
     }
 }

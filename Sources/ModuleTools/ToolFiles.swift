@@ -54,6 +54,8 @@ enum ToolFiles {
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        do { return try Plain.readFile(path) } catch let f as IOFailure { throw ToolError.io(operation: f.operation, path: f.path, errno: f.errno) }
+        do { return try FS.read(path) } catch let f as IOFailure {
+            throw ToolError.io(operation: f.operation == "open" ? "open for reading" : f.operation, path: f.path, errno: f.errno)
+        }
     }
 }

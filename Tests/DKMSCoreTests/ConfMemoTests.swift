@@ -2,6 +2,7 @@ import XCTest
 import Glibc
 @testable import DKMSCore
 import BuildCache
+import SafeFS
 
 /// Which dkms.conf files count as pure (their evaluation can be replayed),
 /// and that replaying never stands in for a file that is not, or that changed.
