@@ -21,9 +21,9 @@ let package = Package(
         .target(name: "Sandbox", dependencies: ["CSandbox", "SafeFS"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
         // Journaled, all-or-nothing changes to the dkms and install trees, and their crash recovery.
-        .target(name: "Installer", dependencies: ["ModuleTools", "SafeFS"]),
-        .executableTarget(name: "installer-crash-helper", dependencies: ["Installer", "ModuleTools"]),
-        .testTarget(name: "InstallerTests", dependencies: ["Installer", "ModuleTools", "installer-crash-helper"]),
+        .target(name: "Installer", dependencies: ["SafeFS"]),
+        .executableTarget(name: "installer-crash-helper", dependencies: ["Installer"]),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper"]),
         // What a module file goes through after the build: signing, compression, depmod, and the
         // target kernel's .config that decides the first two. Runs external tools; no transactions.
         .target(name: "ModuleTools", dependencies: ["SafeFS"]),

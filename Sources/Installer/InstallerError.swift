@@ -17,12 +17,6 @@ public enum InstallerError: Error, Equatable, CustomStringConvertible, Sendable 
     case journalCorrupt(path: String, reason: String)
     /// A planned step found the filesystem in a state it must not overwrite.
     case conflict(path: String, reason: String)
-    /// The module/version is not installed for the kernel (uninstall of nothing).
-    case notInstalled(module: String, version: String, kernel: String, arch: String)
-    /// No built module files exist where dkms puts them.
-    case noBuiltModules(directory: String)
-    /// Caller error: a value that cannot be used (bad name, unsupported install tree layout).
-    case invalidArgument(String)
     /// A step failed and undoing the completed steps failed too; the journal is kept
     /// so that `Recovery` can finish the job later.
     case rollbackFailed(journal: String, cause: String, undoError: String)
@@ -39,12 +33,6 @@ public enum InstallerError: Error, Equatable, CustomStringConvertible, Sendable 
             return "\(path): corrupt journal: \(reason)"
         case let .conflict(path, reason):
             return "\(path): \(reason)"
-        case let .notInstalled(module, version, kernel, arch):
-            return "\(module)/\(version) is not installed for kernel \(kernel) (\(arch))"
-        case let .noBuiltModules(directory):
-            return "\(directory): no built modules (*.ko*) found"
-        case let .invalidArgument(text):
-            return text
         case let .rollbackFailed(journal, cause, undoError):
             return "\(journal): rollback incomplete after '\(cause)': \(undoError); run recovery"
         }

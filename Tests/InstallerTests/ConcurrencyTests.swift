@@ -33,7 +33,7 @@ final class ConcurrencyTests: XCTestCase {
             group.enter()
             DispatchQueue.global().async {
                 let r = T.runHelper(["stress"] + T.treeArgs(t, m, "1.0", kernels: [T.kernel, k2])
-                                    + ["--no-depmod", "--orig", "alpha=/kernel/drivers/misc", "--rounds", String(rounds), "--seed", String(seed),
+                                    + ["--orig", "alpha=/kernel/drivers/misc", "--rounds", String(rounds), "--seed", String(seed),
                                        "--pristine", "\(root)/pristine-\(m)"])
                 results.set(i, r)
                 group.leave()
@@ -49,17 +49,17 @@ final class ConcurrencyTests: XCTestCase {
         // (in place, or backed up while alpha is installed).
         for k in [T.kernel, k2] {
             for m in ["alpha", "beta"] {
-                if let v = t.layout.installedVersion(m, k, T.arch) {
-                    for src in t.layout.builtModules(m, v, k, T.arch) {
+                if let v = t.installedVersion(m, k) {
+                    for src in t.builtModules(m, v, k) {
                         let dest = t.kernelDir(k) + "/updates/dkms/" + FS.basename(src)
                         XCTAssertEqual(T.bytes(dest), T.bytes(src), dest)
                     }
                 }
             }
             let inPlace = T.bytes(t.kernelDir(k) + "/kernel/drivers/misc/alpha.ko")
-            let backedUp = T.bytes(t.layout.originalModuleDirectory("alpha", k, T.arch) + "/alpha.ko")
+            let backedUp = T.bytes(t.originalModuleDirectory("alpha", k) + "/alpha.ko")
             XCTAssertTrue((inPlace == original) != (backedUp == original), "original alpha.ko for \(k): in place \(inPlace != nil), backup \(backedUp != nil)")
-            XCTAssertEqual(backedUp != nil, t.layout.installedVersion("alpha", k, T.arch) != nil)
+            XCTAssertEqual(backedUp != nil, t.installedVersion("alpha", k) != nil)
         }
         print("[concurrency] \(jobs.count) processes x \(rounds) rounds: ok")
     }

@@ -36,7 +36,7 @@ final class CrashTests: XCTestCase {
         return t
     }
 
-    let common = ["--no-depmod", "--orig", "alpha=/kernel/drivers/misc"]
+    let common = ["--orig", "alpha=/kernel/drivers/misc"]
 
     struct Scenario {
         var name: String

@@ -38,7 +38,7 @@ final class FilesystemFailureTests: XCTestCase {
     }
 
     func install(_ t: T.Trees) -> T.Run {
-        T.runHelper(["install"] + T.treeArgs(t, "big", "1.0") + ["--no-depmod", "--orig", "big=/kernel/drivers/misc"])
+        T.runHelper(["install"] + T.treeArgs(t, "big", "1.0") + ["--orig", "big=/kernel/drivers/misc"])
     }
 
     func testDiskFullGivesCleanErrorAndLeavesNothingHalfWritten() throws {
@@ -53,7 +53,7 @@ final class FilesystemFailureTests: XCTestCase {
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one-line error: \(r.stderr)")
         XCTAssertEqual(T.snapshot(t.root), before, T.describeDiff(before, T.snapshot(t.root)))
         XCTAssertEqual(T.bytes(t.kernelDir() + "/kernel/drivers/misc/big.ko"), original)
-        XCTAssertNil(t.layout.installedVersion("big", T.kernel, T.arch))
+        XCTAssertNil(t.installedVersion("big"))
         XCTAssertEqual(T.leftovers(t.root), [])
     }
 
@@ -84,11 +84,11 @@ final class FilesystemFailureTests: XCTestCase {
         let original = T.payload(seed: 21, size: 600_000)
         T.write(t.kernelDir() + "/kernel/drivers/misc/orig.ko", original)
         let before = T.snapshot(t.root)
-        let r = T.runHelper(["install"] + T.treeArgs(t, "orig", "1.0") + ["--no-depmod"])
+        let r = T.runHelper(["install"] + T.treeArgs(t, "orig", "1.0") + ["--orig", "orig=/kernel/drivers/misc"])
         XCTAssertEqual(r.status, 1)
         print("[dkms-tree-full] error: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
-        XCTAssertTrue(r.stderr.contains(t.layout.originalModuleDirectory("orig", T.kernel, T.arch) + "/orig.ko:"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(t.originalModuleDirectory("orig") + "/orig.ko:"), r.stderr)
         XCTAssertEqual(T.snapshot(t.root), before, T.describeDiff(before, T.snapshot(t.root)))
         XCTAssertEqual(T.bytes(t.kernelDir() + "/kernel/drivers/misc/orig.ko"), original)
     }
@@ -101,7 +101,7 @@ final class FilesystemFailureTests: XCTestCase {
         guard T.run("chattr", ["+i", dest]).status == 0 else { throw XCTSkip("chattr +i not supported here") }
         defer { _ = T.run("chattr", ["-i", dest]) }
         let before = T.snapshot(t.root)
-        let r = T.runHelper(["install"] + T.treeArgs(t, "imm", "1.0") + ["--no-depmod"])
+        let r = T.runHelper(["install"] + T.treeArgs(t, "imm", "1.0"))
         XCTAssertEqual(r.status, 1)
         print("[immutable] error: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         XCTAssertTrue(r.stderr.contains(dest + "/imm.ko"), r.stderr)

@@ -1,24 +1,16 @@
 import Foundation
 import XCTest
 @testable import Installer
-@testable import ModuleTools
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Shared plumbing for the tests: temporary trees (never the host's /lib/modules
-/// or /var/lib/dkms), the crash helper child process, snapshots, the hello module.
+/// or /var/lib/dkms), the crash helper child process, snapshots.
 enum TestSupport {
-    /// Kernels with headers (/lib/modules/<k>/build/include), in version order: tests hold for
-    /// one or many and never name a release. `kernel` is the first; `otherKernel` a second when
-    /// there is one (the first again otherwise).
-    static let kernels: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
-        return names.filter { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/build/include") }
-            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-    }()
-    static let kernel = kernels.first ?? "no-kernel-headers-installed"
-    static let otherKernel = kernels.dropFirst().first ?? kernel
+    /// Only a directory name here: transactions never read a kernel's headers, so the
+    /// tests need none installed (the module tools' tests use the real ones).
+    static let kernel = "6.1.0-98-test"
     static let arch = "x86_64"
 
     static func makeTempDir(_ tag: String = "inst") -> String {
@@ -61,7 +53,16 @@ enum TestSupport {
         func built(_ m: String, _ v: String, _ k: String = TestSupport.kernel) -> String {
             "\(dkms)/\(m)/\(v)/\(k)/\(TestSupport.arch)/module"
         }
-        var layout: DKMSLayout { DKMSLayout(dkmsTree: dkms, installTree: install) }
+        func originalModuleDirectory(_ m: String, _ k: String = TestSupport.kernel) -> String {
+            "\(dkms)/\(m)/original_module/\(k)/\(TestSupport.arch)"
+        }
+        /// The version the `kernel-<k>-<arch>` marker link names.
+        func installedVersion(_ m: String, _ k: String = TestSupport.kernel) -> String? {
+            FS.readLink("\(dkms)/\(m)/kernel-\(k)-\(TestSupport.arch)")?.split(separator: "/").first.map(String.init)
+        }
+        func builtModules(_ m: String, _ v: String, _ k: String = TestSupport.kernel) -> [String] {
+            FS.listDirectory(built(m, v, k)).filter { $0.contains(".ko") }.map { built(m, v, k) + "/" + $0 }
+        }
     }
 
     /// dkms tree + `<base>/lib/modules/<k>` with the given built modules.
@@ -145,8 +146,15 @@ enum TestSupport {
     }
 
     static func runHelper(_ args: [String], env: [String: String] = [:]) -> Run {
+        spawn(helperPath, args, env: env)
+    }
+
+    /// A tool from PATH (mount, cp, chattr), its output captured.
+    static func run(_ tool: String, _ args: [String]) -> Run { spawn("/usr/bin/env", [tool] + args) }
+
+    static func spawn(_ executable: String, _ args: [String], env: [String: String] = [:]) -> Run {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: helperPath)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         var e = ProcessInfo.processInfo.environment
         e.removeValue(forKey: "DKMS_FAULT_KILL_AT")
@@ -178,53 +186,6 @@ enum TestSupport {
     static func treeArgs(_ t: Trees, _ m: String, _ v: String, kernels: [String] = [kernel]) -> [String] {
         ["--dkms-tree", t.dkms, "--install-tree", t.install, "-m", m, "-v", v, "-a", arch]
             + kernels.flatMap { ["-k", $0] }
-    }
-
-    // MARK: the real hello module (built once per test process)
-
-    private static let helloLock = NSLock()
-    nonisolated(unsafe) private static var helloCache: String??
-
-    /// Builds a trivial hello.ko against the Debian headers. nil if the headers or
-    /// compiler are unavailable (the dependent tests then skip).
-    static func helloModule() -> String? {
-        helloLock.lock()
-        defer { helloLock.unlock() }
-        if let cached = helloCache { return cached }
-        let dir = makeTempDir("hello")
-        write(dir + "/hello.c", """
-        #include <linux/module.h>
-        #include <linux/init.h>
-        static int __init hello_init(void) { return 0; }
-        static void __exit hello_exit(void) { }
-        module_init(hello_init);
-        module_exit(hello_exit);
-        MODULE_LICENSE("GPL");
-        MODULE_DESCRIPTION("dkms installer test module");
-
-        """)
-        write(dir + "/Makefile", "obj-m := hello.o\n")
-        let build = "/lib/modules/\(kernel)/build"
-        var result: String? = nil
-        if FS.exists(build + "/Makefile"),
-           let r = try? ProcessRunner().run("make", ["-C", build, "M=\(dir)", "modules"]), r.status == 0,
-           FS.exists(dir + "/hello.ko") {
-            result = dir + "/hello.ko"
-        }
-        helloCache = .some(result)
-        return result
-    }
-
-    /// Deletes the built hello module's directory (class tear-down of its users).
-    static func discardHelloModule() {
-        helloLock.lock()
-        defer { helloLock.unlock() }
-        if let cached = helloCache, let path = cached { removeTree(FS.parent(path)) }
-        helloCache = nil
-    }
-
-    static func run(_ tool: String, _ args: [String]) -> ProcessRunner.Result {
-        (try? ProcessRunner().run(tool, args)) ?? ProcessRunner.Result(status: 127, stdout: "", stderr: "\(tool) missing")
     }
 
     static func isRoot() -> Bool { getuid() == 0 }

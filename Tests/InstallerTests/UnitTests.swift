@@ -98,32 +98,6 @@ final class TransactionTests: XCTestCase {
         }
         XCTAssertEqual(T.bytes(dir + "/backup/orig.ko"), Array("older backup".utf8))
     }
-
-    func testUninstallOfNotInstalledModuleIsAClearError() throws {
-        let dir = T.makeTempDir("tx")
-        defer { T.removeTree(dir) }
-        let t = T.makeTrees(root: dir, modules: [("m", "1.0", [("m.ko", [1, 2, 3])])])
-        let lock = try TreeLock.acquire(dkmsTree: t.dkms, command: "test")
-        var o = InstallerOptions(layout: t.layout)
-        o.runDepmod = false
-        var f = FaultInjector.disabled
-        XCTAssertThrowsError(try Installer(options: o).uninstall(module: "m", version: "1.0", kernel: T.kernel, arch: T.arch, lock: lock, faults: &f)) {
-            XCTAssertEqual("\($0)", "m/1.0 is not installed for kernel \(T.kernel) (x86_64)")
-        }
-        XCTAssertThrowsError(try Installer(options: o).install(module: "../x", version: "1.0", kernel: T.kernel, arch: T.arch, lock: lock, faults: &f))
-    }
-
-    func testLinkTargetStylesAndInstalledVersion() throws {
-        let dir = T.makeTempDir("tx")
-        defer { T.removeTree(dir) }
-        for style in [DKMSLayout.LinkStyle.versionKernelArch, .versionOnly] {
-            let layout = DKMSLayout(dkmsTree: dir, installTree: dir + "/lib/modules", linkStyle: style)
-            try? FS.unlinkIfPresent(layout.kernelLink("m", "k", "a"))
-            try FS.makeDirectory(layout.moduleDirectory("m"))
-            try FS.symlink(target: layout.linkTarget("2.5", "k", "a"), at: layout.kernelLink("m", "k", "a"))
-            XCTAssertEqual(layout.installedVersion("m", "k", "a"), "2.5")
-        }
-    }
 }
 
 final class TreeLockTests: XCTestCase {
