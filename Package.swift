@@ -23,11 +23,11 @@ let package = Package(
         // Journaled, all-or-nothing changes to the dkms and install trees, and their crash recovery.
         .target(name: "Installer", dependencies: ["SafeFS"]),
         .executableTarget(name: "installer-crash-helper", dependencies: ["Installer"]),
-        .testTarget(name: "InstallerTests", dependencies: ["Installer", "installer-crash-helper"]),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "SafeFS", "installer-crash-helper"]),
         // What a module file goes through after the build: signing, compression, depmod, and the
         // target kernel's .config that decides the first two. Runs external tools; no transactions.
         .target(name: "ModuleTools", dependencies: ["SafeFS"]),
-        .testTarget(name: "ModuleToolsTests", dependencies: ["ModuleTools"]),
+        .testTarget(name: "ModuleToolsTests", dependencies: ["ModuleTools", "SafeFS"]),
         // libcrypto's SHA-256 (SHA-NI): the cache hashes whole kernel header trees.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "BuildCache", dependencies: ["COpenSSL", "SafeFS"]),

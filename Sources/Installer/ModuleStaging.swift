@@ -1,3 +1,5 @@
+import SafeFS
+
 /// `$dkms_tree/.staging/`: where a command prepares files (signed and compressed
 /// copies, notes) before a transaction installs them. Nothing there is state —
 /// the tree's files never point into it — so under the tree lock, where no other

@@ -3,6 +3,7 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import SafeFS
 #endif
 
 /// Several helper processes hammer one dkms tree and install tree at once: two on

@@ -3,6 +3,7 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import SafeFS
 #endif
 
 /// SIGKILL the helper right before every single fault point of a transaction, run

@@ -3,6 +3,7 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import SafeFS
 #endif
 
 /// Shared plumbing for the tests: temporary trees (never the host's /lib/modules
@@ -20,7 +21,7 @@ enum TestSupport {
         return String(cString: p!)
     }
 
-    static func removeTree(_ path: String) { try? FS.removeTree(path) }
+    static func removeTree(_ path: String) { try? FS.removeTreeReporting(path) }
 
     // MARK: files
 
@@ -31,7 +32,7 @@ enum TestSupport {
 
     static func write(_ path: String, _ text: String) { write(path, Array(text.utf8)) }
 
-    static func bytes(_ path: String) -> [UInt8]? { try? FS.readFile(path) }
+    static func bytes(_ path: String) -> [UInt8]? { try? FS.readFileReporting(path) }
 
     /// Deterministic pseudo-random content so "byte-equal" checks mean something.
     static func payload(seed: UInt64, size: Int) -> [UInt8] {

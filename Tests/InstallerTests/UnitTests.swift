@@ -3,6 +3,7 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import SafeFS
 #endif
 
 final class JournalTests: XCTestCase {
