@@ -11,6 +11,8 @@ public final class SpawnedChild {
     private var truncated = false
     private let limit: Int
     private var status: Spawn.Result?
+    /// One read buffer for the child's life: run() drains on every wakeup.
+    private var chunk = [UInt8](repeating: 0, count: 65536)
 
     init(pid: pid_t, pipes: [Int32], limit: Int) {
         self.pid = pid; self.pipes = pipes; self.limit = limit
@@ -25,7 +27,6 @@ public final class SpawnedChild {
 
     /// Reads what is available now; false once every captured pipe is closed.
     public func drain() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
         for i in pipes.indices where pipes[i] >= 0 {
             while true {
                 let n = chunk.withUnsafeMutableBytes { read(pipes[i], $0.baseAddress, $0.count) }
