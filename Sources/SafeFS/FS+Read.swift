@@ -3,9 +3,9 @@ import Glibc
 /// Whole-file reads of files the supervisor wrote itself (for module-made
 /// files: BoundedFile or Beneath).
 extension FS {
-    /// Throws naming the path. `sizeHint`: read into a buffer sized by
-    /// fstat, so a large file (BuildCache's stat memo) is read without
-    /// regrowth copies; a file that grows meanwhile is still read whole.
+    /// Throws naming the path. Read into a buffer sized by fstat, so a
+    /// large file (BuildCache's 1.3 MB stat memo) is read without regrowth
+    /// copies; a file that grows meanwhile is still read whole.
     public static func read(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IOFailure("open", path) }
