@@ -1,9 +1,8 @@
 import Glibc
 
-/// Every failure the library reports. errno values are kept so callers can log precise causes.
+/// Every failure the library reports but a system call's, which is SafeFS's IOFailure
+/// (its errno kept so callers can log precise causes).
 public enum CacheError: Error, Equatable, CustomStringConvertible {
-    /// A system call failed on `path`.
-    case io(op: String, path: String, errno: Int32)
     /// A file changed between stat and end of read twice in a row; its digest cannot be trusted.
     case fileChangedWhileHashing(path: String)
     /// Fifos, sockets and devices have no meaningful content digest; refuse rather than guess.
@@ -25,7 +24,6 @@ public enum CacheError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .io(op, path, e): return "\(op)(\(path)): \(String(cString: strerror(e)))"
         case let .fileChangedWhileHashing(p): return "file changed while hashing: \(p)"
         case let .unsupportedFileType(p, m): return "unsupported file type \(String(m, radix: 8)): \(p)"
         case let .symlinkCycle(p): return "symlink cycle at \(p)"
@@ -37,6 +35,4 @@ public enum CacheError: Error, Equatable, CustomStringConvertible {
         case let .kernelTreeNotFound(p): return "kernel build tree not found: \(p)"
         }
     }
-
-    static func errno(_ op: String, _ path: String) -> CacheError { .io(op: op, path: path, errno: Glibc.errno) }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// One result record as maintenance sees it: read, never verified, touched or removed.
 public struct CacheEntry: Sendable {
@@ -109,7 +110,7 @@ extension CacheStore {
 
     /// The record at `path`, or nil when it cannot be read or parsed.
     func readRecord(_ path: String) -> ResultRecord? {
-        guard let bytes = try? AtomicFile.readAll(path) else { return nil }
+        guard let bytes = try? FS.read(path) else { return nil }
         return try? ResultRecord.decode(bytes, path: path)
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 public struct CacheStats: Equatable, Sendable {
     public var entries: Int

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// GC roots. A pin is a named reference ("<module>/<version>/<kernel>/<arch>") to the key that
 /// is currently installed for it. Pinned entries are never evicted, so removing and reinstalling
@@ -17,20 +18,20 @@ extension CacheStore {
 
     /// Points `reference` at `key`, replacing what it pinned before (one install = one key).
     public func pin(_ key: Digest, by reference: String) throws {
-        try AtomicFile.write(Array("\(key.hex)\n\(reference)\n".utf8), to: pinPath(reference))
+        try FS.writeAtomically(Array("\(key.hex)\n\(reference)\n".utf8), to: pinPath(reference))
     }
 
     public func unpin(by reference: String) throws {
         let p = pinPath(reference)
-        if unlink(p) != 0 && errno != ENOENT { throw CacheError.errno("unlink", p) }
-        try AtomicFile.fsyncDirectory(p.deletingLastComponent)
+        if unlink(p) != 0 && errno != ENOENT { throw IOFailure("unlink", p) }
+        try FS.syncDirectory(p.deletingLastComponent)
     }
 
     public func pins() throws -> [Pin] {
         var out: [Pin] = []
         let dir = root.appendingComponent("pins")
         for name in try FileSystem.listDirectory(dir) where !name.hasPrefix(".") {
-            guard let bytes = try? AtomicFile.readAll(dir.appendingComponent(name)) else { continue }
+            guard let bytes = try? FS.read(dir.appendingComponent(name)) else { continue }
             let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
             guard lines.count == 2, let key = Digest(hex: String(lines[0])) else { continue }
             var ref = String(lines[1]); if ref.hasSuffix("\n") { ref.removeLast() }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SafeFS
 
 /// Something the store noticed and repaired; delivered to the reporter closure so the daemon
 /// can log or alarm (a corrupt blob on a local disk is worth a log line).
@@ -65,7 +66,7 @@ public struct CacheStore: Sendable {
     public func lookupResult(_ key: Digest, components: [(component: String, digest: String)]? = nil) throws -> LookupResult {
         let rpath = recordPath(key)
         let bytes: [UInt8]
-        do { bytes = try AtomicFile.readAll(rpath) } catch CacheError.io(_, _, ENOENT) {
+        do { bytes = try FS.read(rpath) } catch let f as IOFailure where f.errno == ENOENT {
             try counters.bump(.misses)
             return .miss
         }
@@ -116,7 +117,7 @@ public struct CacheStore: Sendable {
             let (d, k) = try FileDigester.hashFile(path: path, buffer: &buffer)
             if d != expected || (size != nil && k.size != size!) { return .mismatch }
             return .ok
-        } catch CacheError.io(_, _, ENOENT) {
+        } catch let f as IOFailure where f.errno == ENOENT {
             return .missing
         } catch {
             return .mismatch
@@ -145,7 +146,7 @@ public struct CacheStore: Sendable {
                                components: components.map { Dictionary(uniqueKeysWithValues: $0.map { ($0.component, $0.digest) }) })
         let rpath = recordPath(key)
         try FileSystem.makeDirectories(rpath.deletingLastComponent)
-        try AtomicFile.write(try rec.encoded(), to: rpath)
+        try FS.writeAtomically(try rec.encoded(), to: rpath)
         try counters.bump(.stores)
         return out
     }
@@ -164,7 +165,7 @@ public struct CacheStore: Sendable {
         var tmp = try TempFile(in: target.deletingLastComponent, mode: 0o444)
         do {
             let fd = open(source, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw CacheError.errno("open", source) }
+            guard fd >= 0 else { throw IOFailure("open", source) }
             defer { close(fd) }
             var h = SHA256()
             var size: Int64 = 0
@@ -193,7 +194,7 @@ public struct CacheStore: Sendable {
         var tmp = try TempFile(in: destination.deletingLastComponent, mode: mode)
         do {
             let fd = open(file.blobPath, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw CacheError.errno("open", file.blobPath) }
+            guard fd >= 0 else { throw IOFailure("open", file.blobPath) }
             defer { close(fd) }
             var h = SHA256()
             var buffer = HashBuffer()
@@ -255,6 +256,6 @@ extension CacheStore {
     /// Whether a record exists for `key`, without verifying or touching it:
     /// for scheduling decisions only; `lookup` still decides what is a hit.
     public func hasRecord(_ key: CacheKey) -> Bool {
-        FileSystem.exists(recordPath(key.digest))
+        FS.exists(recordPath(key.digest), followLinks: false)
     }
 }

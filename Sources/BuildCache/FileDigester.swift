@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Content digest of one regular file plus the stat data it was taken under.
 public struct FileDigest: Hashable, Sendable {
@@ -92,7 +93,7 @@ public struct FileDigester {
     static func hashFile(path: String, buffer: inout HashBuffer) throws -> (Digest, StatKey) {
         for _ in 0..<2 {
             let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-            guard fd >= 0 else { throw CacheError.errno("open", path) }
+            guard fd >= 0 else { throw IOFailure("open", path) }
             defer { close(fd) }
             let before = try FileSystem.fstatKey(fd, path: path)
             guard before.isRegular else { throw CacheError.unsupportedFileType(path: path, mode: before.mode) }
@@ -114,7 +115,7 @@ struct HashBuffer {
         try storage.withUnsafeMutableBytes { buf in
             while true {
                 let n = read(fd, buf.baseAddress, buf.count)
-                if n < 0 { if errno == EINTR { continue }; throw CacheError.errno("read", path) }
+                if n < 0 { if errno == EINTR { continue }; throw IOFailure("read", path) }
                 if n == 0 { return }
                 body(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
             }

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// An exclusive or shared flock(2) on a lock file. flock locks belong to the open file
 /// description, so they work across processes and are released by the kernel if the holder dies.
@@ -10,10 +11,10 @@ struct FileLock {
     init(path: String, exclusive: Bool) throws {
         self.path = path
         fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CacheError.errno("open", path) }
+        guard fd >= 0 else { throw IOFailure("open", path) }
         while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
             if errno == EINTR { continue }
-            let e = CacheError.errno("flock", path); close(fd); throw e
+            let e = IOFailure("flock", path); close(fd); throw e
         }
     }
 

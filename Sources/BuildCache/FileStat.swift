@@ -41,39 +41,28 @@ public struct StatKey: Hashable, Sendable {
     var isExecutable: Bool { mode & UInt32(S_IXUSR) != 0 }
 }
 
-/// Thin wrappers so the rest of the code deals in StatKey and typed errors, not errno.
+/// StatKeys and the cache's few throwing views of SafeFS's calls.
 enum FileSystem {
     static func lstatKey(_ path: String) throws -> StatKey {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { throw CacheError.errno("lstat", path) }
+        guard let st = FS.lstatInfo(path) else { throw IOFailure("lstat", path) }
         return StatKey(st)
     }
 
     static func statKey(_ path: String) throws -> StatKey {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw CacheError.errno("stat", path) }
+        guard stat(path, &st) == 0 else { throw IOFailure("stat", path) }
         return StatKey(st)
     }
 
     static func fstatKey(_ fd: Int32, path: String) throws -> StatKey {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CacheError.errno("fstat", path) }
+        guard fstat(fd, &st) == 0 else { throw IOFailure("fstat", path) }
         return StatKey(st)
     }
 
-    static func exists(_ path: String) -> Bool {
-        var st = stat(); return lstat(path, &st) == 0
-    }
-
     static func readLink(_ path: String) throws -> [UInt8] {
-        guard let target = Plain.readLink(path) else { throw CacheError.errno("readlink", path) }
+        guard let target = FS.linkTarget(path) else { throw IOFailure("readlink", path) }
         return target
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
     }
 
     static func nowNs() -> Int64 {
@@ -82,30 +71,15 @@ enum FileSystem {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
-    /// mkdir -p. A newly created directory's entry is fsynced into its parent, so a blob or
-    /// record renamed into a fresh `<aa>/` shard survives a crash along with its directory.
-    static func makeDirectories(_ path: String) throws {
-        if mkdir(path, 0o755) == 0 { syncParent(path); return }
-        if Glibc.errno == EEXIST { return }
-        if Glibc.errno == ENOENT {
-            let parent = path.deletingLastComponent
-            if parent != path, !parent.isEmpty { try makeDirectories(parent) }
-            if mkdir(path, 0o755) == 0 { syncParent(path); return }
-            if Glibc.errno == EEXIST { return }
-        }
-        throw CacheError.errno("mkdir", path)
-    }
-
-    private static func syncParent(_ path: String) {
-        let parent = path.deletingLastComponent
-        try? AtomicFile.fsyncDirectory(parent.isEmpty ? "." : parent)  // best effort
-    }
+    /// mkdir -p, each new directory's entry fsynced into its parent, so a blob or record
+    /// renamed into a fresh `<aa>/` shard survives a crash along with its directory.
+    static func makeDirectories(_ path: String) throws { try FS.makeDirectories(path, durable: true) }
 
     /// Lists names in a directory (without . and ..); empty if it does not exist.
     static func listDirectory(_ path: String) throws -> [String] {
-        guard let names = Plain.list(path) else {
+        guard let names = FS.listing(path) else {
             if Glibc.errno == ENOENT { return [] }
-            throw CacheError.errno("opendir", path)
+            throw IOFailure("opendir", path)
         }
         return names
     }

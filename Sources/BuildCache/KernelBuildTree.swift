@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// The set of directories a `make -C <build> M=...` actually reads, resolved from
 /// `/lib/modules/<K>/build`.
@@ -19,16 +20,16 @@ public struct KernelBuildTree: Sendable, Equatable {
     /// objtree Makefile's `include .../Makefile` to find the srctree. A tree without such a
     /// line (a full self-built kernel tree) is its own srctree.
     public static func discover(buildDirectory: String) throws -> KernelBuildTree {
-        guard let obj = FileSystem.realPath(buildDirectory) else { throw CacheError.kernelTreeNotFound(buildDirectory) }
+        guard let obj = FS.realPath(buildDirectory) else { throw CacheError.kernelTreeNotFound(buildDirectory) }
         guard (try? FileSystem.statKey(obj))?.isDirectory == true else { throw CacheError.kernelTreeNotFound(buildDirectory) }
         var src: String?
-        if let mk = try? AtomicFile.readAll(obj.appendingComponent("Makefile")), mk.count < 4096 {
+        if let mk = try? FS.read(obj.appendingComponent("Makefile")), mk.count < 4096 {
             for line in String(decoding: mk, as: UTF8.self).split(separator: "\n") {
                 let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 guard words.count == 2, words[0] == "include", words[1].hasSuffix("/Makefile") else { continue }
                 var dir = String(words[1].dropLast("/Makefile".count))
                 if !dir.hasPrefix("/") { dir = obj.appendingComponent(dir) }
-                if let real = FileSystem.realPath(dir), real != obj { src = real }
+                if let real = FS.realPath(dir), real != obj { src = real }
             }
         }
         return KernelBuildTree(objtree: obj, srctree: src)
@@ -99,25 +100,25 @@ struct KernelTreeRecord {
     }
 
     func load() -> (fingerprint: Digest, digest: Digest)? {
-        guard let file = try? AtomicFile.readAll(path), let b = Sealed.open(file), b.count == 64 else { return nil }
+        guard let file = try? FS.read(path), let b = Sealed.open(file), b.count == 64 else { return nil }
         return (Digest(bytes: b.prefix(32)), Digest(bytes: b.suffix(32)))
     }
 
     var listingsPath: String { path + ".listings" }
 
     func loadListings() -> DirectoryListings? {
-        (try? AtomicFile.readAll(listingsPath)).flatMap(DirectoryListings.decode)
+        (try? FS.read(listingsPath)).flatMap(DirectoryListings.decode)
     }
 
     func save(fingerprint: Digest, digest: Digest, listings: DirectoryListings) {
         saveListings(listings)
-        try? AtomicFile.write(Sealed.seal(fingerprint.bytes + digest.bytes), to: path)
+        try? FS.writeAtomically(Sealed.seal(fingerprint.bytes + digest.bytes), to: path)
     }
 
     /// Each listing stands alone (a directory with that stat key had those names, and was old
     /// enough), so listings and record need not be written together.
     func saveListings(_ listings: DirectoryListings) {
         try? FileSystem.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
-        try? AtomicFile.write(listings.encoded(), to: listingsPath)
+        try? FS.writeAtomically(listings.encoded(), to: listingsPath)
     }
 }

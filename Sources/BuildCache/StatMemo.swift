@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Persistent map StatKey -> content digest. It only ever accelerates hashing: losing or
 /// discarding it costs a re-hash (~1 s for the kernel tree), never a wrong key, so a damaged
@@ -43,7 +44,7 @@ public struct StatMemo {
     /// Loads `<directory>/stat-memo.v1`; a missing or malformed file yields an empty memo.
     public static func load(directory: String, maxEntries: Int = 200_000, fileName: String = StatMemo.fileName) -> StatMemo {
         var memo = StatMemo(maxEntries: maxEntries, fileName: fileName)
-        guard let bytes = try? AtomicFile.readAll(directory.appendingComponent(fileName)),
+        guard let bytes = try? FS.read(directory.appendingComponent(fileName)),
               bytes.count >= 16, Array(bytes[0..<8]) == magic else { return memo }
         bytes.withUnsafeBytes { raw in
             let count = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
@@ -95,7 +96,7 @@ public struct StatMemo {
                 off += StatMemo.recordSize
             }
         }
-        try AtomicFile.write(out, to: directory.appendingComponent(fileName))
+        try FS.writeAtomically(out, to: directory.appendingComponent(fileName))
         entries = keep
         dirty = false
     }

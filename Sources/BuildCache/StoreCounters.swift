@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Persisted event counters: a fixed array of u64 in `stats/counters`, updated in place with
 /// pread/pwrite under flock. In-place (not rename) keeps a bump to a few syscalls; a torn
@@ -15,7 +16,7 @@ struct StoreCounters {
     func read() throws -> [UInt64] {
         var values = [UInt64](repeating: 0, count: Field.allCases.count)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { if errno == ENOENT { return values }; throw CacheError.errno("open", path) }
+        if fd < 0 { if errno == ENOENT { return values }; throw IOFailure("open", path) }
         defer { close(fd) }
         flock(fd, LOCK_SH)
         _ = values.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
@@ -26,14 +27,14 @@ struct StoreCounters {
 
     private func update(_ body: (inout [UInt64]) -> Void) throws {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CacheError.errno("open", path) }
+        guard fd >= 0 else { throw IOFailure("open", path) }
         defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 { if errno != EINTR { throw CacheError.errno("flock", path) } }
+        while flock(fd, LOCK_EX) != 0 { if errno != EINTR { throw IOFailure("flock", path) } }
         var values = [UInt64](repeating: 0, count: Field.allCases.count)
         _ = values.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }  // short read = zeros
         body(&values)
         let n = values.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        guard n == values.count * 8 else { throw CacheError.errno("pwrite", path) }
+        guard n == values.count * 8 else { throw IOFailure("pwrite", path) }
     }
 }
 

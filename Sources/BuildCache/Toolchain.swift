@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SafeFS
 
 /// One program the build runs, resolved to the file whose bytes execute.
 public struct ToolBinary: Hashable, Sendable {
@@ -32,7 +33,7 @@ public struct Toolchain: Sendable {
         for (role, prog) in [("cc1", "cc1"), ("as", "as"), ("ld", "ld")] {
             let answer = try run([driver, "-print-prog-name=\(prog)"]).trimmingCharacters(in: .whitespacesAndNewlines)
             let path = answer.hasPrefix("/") ? answer : try which(answer, searchPath)
-            guard FileSystem.exists(path) else { throw CacheError.toolNotFound("\(role) (\(answer))") }
+            guard FS.exists(path, followLinks: false) else { throw CacheError.toolNotFound("\(role) (\(answer))") }
             out.append(try binary(role, path))
         }
         for (role, prog) in [("make", "make"), ("strip", "strip")] { out.append(try binary(role, try which(prog, searchPath))) }
@@ -48,35 +49,23 @@ public struct Toolchain: Sendable {
     }
 
     static func binary(_ role: String, _ path: String) throws -> ToolBinary {
-        guard let real = FileSystem.realPath(path) else { throw CacheError.toolNotFound(path) }
+        guard let real = FS.realPath(path) else { throw CacheError.toolNotFound(path) }
         return ToolBinary(role: role, path: path, resolvedPath: real)
     }
 
     static func which(_ name: String, _ searchPath: String) throws -> String {
-        if name.contains("/") {
-            guard access(name, X_OK) == 0 else { throw CacheError.toolNotFound(name) }
-            return name
-        }
-        for dir in searchPath.split(separator: ":") {
-            let p = String(dir).appendingComponent(name)
-            if access(p, X_OK) == 0 { return p }
-        }
-        throw CacheError.toolNotFound(name)
+        guard let p = Spawn.lookUp(name, in: searchPath.split(separator: ":").map(String.init)) else { throw CacheError.toolNotFound(name) }
+        return p
     }
 
+    /// The program's stdout (stderr discarded); any failure to start or a non-zero exit is
+    /// commandFailed (status -1: it did not start).
     static func run(_ argv: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        p.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { throw CacheError.commandFailed(command: argv, status: -1) }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw CacheError.commandFailed(command: argv, status: p.terminationStatus) }
-        return String(decoding: data, as: UTF8.self)
+        var p = Spawn(argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
+        p.stderr = .discard
+        guard let r = try? p.run() else { throw CacheError.commandFailed(command: argv, status: -1) }
+        guard r.status == 0 else { throw CacheError.commandFailed(command: argv, status: r.status) }
+        return r.stdoutText
     }
 }
 
@@ -92,13 +81,13 @@ extension Toolchain {
         let signature = "\(driver) \(key.dev) \(key.ino) \(key.size) \(key.mtimeNs) \(key.ctimeNs) \(searchPath)"
         let safeName = cc.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }
         let file = "\(dir)/toolchain-\(String(safeName))"
-        if let data = FileManager.default.contents(atPath: file) {
+        if let data = FS.readFile(file) {
             let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
             if lines.first == signature {
                 var binaries: [ToolBinary] = []
                 for l in lines.dropFirst() {
                     let f = l.split(separator: "\t", maxSplits: 2).map(String.init)
-                    guard f.count == 3, FileSystem.exists(f[2]) else { binaries = []; break }
+                    guard f.count == 3, FS.exists(f[2], followLinks: false) else { binaries = []; break }
                     binaries.append(ToolBinary(role: f[0], path: f[1], resolvedPath: f[2]))
                 }
                 if !binaries.isEmpty { return Toolchain(binaries: binaries) }
@@ -107,7 +96,7 @@ extension Toolchain {
         let fresh = try resolve(cc: cc, searchPath: searchPath)
         let text = ([signature] + fresh.binaries.map { "\($0.role)\t\($0.path)\t\($0.resolvedPath)" }).joined(separator: "\n") + "\n"
         try? FileSystem.makeDirectories(dir)
-        try? AtomicFile.write(Array(text.utf8), to: file)
+        try? FS.writeAtomically(Array(text.utf8), to: file)
         return fresh
     }
 }

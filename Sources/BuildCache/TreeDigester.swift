@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SafeFS
 
 /// NAR-style Merkle digest of a directory tree.
 ///
@@ -163,7 +164,7 @@ private struct Walk {
 
     mutating func walkRoot(_ root: String) throws -> Int {
         // The root itself may be a link (/lib/modules/K/build): digest what it points at.
-        guard let real = FileSystem.realPath(root) else { throw CacheError.errno("realpath", root) }
+        guard let real = FS.realPath(root) else { throw IOFailure("realpath", root) }
         let key = try FileSystem.statKey(real)
         guard key.isDirectory else { throw CacheError.unsupportedFileType(path: root, mode: key.mode) }
         return try walkDirectory(path: real, rel: "", boundary: real, key: key, depth: 0)
@@ -185,7 +186,7 @@ private struct Walk {
         defer { dirStack.remove(id) }
         counts.directories += 1
 
-        guard let dir = opendir(path) else { throw CacheError.errno("opendir", path) }
+        guard let dir = opendir(path) else { throw IOFailure("opendir", path) }
         defer { closedir(dir) }
         let dfd = dirfd(dir)
         let dirIndex = dirPaths.count
@@ -194,7 +195,7 @@ private struct Walk {
         while true {
             errno = 0
             guard let ent = readdir(dir) else {
-                if errno != 0 { throw CacheError.errno("readdir", path) }
+                if errno != 0 { throw IOFailure("readdir", path) }
                 break
             }
             // d_name is NUL-terminated in place: stat it without building any String, since
@@ -211,7 +212,7 @@ private struct Walk {
             if rc == -2 { continue }
             let nameRef = NameRef(start: start, count: names.count - start)
             let name = names[start..<names.count]
-            guard rc == 0 else { throw CacheError.errno("lstat", path.appendingComponent(String(decoding: name, as: UTF8.self))) }
+            guard rc == 0 else { throw IOFailure("lstat", path.appendingComponent(String(decoding: name, as: UTF8.self))) }
             let ck = StatKey(st)
             var childRel = ""
             if let ex = options.exclude {
@@ -247,7 +248,7 @@ private struct Walk {
         guard key.isSymlink else { throw CacheError.unsupportedFileType(path: path, mode: key.mode) }
 
         let target = try FileSystem.readLink(path)
-        if shouldFollow(linkPath: path, target: target, boundary: boundary), let real = FileSystem.realPath(path) {
+        if shouldFollow(linkPath: path, target: target, boundary: boundary), let real = FS.realPath(path) {
             let tk = try FileSystem.statKey(real)
             if tk.isDirectory {
                 // The followed directory becomes the boundary for links found inside it.

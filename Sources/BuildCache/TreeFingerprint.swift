@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// A digest of a tree's *stat data*: every entry's name, (dev, ino, mode, size, mtime, ctime)
 /// and link target, in directory order, following links exactly as the kernel tree's content
@@ -22,7 +23,7 @@ struct TreeFingerprint {
     }
 
     static func compute(roots: [String], threads: Int = 2, known: DirectoryListings? = nil) throws -> Result {
-        do { return try walk(roots: roots, threads: threads, known: known) } catch CacheError.io where known != nil {
+        do { return try walk(roots: roots, threads: threads, known: known) } catch is IOFailure where known != nil {
             // A recorded name vanished under a directory whose stat did not change (a race
             // with a writer): read every directory instead.
             return try walk(roots: roots, threads: threads, known: nil)
@@ -34,7 +35,7 @@ struct TreeFingerprint {
         // big include/ subtrees spread over the threads.
         var top = Walker(splitDepth: 2, known: known)
         for r in roots {
-            guard let real = FileSystem.realPath(r) else { throw CacheError.errno("realpath", r) }
+            guard let real = FS.realPath(r) else { throw IOFailure("realpath", r) }
             top.stream.append(contentsOf: Array(r.utf8)); top.stream.append(0)
             try top.walk(path: real, key: FileSystem.statKey(real), boundary: real, depth: 0)
         }
@@ -97,7 +98,7 @@ struct TreeFingerprint {
             var count = 0
             if let known, let listed = known.entries(of: path, key: key) {
                 let dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                guard dfd >= 0 else { throw CacheError.errno("open", path) }
+                guard dfd >= 0 else { throw IOFailure("open", path) }
                 defer { close(dfd) }
                 try known.names.withUnsafeBufferPointer { buf in
                     var at = listed.start
@@ -110,13 +111,13 @@ struct TreeFingerprint {
                     }
                 }
             } else {
-                guard let dir = opendir(path) else { throw CacheError.errno("opendir", path) }
+                guard let dir = opendir(path) else { throw IOFailure("opendir", path) }
                 defer { closedir(dir) }
                 let dfd = dirfd(dir)
                 while true {
                     errno = 0
                     guard let ent = readdir(dir) else {
-                        if errno != 0 { throw CacheError.errno("readdir", path) }
+                        if errno != 0 { throw IOFailure("readdir", path) }
                         break
                     }
                     try withUnsafeBytes(of: &ent.pointee.d_name) { raw in
@@ -141,7 +142,7 @@ struct TreeFingerprint {
             list.append(0)
             var st = stat()
             guard fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw CacheError.errno("lstat", path.appendingComponent(String(cString: name)))
+                throw IOFailure("lstat", path.appendingComponent(String(cString: name)))
             }
             let key = StatKey(st)
             add(key)
@@ -161,7 +162,7 @@ struct TreeFingerprint {
             let target = try FileSystem.readLink(path)
             stream.append(contentsOf: target); stream.append(0)
             guard TreeWalkRules.shouldFollow(linkPath: path, target: target, boundary: boundary, policy: .followExternal),
-                  let real = FileSystem.realPath(path) else { stream.append(UInt8(ascii: "-")); return }
+                  let real = FS.realPath(path) else { stream.append(UInt8(ascii: "-")); return }
             stream.append(contentsOf: Array(real.utf8)); stream.append(0)
             let k = try FileSystem.statKey(real)
             add(k)
@@ -254,7 +255,7 @@ enum TreeWalkRules {
         case .followAll: return true
         case .followExternal:
             if target.first == UInt8(ascii: "/") { return true }
-            guard let real = FileSystem.realPath(linkPath) else { return false }  // dangling: record
+            guard let real = FS.realPath(linkPath) else { return false }  // dangling: record
             return !(real == boundary || real.hasPrefix(boundary + "/"))
         }
     }

@@ -4,53 +4,18 @@ import Glibc
 #endif
 import SafeFS
 
-/// Thin, throwing wrappers over the POSIX calls the transaction needs.
+/// The transaction's own calls, on top of SafeFS's plain ones (kind, exists,
+/// join, parent, list, ...).
 ///
 /// Foundation's FileManager hides which syscall failed and never fsyncs; crash
 /// safety depends on exactly which calls happen in which order, so the steps use
-/// these instead. Every error names the path and the errno.
-enum FS {
-    enum Kind: Equatable { case file, directory, symlink, other }
-
-    /// lstat: never follows a symlink, so a link is reported as a link.
-    static func kind(_ path: String) -> Kind? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: return .file
-        case S_IFDIR: return .directory
-        case S_IFLNK: return .symlink
-        default: return .other
-        }
-    }
-
-    static func exists(_ path: String) -> Bool { kind(path) != nil }
-
+/// these instead. Every error names the path and the errno, in the installer's
+/// words ("cannot rename to x", "cannot fsync directory").
+extension FS {
     static func mode(_ path: String) -> mode_t? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return st.st_mode & 0o7777
-    }
-
-    static func readLink(_ path: String) -> String? {
-        Plain.readLink(path).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    static func parent(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let p = String(path[..<slash])
-        return p.isEmpty ? "/" : p
-    }
-
-    static func basename(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
-    }
-
-    static func join(_ a: String, _ b: String) -> String {
-        if b.isEmpty { return a }
-        let bb = b.hasPrefix("/") ? String(b.dropFirst()) : b
-        return a.hasSuffix("/") ? a + bb : a + "/" + bb
     }
 
     static func fail(_ op: String, _ path: String) -> InstallerError {
@@ -77,7 +42,7 @@ enum FS {
         guard fchmod(outFD, mode) == 0 else { throw abandon("chmod", destination) }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(inFD, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(inFD, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw abandon("read", source)
@@ -113,7 +78,7 @@ enum FS {
     }
 
     /// Makes a rename/link/unlink in `directory` durable.
-    static func syncDirectory(_ directory: String) throws {
+    static func syncDirectoryIfSupported(_ directory: String) throws {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw fail("open directory", directory) }
         defer { close(fd) }
@@ -122,7 +87,7 @@ enum FS {
         if fsync(fd) != 0 && errno != EINVAL && errno != EROFS { throw fail("fsync directory", directory) }
     }
 
-    static func rename(_ from: String, _ to: String) throws {
+    static func renameEntry(_ from: String, _ to: String) throws {
         guard Glibc.rename(from, to) == 0 else { throw fail("rename to \(to)", from) }
     }
 
@@ -154,21 +119,25 @@ enum FS {
     static func missingDirectories(_ path: String) -> [String] {
         var missing: [String] = []
         var p = path
-        while !p.isEmpty && p != "/" && !exists(p) {
+        while !p.isEmpty && p != "/" && !exists(p, followLinks: false) {
             missing.append(p)
             p = parent(p)
         }
         return missing.reversed()
     }
 
-    static func listDirectory(_ path: String) -> [String] { (Plain.list(path) ?? []).sorted() }
+    static func listDirectory(_ path: String) -> [String] { list(path).sorted() }
 
-    /// Recursive delete that never follows symlinks.
-    static func removeTree(_ path: String) throws {
-        do { try Plain.removeTree(path) } catch let f as IOFailure { throw InstallerError.io(operation: f.operation, path: f.path, errno: f.errno) }
+    /// SafeFS's removeTree; SafeFS names the system call, these messages have always said "remove".
+    static func removeTreeReporting(_ path: String) throws {
+        do { try removeTree(path) } catch let f as IOFailure {
+            throw InstallerError.io(operation: f.operation == "rmdir" ? "remove directory" : "remove", path: f.path, errno: f.errno)
+        }
     }
 
-    static func readFile(_ path: String) throws -> [UInt8] {
-        do { return try Plain.readFile(path) } catch let f as IOFailure { throw InstallerError.io(operation: f.operation, path: f.path, errno: f.errno) }
+    static func readFileReporting(_ path: String) throws -> [UInt8] {
+        do { return try read(path) } catch let f as IOFailure {
+            throw InstallerError.io(operation: f.operation == "open" ? "open for reading" : f.operation, path: f.path, errno: f.errno)
+        }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SafeFS
 
 /// The write-ahead journal of one transaction: `$dkms_tree/.journal/<id>.journal`.
 ///
@@ -26,10 +27,10 @@ final class Journal {
     /// Creates the journal and durably writes its `begin` record.
     static func create(dkmsTree: String, id: String, description: String, faults: inout FaultInjector) throws -> Journal {
         let dir = directory(dkmsTree: dkmsTree)
-        if !FS.exists(dir) {
+        if !FS.exists(dir, followLinks: false) {
             faults.point("journal: mkdir \(dir)")
             try FS.makeDirectory(dir, mode: 0o700)
-            try FS.syncDirectory(FS.parent(dir))
+            try FS.syncDirectoryIfSupported(FS.parent(dir))
         }
         let path = FS.join(dir, "\(id).journal")
         faults.point("journal: create \(path)")
@@ -39,7 +40,7 @@ final class Journal {
         // The empty file is harmless to recovery (no begin record = nothing to do), so
         // the create and the first record need not be atomic.
         try j.append(.begin(id: id, description: description), faults: &faults)
-        try FS.syncDirectory(dir)
+        try FS.syncDirectoryIfSupported(dir)
         return j
     }
 
@@ -73,14 +74,14 @@ final class Journal {
         fd = -1
         faults.point("journal: delete \(path)")
         try FS.unlinkIfPresent(path)
-        try FS.syncDirectory(FS.parent(path))
+        try FS.syncDirectoryIfSupported(FS.parent(path))
     }
 
     /// Reads every intact record. A trailing line without newline or with a bad checksum
     /// is the torn end of an interrupted append and is dropped; a bad line in the middle
     /// means real corruption and is an error.
     static func read(path: String) throws -> [JournalRecord] {
-        let text = String(decoding: try FS.readFile(path), as: UTF8.self)
+        let text = String(decoding: try FS.readFileReporting(path), as: UTF8.self)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if let last = lines.last, last.isEmpty || !text.hasSuffix("\n") { lines.removeLast() }
         var records: [JournalRecord] = []

@@ -1,3 +1,5 @@
+import SafeFS
+
 /// `$dkms_tree/.staging/`: a command's scratch files (the `.origin` notes an
 /// install journals in, tarball work). Nothing there is state — the tree's files
 /// never point into it — so under the tree lock, where no other command is in

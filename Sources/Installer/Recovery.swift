@@ -1,3 +1,5 @@
+import SafeFS
+
 /// Finishes transactions a crash interrupted. Run it under the tree lock before any
 /// state-changing command (the lock guarantees the journal's owner is dead).
 ///
@@ -41,12 +43,12 @@ public enum Recovery {
             }
             faults.point("recover: delete journal \(path)")
             try FS.unlinkIfPresent(path)
-            try FS.syncDirectory(FS.parent(path))
+            try FS.syncDirectoryIfSupported(FS.parent(path))
         }
         // Staging areas belong to a transaction in progress; under the lock none is.
         let staging = ModuleStaging.root(dkmsTree: dkmsTree)
         for name in FS.listDirectory(staging) {
-            try FS.removeTree(FS.join(staging, name))
+            try FS.removeTreeReporting(FS.join(staging, name))
         }
         return report
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SafeFS
 
 /// Does, undoes and finishes single steps. The invariants every method keeps:
 ///
@@ -30,7 +31,7 @@ struct StepExecutor {
             r.createdDirectories = FS.missingDirectories(FS.parent(destination))
         case let .backupOriginal(from, to), let .restoreOriginal(from, to):
             guard FS.kind(from) == .file else { throw InstallerError.conflict(path: from, reason: "original module to move is missing or not a regular file") }
-            guard !FS.exists(to) else { throw InstallerError.conflict(path: to, reason: "already exists, refusing to overwrite it") }
+            guard !FS.exists(to, followLinks: false) else { throw InstallerError.conflict(path: to, reason: "already exists, refusing to overwrite it") }
             r.createdDirectories = FS.missingDirectories(FS.parent(to))
         case let .removeFile(path):
             if let k = FS.kind(path) {
@@ -60,7 +61,7 @@ struct StepExecutor {
         for dir in r.createdDirectories {
             faults.point("mkdir \(dir)")
             try FS.makeDirectory(dir)
-            try FS.syncDirectory(FS.parent(dir))
+            try FS.syncDirectoryIfSupported(FS.parent(dir))
         }
         switch r.step {
         case let .installFile(source, destination, mode):
@@ -80,9 +81,9 @@ struct StepExecutor {
                 try FS.hardLink(destination, r.asidePath(for: destination))
             }
             faults.point("rename \(tmp) -> \(destination)")
-            try FS.rename(tmp, destination)
+            try FS.renameEntry(tmp, destination)
             faults.point("fsync dir of \(destination)")
-            try FS.syncDirectory(FS.parent(destination))
+            try FS.syncDirectoryIfSupported(FS.parent(destination))
 
         case let .backupOriginal(from, to), let .restoreOriginal(from, to):
             try durableMove(from: from, to: to, record: r, faults: &faults)
@@ -90,9 +91,9 @@ struct StepExecutor {
         case let .removeFile(path), let .removeDirectory(path):
             guard r.priorPresent else { return }
             faults.point("rename \(path) -> aside")
-            try FS.rename(path, r.asidePath(for: path))
+            try FS.renameEntry(path, r.asidePath(for: path))
             faults.point("fsync dir of \(path)")
-            try FS.syncDirectory(FS.parent(path))
+            try FS.syncDirectoryIfSupported(FS.parent(path))
 
         case .removeEmptyDirectory:
             // Deferred to cleanup: until commit, aside copies may still live in the
@@ -104,16 +105,16 @@ struct StepExecutor {
             faults.point("symlink \(tmp) -> \(target)")
             try FS.symlink(target: target, at: tmp)
             faults.point("rename \(tmp) -> \(path)")
-            try FS.rename(tmp, path)
+            try FS.renameEntry(tmp, path)
             faults.point("fsync dir of \(path)")
-            try FS.syncDirectory(FS.parent(path))
+            try FS.syncDirectoryIfSupported(FS.parent(path))
 
         case let .removeLink(path):
             guard r.priorLink != nil else { return }
             faults.point("unlink \(path)")
             try FS.unlinkIfPresent(path)
             faults.point("fsync dir of \(path)")
-            try FS.syncDirectory(FS.parent(path))
+            try FS.syncDirectoryIfSupported(FS.parent(path))
         }
     }
 
@@ -125,7 +126,7 @@ struct StepExecutor {
         faults.point("unlink \(from)")
         try FS.unlinkIfPresent(from)
         faults.point("fsync dir of \(from)")
-        try FS.syncDirectory(FS.parent(from))
+        try FS.syncDirectoryIfSupported(FS.parent(from))
     }
 
     private func placeCopy(of from: String, at to: String, record r: StepRecord, faults: inout FaultInjector) throws {
@@ -144,10 +145,10 @@ struct StepExecutor {
                 throw InstallerError.io(operation: op, path: to, errno: code)
             }
             faults.point("rename \(tmp) -> \(to)")
-            try FS.rename(tmp, to)
+            try FS.renameEntry(tmp, to)
         }
         faults.point("fsync dir of \(to)")
-        try FS.syncDirectory(FS.parent(to))
+        try FS.syncDirectoryIfSupported(FS.parent(to))
     }
 
     // MARK: undo – bring the filesystem back to how `prepare` saw it
@@ -159,7 +160,7 @@ struct StepExecutor {
             if r.priorPresent {
                 // If the aside link exists the rename may have happened: put the old file back.
                 // If it does not, either the rename never happened or we already restored it.
-                if FS.exists(aside) {
+                if FS.exists(aside, followLinks: false) {
                     if FS.sameFile(aside, destination) {
                         // Linked but not yet replaced: rename() between two links to one
                         // inode is a no-op by POSIX, so drop the aside name instead.
@@ -167,21 +168,21 @@ struct StepExecutor {
                         try FS.unlinkIfPresent(aside)
                     } else {
                         faults.point("undo: rename aside -> \(destination)")
-                        try FS.rename(aside, destination)
+                        try FS.renameEntry(aside, destination)
                     }
-                    try FS.syncDirectory(FS.parent(destination))
+                    try FS.syncDirectoryIfSupported(FS.parent(destination))
                 }
-            } else if FS.exists(destination) {
+            } else if FS.exists(destination, followLinks: false) {
                 // Nothing was there before and we hold the lock, so whatever is there is ours.
                 faults.point("undo: unlink \(destination)")
                 try FS.unlinkIfPresent(destination)
-                try FS.syncDirectory(FS.parent(destination))
+                try FS.syncDirectoryIfSupported(FS.parent(destination))
             }
             try removeTemp(r.tempPath(for: destination), faults: &faults)
 
         case let .backupOriginal(from, to), let .restoreOriginal(from, to):
-            let fromExists = FS.exists(from)
-            if FS.exists(to) {
+            let fromExists = FS.exists(from, followLinks: false)
+            if FS.exists(to, followLinks: false) {
                 if !fromExists {
                     // The source was already unlinked: move the only copy back first.
                     let back = StepRecord(index: r.index, step: r.step, transactionID: "\(r.transactionID)-undo")
@@ -190,16 +191,16 @@ struct StepExecutor {
                 }
                 faults.point("undo: unlink \(to)")
                 try FS.unlinkIfPresent(to)
-                try FS.syncDirectory(FS.parent(to))
+                try FS.syncDirectoryIfSupported(FS.parent(to))
             }
             try removeTemp(r.tempPath(for: to), faults: &faults)
 
         case let .removeFile(path), let .removeDirectory(path):
             let aside = r.asidePath(for: path)
-            if r.priorPresent && FS.exists(aside) && !FS.exists(path) {
+            if r.priorPresent && FS.exists(aside, followLinks: false) && !FS.exists(path, followLinks: false) {
                 faults.point("undo: rename aside -> \(path)")
-                try FS.rename(aside, path)
-                try FS.syncDirectory(FS.parent(path))
+                try FS.renameEntry(aside, path)
+                try FS.syncDirectoryIfSupported(FS.parent(path))
             }
 
         case .removeEmptyDirectory:
@@ -214,12 +215,12 @@ struct StepExecutor {
                     faults.point("undo: symlink \(tmp) -> \(prior)")
                     try FS.symlink(target: prior, at: tmp)
                     faults.point("undo: rename \(tmp) -> \(path)")
-                    try FS.rename(tmp, path)
+                    try FS.renameEntry(tmp, path)
                 } else {
                     faults.point("undo: unlink \(path)")
                     try FS.unlinkIfPresent(path)
                 }
-                try FS.syncDirectory(FS.parent(path))
+                try FS.syncDirectoryIfSupported(FS.parent(path))
             }
             try removeTemp(r.tempPath(for: path), faults: &faults)
         }
@@ -243,15 +244,15 @@ struct StepExecutor {
             try removeTemp(r.asidePath(for: path), faults: &faults)
         case let .removeDirectory(path):
             let aside = r.asidePath(for: path)
-            if FS.exists(aside) {
+            if FS.exists(aside, followLinks: false) {
                 faults.point("cleanup: rm -r \(aside)")
-                try FS.removeTree(aside)
+                try FS.removeTreeReporting(aside)
             }
         case let .removeEmptyDirectory(path):
             if FS.kind(path) == .directory && FS.listDirectory(path).isEmpty {
                 faults.point("cleanup: rmdir \(path)")
                 try FS.removeDirectoryIfEmpty(path)
-                try FS.syncDirectory(FS.parent(path))
+                try FS.syncDirectoryIfSupported(FS.parent(path))
             }
         case let .setLink(path, _), let .removeLink(path):
             try removeTemp(r.tempPath(for: path), faults: &faults)
@@ -259,7 +260,7 @@ struct StepExecutor {
     }
 
     private func removeTemp(_ path: String, faults: inout FaultInjector) throws {
-        guard FS.exists(path) else { return }
+        guard FS.exists(path, followLinks: false) else { return }
         faults.point("unlink \(path)")
         try FS.unlinkIfPresent(path)
     }

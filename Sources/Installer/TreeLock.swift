@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SafeFS
 
 /// The one exclusive lock every state-changing command holds on a dkms tree.
 ///

@@ -1,3 +1,5 @@
+import SafeFS
+
 /// Module compression as the kernel's own `scripts/Makefile.modinst` does it, so an
 /// installed dkms module looks exactly like an in-tree one of the same kernel.
 public enum ModuleCompression: String, CaseIterable, Equatable, Sendable {
@@ -75,7 +77,7 @@ public struct Compressor: Sendable {
         case .gzip: try runner.check(gzip, ["-n", "-f", file])
         }
         let out = file + method.suffix
-        guard ToolFiles.isFile(out) else {
+        guard (FS.kind(out) == .file) else {
             throw ToolError.noOutput(path: out, tool: method.rawValue)
         }
         return out

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 /// The few facts of a kernel's `.config` the installer cares about.
 ///
 /// Parsed from the real file of the target kernel (not the running one): dkms often
@@ -75,7 +76,7 @@ public struct KernelConfig: Equatable, Sendable {
 
     /// `/lib/modules/<k>/build/.config` under a given install tree (default /lib/modules).
     public static func defaultPath(kernel: String, installTree: String = "/lib/modules") -> String {
-        ToolFiles.join(ToolFiles.join(installTree, kernel), "build/.config")
+        FS.join(FS.join(installTree, kernel), "build/.config")
     }
 
     public func isEnabled(_ name: String) -> Bool { self[name] == "y" }

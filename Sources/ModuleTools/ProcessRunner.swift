@@ -1,4 +1,5 @@
-import Foundation
+import Glibc
+import SafeFS
 
 /// Runs an external tool (xz, zstd, gzip, sign-file, openssl, depmod) and captures
 /// its output, so failures can be reported with the tool's own words.
@@ -15,31 +16,11 @@ public struct ProcessRunner: Sendable {
 
     public func run(_ executable: String, _ arguments: [String]) throws -> Result {
         let path = try ProcessRunner.resolve(executable)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        if let env = environment { p.environment = env }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { throw ToolError.toolMissing(path: path) }
-        // Drain stderr on another thread so a chatty tool cannot fill a pipe and stall.
-        let errBox = DataBox()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errBox.data
-        p.waitUntilExit()
-        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-        return Result(status: status,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        // nil: the tools see dkms's own environment, as they always have.
+        let env = environment.map { $0.map { "\($0.key)=\($0.value)" }.sorted() } ?? Spawn.inheritedEnvironment
+        let r: Spawn.Result
+        do { r = try Spawn([path] + arguments, environment: env).run() } catch { throw ToolError.toolMissing(path: path) }
+        return Result(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)
     }
 
     /// Like `run`, but a non-zero exit is an error that carries stderr.
@@ -56,23 +37,9 @@ public struct ProcessRunner: Sendable {
     /// Absolute paths are taken as given; bare names are looked up in PATH plus the
     /// sbin directories (depmod lives in /usr/sbin, often not in a test's PATH).
     public static func resolve(_ executable: String) throws -> String {
-        if executable.contains("/") {
-            guard FileManager.default.isExecutableFile(atPath: executable) else {
-                throw ToolError.toolMissing(path: executable)
-            }
-            return executable
-        }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
         let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        for d in dirs {
-            let candidate = ToolFiles.join(d, executable)
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw ToolError.toolMissing(path: executable)
+        guard let found = Spawn.lookUp(executable, in: dirs) else { throw ToolError.toolMissing(path: executable) }
+        return found
     }
-}
-
-/// Hands stderr from the reader thread back; the DispatchGroup orders the accesses.
-private final class DataBox: @unchecked Sendable {
-    var data = Data()
 }

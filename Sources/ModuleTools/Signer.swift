@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SafeFS
 
 /// dkms 3.x module signing: a MOK key + DER certificate (generated on first use),
 /// the kernel's `sign-file`, the kernel's CONFIG_MODULE_SIG_HASH. Signing must
@@ -24,7 +25,7 @@ public struct SigningSettings: Equatable, Sendable {
     }
 
     public static func defaultSignFile(kernel: String, installTree: String = "/lib/modules") -> String {
-        ToolFiles.join(ToolFiles.join(installTree, kernel), "build/scripts/sign-file")
+        FS.join(FS.join(installTree, kernel), "build/scripts/sign-file")
     }
 }
 
@@ -57,11 +58,11 @@ public struct Signer: Sendable {
             return .skip(reason: "warning: \(tool): sign-file tool not found, modules for \(kernel) will NOT be signed", isWarning: true)
         }
         if !settings.key.hasPrefix("pkcs11:") {
-            if !ToolFiles.exists(settings.key) || !ToolFiles.exists(settings.certificate) {
+            if !FS.exists(settings.key, followLinks: false) || !FS.exists(settings.certificate, followLinks: false) {
                 try generateKey()
             }
         }
-        guard ToolFiles.exists(settings.certificate) else {
+        guard FS.exists(settings.certificate, followLinks: false) else {
             return .skip(reason: "warning: \(settings.certificate): certificate missing, modules for \(kernel) will NOT be signed", isWarning: true)
         }
         return .sign(tool: tool, key: settings.key, certificate: settings.certificate, hash: config.moduleSignatureHash)
@@ -71,7 +72,7 @@ public struct Signer: Sendable {
     /// place: a crash must not leave a key without its certificate (dkms would then
     /// regenerate the key and invalidate an already enrolled MOK).
     public func generateKey() throws {
-        let keyDir = ToolFiles.parent(settings.key), certDir = ToolFiles.parent(settings.certificate)
+        let keyDir = FS.parent(settings.key), certDir = FS.parent(settings.certificate)
         try ToolFiles.makeDirectories(keyDir)
         try ToolFiles.makeDirectories(certDir)
         let suffix = ".dkms-tmp-\(getpid())"

@@ -3,38 +3,17 @@ import Glibc
 #endif
 import SafeFS
 
-/// The few path and file calls the tools make. Not the installer's `FS`: the
-/// tools must not depend on the transaction module, and they need only this
-/// much (names, existence, and writing the MOK key pair durably).
+/// The few file calls the tools make beyond SafeFS's plain ones, worded as the
+/// installer words its failures ("cannot rename to x"). Not the installer's:
+/// the tools must not depend on the transaction module, and they need only
+/// this much (writing the MOK key pair durably).
 enum ToolFiles {
-    /// `a/b` with exactly one slash between, as the installer's paths were joined.
-    static func join(_ a: String, _ b: String) -> String {
-        if b.isEmpty { return a }
-        let tail = b.hasPrefix("/") ? b.dropFirst() : Substring(b)
-        return (a.hasSuffix("/") ? a : a + "/") + tail
-    }
-
-    static func parent(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
-    /// lstat: a link is not the file it names.
-    static func lstatMode(_ path: String) -> mode_t? {
-        var st = stat()
-        return lstat(path, &st) == 0 ? st.st_mode & S_IFMT : nil
-    }
-
-    static func exists(_ path: String) -> Bool { lstatMode(path) != nil }
-
-    static func isFile(_ path: String) -> Bool { lstatMode(path) == S_IFREG }
-
     static func fail(_ op: String, _ path: String) -> ToolError { .io(operation: op, path: path, errno: errno) }
 
     /// mkdir -p (mode 0755), outermost missing directory first.
     static func makeDirectories(_ path: String) throws {
-        if path.isEmpty || path == "/" || exists(path) { return }
-        try makeDirectories(parent(path))
+        if path.isEmpty || path == "/" || FS.exists(path, followLinks: false) { return }
+        try makeDirectories(FS.parent(path))
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw fail("create directory", path) }
     }
 
@@ -54,6 +33,8 @@ enum ToolFiles {
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        do { return try Plain.readFile(path) } catch let f as IOFailure { throw ToolError.io(operation: f.operation, path: f.path, errno: f.errno) }
+        do { return try FS.read(path) } catch let f as IOFailure {
+            throw ToolError.io(operation: f.operation == "open" ? "open for reading" : f.operation, path: f.path, errno: f.errno)
+        }
     }
 }

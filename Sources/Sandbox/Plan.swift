@@ -135,7 +135,7 @@ struct Plan {
         // /usr/src holds every module's source and every kernel's headers: masked by an empty
         // tmpfs, into which only this build's headers and mounts are bound below; sealed
         // read-only at the end, once their mount points are made.
-        let maskUsrSrc = Plan.isDirectory("/usr/src")
+        let maskUsrSrc = FS.kind("/usr/src") == .directory
         if maskUsrSrc {
             ops.append(PlannedOp(kind: Int32(CSB_OP_TMPFS.rawValue), flags: Plan.rwFlags | CSB_F_NOEXEC, dst: Plan.inside(Plan.maskedUsrSrc),
                                  data: "size=64k,nr_inodes=4096,mode=0755", what: "mask /usr/src with an empty tmpfs"))
@@ -226,11 +226,6 @@ struct Plan {
 
     /// Where other modules' sources and other kernels' headers live on every distribution.
     static let maskedUsrSrc = "/usr/src"
-
-    static func isDirectory(_ p: String) -> Bool {
-        var st = stat()
-        return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-    }
 
     /// Root-owned lower layers are attached through an id-mapped clone (host root -> the
     /// sandbox's outside ids), so the build user owns the merged view. That needs a user

@@ -43,3 +43,13 @@ func errnoString(_ e: Int32) -> String {
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
+import SafeFS
+
+extension SandboxError {
+    /// A profile or limits file, whole: the administrator's configuration,
+    /// read with SafeFS's one whole-file read; a failure is `.io` naming it.
+    static func contents(of path: String) throws -> Data {
+        do { return Data(try FS.read(path)) } catch let f as IOFailure { throw SandboxError.io(path: path, errno: f.errno) }
+    }
+}

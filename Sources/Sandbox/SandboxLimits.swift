@@ -49,10 +49,7 @@ public struct SandboxLimits: Equatable, Sendable {
     public static let kbuildDefault = SandboxLimits()
 
     public static func load(path: String) throws -> SandboxLimits {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SandboxError.io(path: path, errno: errno == 0 ? ENOENT : errno)
-        }
-        return try parse(data)
+        try parse(SandboxError.contents(of: path))
     }
 
     public static func parse(_ data: Data) throws -> SandboxLimits {

@@ -67,10 +67,7 @@ public struct SeccompProfile: Equatable, Sendable {
     }
 
     public static func load(path: String) throws -> SeccompProfile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SandboxError.io(path: path, errno: errno == 0 ? ENOENT : errno)
-        }
-        return try parse(data)
+        try parse(SandboxError.contents(of: path))
     }
 
     public static func parse(_ data: Data) throws -> SeccompProfile {

@@ -9,6 +9,7 @@
 // Debug builds only (@testable reaches the internal parsers).
 import Glibc
 import Foundation
+import SafeFS
 @testable import DKMSCore
 @testable import BuildCache
 @testable import Installer
@@ -135,7 +136,7 @@ let elfSeeds: [[UInt8]] = {
 }()
 
 func sh(_ cmd: String) -> String {
-    String(decoding: Subprocess.run(["/bin/sh", "-c", cmd]).stdout, as: UTF8.self)
+    String(decoding: Spawn.hostTool(["/bin/sh", "-c", cmd]).stdout, as: UTF8.self)
 }
 
 let recordSeeds: [[UInt8]] = [

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import SafeFS
 import TestSupport
 
 /// Runs against the real Debian header packages; skipped where they are not installed.
@@ -25,7 +26,7 @@ final class KernelTreeTests: XCTestCase {
         try XCTSkipIf(Self.builds.isEmpty, "kernel headers not installed")
         for build in Self.builds {
             let k = try KernelBuildTree.discover(buildDirectory: build)
-            XCTAssertEqual(k.objtree, FileSystem.realPath(build), build)
+            XCTAssertEqual(k.objtree, FS.realPath(build), build)
             XCTAssertTrue(FileManager.default.fileExists(atPath: k.objtree + "/.config"), build)
             XCTAssertTrue(FileManager.default.fileExists(atPath: (k.srctree ?? k.objtree) + "/include/linux/module.h"), build)
             // Debian splits each kernel's headers: the flavour's objtree includes the common srctree.
@@ -68,11 +69,11 @@ final class KernelTreeTests: XCTestCase {
         let k = try KernelBuildTree.discover(buildDirectory: build)
         let srctreeHost = try XCTUnwrap(k.srctree)
         // The kbuild directory the objtree's `scripts` link leads to (Debian: /usr/lib/linux-kbuild-<series>).
-        let kbuild = try XCTUnwrap(FileSystem.realPath(k.objtree + "/scripts")).split(separator: "/").dropLast().joined(separator: "/")
+        let kbuild = try XCTUnwrap(FS.realPath(k.objtree + "/scripts")).split(separator: "/").dropLast().joined(separator: "/")
         let t = TempDir()
         XCTAssertEqual(sh("set -e; cd / && cp -a --parents .\(k.objtree) .\(srctreeHost) ./\(kbuild) \(t.path)/"), 0)
         let objtree = t.path + k.objtree, srctree = t.path + srctreeHost
-        XCTAssertEqual(FileSystem.realPath(objtree + "/scripts"), t.path + "/" + kbuild + "/scripts")
+        XCTAssertEqual(FS.realPath(objtree + "/scripts"), t.path + "/" + kbuild + "/scripts")
         var d = FileDigester(memoDirectory: nil)
         let original = try KernelBuildTree.discover(buildDirectory: build).digest(using: &d)
         let copy = try KernelBuildTree(objtree: objtree, srctree: srctree).digest(using: &d)

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import BuildCache
+import SafeFS
 import TestSupport
 
 /// A two-root kernel-like tree: objtree (with a scripts link out to a
@@ -65,9 +66,9 @@ final class TreeFingerprintTests: XCTestCase {
         XCTAssertNil(record.load(), "a just-written tree is digested every time until it is 2 s old")
         _ = try k.digest(memoDirectory: memo, minimumAgeSeconds: 0)
         XCTAssertNotNil(record.load())
-        var bytes = try AtomicFile.readAll(record.path)
+        var bytes = try FS.read(record.path)
         bytes[40] ^= 1  // the digest half: a forged or torn record
-        try AtomicFile.write(bytes, to: record.path)
+        try FS.writeAtomically(bytes, to: record.path)
         XCTAssertNil(record.load())
         XCTAssertEqual(try k.digest(memoDirectory: memo, minimumAgeSeconds: 0), d)
     }

@@ -2,6 +2,7 @@ import XCTest
 import Glibc
 @testable import DKMSCore
 import BuildCache
+import SafeFS
 import TestSupport
 
 /// Which dkms.conf files count as pure (their evaluation can be replayed),

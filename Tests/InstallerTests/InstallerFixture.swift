@@ -3,6 +3,7 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import SafeFS
 import TestSupport
 #endif
 
@@ -16,7 +17,7 @@ enum InstallerFixture {
 
     static func makeTempDir(_ tag: String = "inst") -> String { TestSupport.makeTempDir("installer-test-\(tag)") }
 
-    static func removeTree(_ path: String) { try? FS.removeTree(path) }
+    static func removeTree(_ path: String) { try? FS.removeTreeReporting(path) }
 
     // MARK: files
 
@@ -24,7 +25,7 @@ enum InstallerFixture {
 
     static func write(_ path: String, _ text: String) { write(path, Array(text.utf8)) }
 
-    static func bytes(_ path: String) -> [UInt8]? { try? FS.readFile(path) }
+    static func bytes(_ path: String) -> [UInt8]? { try? FS.readFileReporting(path) }
 
     /// Deterministic pseudo-random content so "byte-equal" checks mean something.
     static func payload(seed: UInt64, size: Int) -> [UInt8] {

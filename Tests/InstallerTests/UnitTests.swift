@@ -3,6 +3,7 @@ import XCTest
 @testable import Installer
 #if canImport(Glibc)
 import Glibc
+import SafeFS
 import TestSupport
 #endif
 

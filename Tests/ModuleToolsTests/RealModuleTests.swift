@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ModuleTools
+import SafeFS
 import TestSupport
 
 /// Compression, signing and depmod against a real hello.ko built from the Debian
@@ -42,7 +43,7 @@ final class RealModuleTests: XCTestCase {
         XCTAssertFalse(T.kernels.isEmpty, "no kernel headers installed")
         for k in T.kernels {
             let path = KernelConfig.defaultPath(kernel: k)
-            guard ToolFiles.exists(path) else { continue }
+            guard FS.exists(path, followLinks: false) else { continue }
             let text = String(decoding: try ToolFiles.readFile(path), as: UTF8.self)
             let lines = Set(text.split(separator: "\n").map(String.init))
             let c = try KernelConfig.load(path: path)
@@ -101,14 +102,14 @@ final class RealModuleTests: XCTestCase {
 
     func testSignWithGeneratedKeyThenCompressKeepsSigner() throws {
         let s = signing(root)
-        XCTAssertFalse(ToolFiles.exists(s.key))
+        XCTAssertFalse(FS.exists(s.key, followLinks: false))
         let signer = Signer(settings: s)
         let config = try KernelConfig.load(path: KernelConfig.defaultPath(kernel: T.kernel))
         let decision = try signer.prepare(kernel: T.kernel, config: config)
         guard case let .sign(tool, _, _, hash) = decision else { return XCTFail("not signed: \(decision)") }
         XCTAssertEqual(tool, "/lib/modules/\(T.kernel)/build/scripts/sign-file")
         XCTAssertEqual(hash, "sha256")
-        XCTAssertTrue(ToolFiles.exists(s.key) && ToolFiles.exists(s.certificate), "key and cert generated on first use")
+        XCTAssertTrue(FS.exists(s.key, followLinks: false) && FS.exists(s.certificate, followLinks: false), "key and cert generated on first use")
         var st = stat()
         XCTAssertEqual(stat(s.key, &st), 0)
         XCTAssertEqual(st.st_mode & 0o077, 0, "private key must not be group/world readable")
@@ -145,7 +146,7 @@ final class RealModuleTests: XCTestCase {
         let d = try signer.prepare(kernel: "x", config: KernelConfig(text: "# CONFIG_MODULE_SIG is not set\n"))
         guard case let .skip(_, isWarning) = d else { return XCTFail("\(d)") }
         XCTAssertFalse(isWarning)
-        XCTAssertFalse(ToolFiles.exists(signing(root).key), "no key generated when nothing will be signed")
+        XCTAssertFalse(FS.exists(signing(root).key, followLinks: false), "no key generated when nothing will be signed")
         XCTAssertEqual(KernelConfig(text: "CONFIG_MODULE_SIG=y\n").moduleSignatureHash, "sha512", "dkms default")
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import ModuleTools
+import SafeFS
 import TestSupport
 
 /// The host's kernel headers, read only: the tools are checked against the real
@@ -50,9 +51,9 @@ enum ToolFixture {
         write(dir + "/Makefile", Array("obj-m := hello.o\n".utf8))
         let build = "/lib/modules/\(kernel)/build"
         var result: String? = nil
-        if ToolFiles.exists(build + "/Makefile"),
+        if FS.exists(build + "/Makefile", followLinks: false),
            let r = try? ProcessRunner().run("make", ["-C", build, "M=\(dir)", "modules"]), r.status == 0,
-           ToolFiles.exists(dir + "/hello.ko") {
+           FS.exists(dir + "/hello.ko", followLinks: false) {
             result = dir + "/hello.ko"
         }
         helloCache = .some(result)
@@ -63,7 +64,7 @@ enum ToolFixture {
     static func discardHelloModule() {
         helloLock.lock()
         defer { helloLock.unlock() }
-        if let cached = helloCache, let path = cached { removeTree(ToolFiles.parent(path)) }
+        if let cached = helloCache, let path = cached { removeTree(FS.parent(path)) }
         helloCache = nil
     }
 }

@@ -17,6 +17,15 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(try T.profile("conf-eval").limits.wallClockSeconds, 5)
     }
 
+    func testUnreadableFilesAreIOErrorsNamingThem() {
+        XCTAssertThrowsError(try SeccompProfile.load(path: "/nonexistent/p.json")) { e in
+            XCTAssertEqual(e as? SandboxError, .io(path: "/nonexistent/p.json", errno: ENOENT))
+        }
+        XCTAssertThrowsError(try SandboxLimits.load(path: "/")) { e in
+            XCTAssertEqual(e as? SandboxError, .io(path: "/", errno: EISDIR))
+        }
+    }
+
     func testUInt64MaxDecodesExactly() throws {
         let p = try parse("""
             {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["ioctl"],"action":"SCMP_ACT_ERRNO",

@@ -1,5 +1,6 @@
 import Glibc
 import Foundation
+import SafeFS
 extension Engine {
     /// `dkms autoinstall`: install, for one kernel, the newest version of
     /// every module whose dkms.conf says AUTOINSTALL=yes, dependencies first.
@@ -124,7 +125,7 @@ extension Engine {
     }
 
     func childEnvironment() -> [String] {
-        var env = Subprocess.baseEnvironment + ["DKMS_CONFIG_DIR=\(context.configDir)"]
+        var env = Spawn.baseEnvironment + ["DKMS_CONFIG_DIR=\(context.configDir)"]
         if let fd = context.run.lock?.descriptor { env.append("DKMS_TREE_LOCK_FD=\(fd)") }
         return env
     }

@@ -1,5 +1,6 @@
 import BuildCache
 import Foundation
+import SafeFS
 
 extension Engine {
     /// `dkms cache [stats|verify|prune [--max-size BYTES]|clear]`.

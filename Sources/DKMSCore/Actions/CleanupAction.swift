@@ -1,6 +1,7 @@
 import BuildCache
 import Glibc
 import Installer
+import SafeFS
 
 extension Engine {
     public func cleanup() throws {

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Everything an action needs, resolved once from the command line,
 /// framework.conf and the host: passed down explicitly, never global.

@@ -1,5 +1,6 @@
 import BuildCache
 import Installer
+import SafeFS
 /// Carries out dkms actions on one tree. The two seams the sandbox plugs
 /// into are `evaluator` (where dkms.conf is sourced) and `environment`
 /// (where the module's own commands run).

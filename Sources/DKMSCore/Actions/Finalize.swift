@@ -1,6 +1,7 @@
 import ModuleTools
 import Glibc
 import BuildCache
+import SafeFS
 
 extension Engine {
     /// The last steps of every build, fresh or from the cache: sign (with the

@@ -1,6 +1,7 @@
 import Glibc
 import Installer
 import ModuleTools
+import SafeFS
 
 extension Engine {
     /// `dkms install`: build when needed, then install each kernel's modules.
@@ -148,7 +149,7 @@ extension Engine {
         guard FS.exists(modulesDep) else { return }
         // An install tree depmod cannot index (not <base>/lib/modules) is skipped.
         guard let args = try? Depmod().arguments(kernel: kernel, installTree: tree.installTree) else { return }
-        let r = Subprocess.run(["depmod"] + args)
+        let r = Spawn.hostTool(["depmod"] + args)
         if !r.succeeded {
             out.line("(bad exit status: \(r.status))")
             out.warn("depmod failed for kernel \(kernel): \(r.stderrText.trimmingCharacters(in: "\n"))")

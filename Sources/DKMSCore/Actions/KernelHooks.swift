@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 extension Engine {
     /// `dkms kernel_prerm` (a kernel is being removed: every module built

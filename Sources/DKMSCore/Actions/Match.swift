@@ -1,3 +1,5 @@
+import SafeFS
+
 extension Engine {
     /// `dkms match --templatekernel=T -k K [module]`: build and install for K
     /// every module (or the one named) installed for T, as dkms's run_match.

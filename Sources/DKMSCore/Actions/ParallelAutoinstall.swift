@@ -1,5 +1,6 @@
 import Glibc
 import Foundation
+import SafeFS
 
 /// Runs the autoinstall plan: independent modules build at the same time
 /// within the job budget, each in its own `dkms install` child; a module
@@ -23,7 +24,7 @@ struct ParallelAutoinstall {
     /// Returns each module's result, in plan order.
     func run() -> [(Item, Result)] {
         var results: [String: Result] = [:]
-        var running: [(Item, ChildProcess, Date)] = []
+        var running: [(Item, SpawnedChild, Date)] = []
         var pending = items
         let interactive = isatty(1) == 1 && !out.quiet
         let slots = max(1, min(jobs, items.count))
@@ -56,7 +57,11 @@ struct ParallelAutoinstall {
                 // stretches instead of slowing it down (the total is bounded by
                 // the biggest build, which should not wait for the small ones).
                 let beside = running.contains { weight($0.0) >= weight(item) }
-                if let child = ChildProcess(argv, environment: environment, inheritFD: inheritFD, niceness: beside ? 10 : 0) {
+                var spawn = Spawn(argv, environment: environment)
+                spawn.stderr = .stdout
+                spawn.keepOpen = inheritFD.map { [$0] } ?? []
+                spawn.niceness = beside ? 10 : 0
+                if let child = try? spawn.start() {
                     running.append((item, child, Date()))
                 } else {
                     results[item.module] = .failed(127, 0, "cannot start \(argv[0])")
@@ -88,7 +93,7 @@ struct ParallelAutoinstall {
             for (i, r) in running.enumerated() where !r.1.drain() { finished.append(i) }
             for i in finished.reversed() {
                 let (item, child, started) = running.remove(at: i)
-                let code = child.wait()
+                let code = child.wait().status
                 let elapsed = Date().timeIntervalSince(started)
                 let result: Result = code == DKMSError.Code.success.rawValue ? .installed(elapsed) : code == DKMSError.Code.buildExclusiveSkip.rawValue ? .skipped : .failed(code, elapsed, child.text)
                 results[item.module] = result

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SafeFS
 
 extension Engine {
     /// dkms 3.4's post_transaction (framework.conf): an administrator's

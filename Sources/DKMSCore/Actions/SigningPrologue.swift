@@ -62,11 +62,11 @@ extension Engine {
             // missing (a warning, in upstream's words on stdout, which its
             // test suite checks; never created); unlike it, key and
             // certificate appear together or not at all.
-            guard FS.isDirectory(Self.parent(key)) else {
+            guard FS.isDirectory(FS.parent(key)) else {
                 out.line("Key file \(key) not found and can't be generated, modules won't be signed")
                 return .skip(reason: "Key file \(key) not found and can't be generated, modules won't be signed", isWarning: true)
             }
-            guard FS.isDirectory(Self.parent(cert)) else {
+            guard FS.isDirectory(FS.parent(cert)) else {
                 out.line("Certificate file \(cert) not found and can't be generated, modules won't be signed")
                 return .skip(reason: "Certificate file \(cert) not found and can't be generated, modules won't be signed", isWarning: true)
             }
@@ -92,7 +92,7 @@ extension Engine {
     /// tool: anywhere in the dkms tree; the key may sit at its top, dkms's
     /// /var/lib/dkms/mok.key).
     func untrustedSigningFile(_ path: String, key: Bool, mustExist: Bool = true) -> String? {
-        let dir = Self.parent(path)
+        let dir = FS.parent(path)
         if let src = TrustedPath.moduleSource(containing: FS.exists(path) ? path : dir + "/.", below: tree.sourceTree) {
             return "it lies in the module source \(src)"
         }
@@ -114,7 +114,7 @@ extension Engine {
         out.line("Public certificate (MOK): \(cert)")
         if !key.hasPrefix("pkcs11:") && (!FS.isRegularFile(key) || !FS.isRegularFile(cert)) {
             out.line("Certificate or key are missing, generating self signed certificate for MOK...")
-            if FS.isDirectory(Self.parent(key)) && FS.isDirectory(Self.parent(cert)) {
+            if FS.isDirectory(FS.parent(key)) && FS.isDirectory(FS.parent(cert)) {
                 _ = try? Signer(settings: settings).generateKey()
             }
             guard FS.isRegularFile(key) else {
@@ -157,14 +157,8 @@ extension Engine {
 }
 
 extension Engine {
-    static func parent(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
     static func inPath(_ name: String) -> String? {
-        let dirs = (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":")
-        return dirs.map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+        Spawn.lookUp(name, in: (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":").map(String.init))
     }
 }
 

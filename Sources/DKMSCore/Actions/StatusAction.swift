@@ -1,3 +1,5 @@
+import SafeFS
+
 extension Engine {
     public func status() {
         let inv = context.invocation

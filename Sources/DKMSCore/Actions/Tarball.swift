@@ -74,7 +74,7 @@ extension Engine {
             do { try Files.makeDirectories(dest) } catch { throw DKMSError(.notWritable, "Missing write permissions for \(dest).") }
         }
         guard access(dest, W_OK) == 0 else { throw DKMSError(.notWritable, "Missing write permissions for \(dest).") }
-        let r = Subprocess.run(["tar", "-C", temp, "-caf", "\(dest)/\(name)", "."])
+        let r = Spawn.hostTool(["tar", "-C", temp, "-caf", "\(dest)/\(name)", "."])
         guard r.succeeded else { throw DKMSError(.tarballFailed, "Failed to make tarball.") }
     }
 }
@@ -107,7 +107,7 @@ extension Engine {
     mutating func unpackTarball(_ archive: String) throws -> Bool {
         guard FS.exists(archive) else { throw DKMSError(.missingArchive, "\(archive) does not exist.") }
         if archive.hasSuffix(".rpm") { throw DKMSError(.rpmUnsupported, "Unable to install \(archive): .rpm archives are not supported by this dkms.") }
-        let listing = Subprocess.run(["tar", "-taf", archive])
+        let listing = Spawn.hostTool(["tar", "-taf", archive])
         guard listing.succeeded else { throw DKMSError(.malformedArchive, "Cannot read \(archive): \(listing.stderrText.trimmingCharacters(in: "\n"))") }
         for member in listing.stdoutText.split(separator: "\n") {
             let parts = member.split(separator: "/")
@@ -115,13 +115,13 @@ extension Engine {
                 throw DKMSError(.malformedArchive, "\(archive) holds '\(Printable.visible(String(member)))': absolute or with '..'; not loaded.")
             }
         }
-        let verbose = Subprocess.run(["tar", "-tvaf", archive])
+        let verbose = Spawn.hostTool(["tar", "-tvaf", archive])
         for line in verbose.stdoutText.split(separator: "\n") where !(line.first == "-" || line.first == "d" || line.first == "l") {
             throw DKMSError(.malformedArchive, "\(archive) holds a member that is neither a file, a directory nor a symbolic link; not loaded.")
         }
         let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "ldtarball-")
         defer { try? Files.removeTree(temp) }
-        let x = Subprocess.run(["tar", "--no-same-owner", "-xaf", archive, "-C", temp])
+        let x = Spawn.hostTool(["tar", "--no-same-owner", "-xaf", archive, "-C", temp])
         guard x.succeeded else { throw DKMSError(.malformedArchive, "Cannot unpack \(archive): \(x.stderrText.trimmingCharacters(in: "\n"))") }
 
         if !FS.isDirectory(temp + "/dkms_main_tree") {
@@ -199,7 +199,7 @@ extension Engine {
         defer { if let s = scratch { unlink(s) } }
         if !path.hasSuffix(".ko") {
             let tool: [String] = path.hasSuffix(".xz") ? ["xz", "-dc"] : path.hasSuffix(".zst") ? ["zstd", "-dcq"] : ["gzip", "-dc"]
-            let r = Subprocess.run(tool + ["--", path])
+            let r = Spawn.hostTool(tool + ["--", path])
             guard r.succeeded else { throw DKMSError(.invalidTarball, "Precompiled module \(path) cannot be decompressed; the tarball is not loaded.") }
             let s = path + ".dkms-check"
             try Staging.writeFile(s, r.stdout)

@@ -1,5 +1,6 @@
 import Glibc
 import Installer
+import SafeFS
 
 extension Engine {
     /// Targets for uninstall/unbuild/remove: every built kernel with --all.

@@ -1,5 +1,6 @@
 import Glibc
 import BuildCache
+import SafeFS
 
 extension Engine {
     /// `dkms verify m/v -k K`: rebuilds without the cache in a scratch tree

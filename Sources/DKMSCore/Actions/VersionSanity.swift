@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// dkms's `set_module_suffix`: ".ko" plus the compression the kernel's own
 /// modules use (zst over xz over gz when several are found), which dkms's
@@ -35,7 +36,7 @@ public struct ModuleVersionInfo: Equatable {
     public var srcversion: String
 
     public static func of(_ path: String) -> ModuleVersionInfo {
-        let r = Subprocess.run(["modinfo", path])
+        let r = Spawn.hostTool(["modinfo", path])
         var version = "", checksum = "", srcversion = ""
         for line in r.stdoutText.split(separator: "\n") {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)

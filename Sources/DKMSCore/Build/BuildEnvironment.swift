@@ -68,9 +68,9 @@ public final class HostBuildEnvironment: BuildEnvironment {
     }
 
     public func run(_ command: String, cwd: String, environment: [String], log: Int32?) -> StepOutcome {
-        var p = Subprocess(["/bin/bash", "--noprofile", "--norc", "-c", command], environment: environment, cwd: cwd)
-        if let log { p.stdout = .fd(log); p.stderr = .fd(log) } else { p.stdout = .capture; p.stderr = .capture }
-        let r = p.run()
+        var p = Spawn(["/bin/bash", "--noprofile", "--norc", "-c", command], environment: environment, cwd: cwd)
+        if let log { p.stdout = .fd(log); p.stderr = .stdout }
+        let r = p.runReportingFailure()
         return .exited(r.status, output: r.stdoutText + r.stderrText)
     }
 

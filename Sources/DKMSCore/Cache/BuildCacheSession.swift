@@ -1,6 +1,7 @@
 import BuildCache
 import Glibc
 import Foundation
+import SafeFS
 
 /// The build cache as the build sees it: computes a build's key from the
 /// content of everything that can change its output, and finds, stores and

@@ -1,5 +1,6 @@
 import Glibc
 import Installer
+import SafeFS
 
 /// The `dkms` program: parse, pick the environment, run the action, turn
 /// errors into dkms's messages and exit codes.

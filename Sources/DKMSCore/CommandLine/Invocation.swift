@@ -1,3 +1,5 @@
+import SafeFS
+
 /// A dkms command line, parsed the way dkms 3.x parses it: the action may
 /// stand anywhere, options take `--opt value` or `--opt=value`, the module
 /// may be `-m NAME -v VERSION`, `-m NAME/VERSION` or a bare `NAME/VERSION`,

@@ -43,13 +43,10 @@ public struct ConfEvaluator {
 
     /// Runs bash with the given script arguments and returns its result.
     /// The host runner and the sandboxed runner both conform.
-    public typealias ConfRunner = (_ argv: [String], _ environment: [String], _ cwd: String) -> Subprocess.Result
+    public typealias ConfRunner = (_ argv: [String], _ environment: [String], _ cwd: String) -> Spawn.Result
 
     public static let hostRunner: ConfRunner = { argv, env, cwd in
-        var p = Subprocess(argv, environment: env, cwd: cwd)
-        p.stdout = .capture
-        p.stderr = .capture
-        return p.run()
+        Spawn(argv, environment: env, cwd: cwd).runReportingFailure()
     }
 
     public var runner: ConfRunner
@@ -148,7 +145,7 @@ public struct ConfEvaluator {
     /// Runs the harness, or replays an earlier run of the same pure files
     /// with the same arguments. Only a complete record is kept, and only when
     /// the files did not change while they were evaluated.
-    func evaluateOrReplay(argv: [String], env: [String], cwd: String, files paths: [String]) -> Subprocess.Result {
+    func evaluateOrReplay(argv: [String], env: [String], cwd: String, files paths: [String]) -> Spawn.Result {
         let read = { paths.map { (path: $0, bytes: try? ConfEvaluator.readCapped($0).get()) } }
         let known = Set(env.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
         guard let memo, case let files = read(),

@@ -1,5 +1,6 @@
 import BuildCache
 import Glibc
+import SafeFS
 
 /// Replays the evaluation of pure dkms.conf files (see `PureConf`): their
 /// result is a function of the files' bytes, the argv, environment and
@@ -67,7 +68,7 @@ public struct ConfMemo {
         var enc = CanonicalEncoder(domain: "dkms-swift conf kernel inputs 1")
         enc.append(tree)
         for p in ["bash"] + programs.sorted() {
-            guard let path = ["/usr/bin/", "/bin/"].map({ $0 + p }).first(where: FS.exists),
+            guard let path = ["/usr/bin/", "/bin/"].map({ $0 + p }).first(where: { FS.exists($0) }),
                   let real = FS.realPath(path), let st = FS.statInfo(real) else { return nil }
             enc.append(real)
             for v in [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec), UInt64(st.st_mtim.tv_nsec),
@@ -78,18 +79,18 @@ public struct ConfMemo {
 
     func path(_ key: Digest) -> String { directory + "/" + key.hex }
 
-    func load(_ key: Digest) -> Subprocess.Result? {
+    func load(_ key: Digest) -> Spawn.Result? {
         guard let file = FS.readFile(path(key)), let sealed = Sealed.open(file), sealed.count >= 16,
               Array(sealed.prefix(8)) == ConfMemo.magic else { return nil }
         let body = Array(sealed)
         let stderrCount = body[8..<16].reduce(0) { $0 << 8 | Int($1) }
         guard stderrCount >= 0, stderrCount <= body.count - 16 else { return nil }
         let stderr = Array(body[16..<(16 + stderrCount)])
-        return Subprocess.Result(status: 0, stdout: Array(body[(16 + stderrCount)...]), stderr: stderr)
+        return Spawn.Result(status: 0, stdout: Array(body[(16 + stderrCount)...]), stderr: stderr)
     }
 
     /// Best effort: a memo that cannot be written only costs the next run a sandbox start.
-    func store(_ key: Digest, _ result: Subprocess.Result) {
+    func store(_ key: Digest, _ result: Spawn.Result) {
         let length = (0..<8).reversed().map { UInt8(truncatingIfNeeded: result.stderr.count >> ($0 * 8)) }
         let file = Sealed.seal(ConfMemo.magic + length + result.stderr + result.stdout)
         guard (try? Files.makeDirectories(directory, mode: 0o700)) != nil else { return }

@@ -1,3 +1,5 @@
+import SafeFS
+
 /// /etc/dkms/framework.conf and framework.conf.d/*.conf. Read as
 /// `name=value` assignments, never executed: these files are root-owned, but
 /// evaluating them would put a shell on the path of every `dkms status`.

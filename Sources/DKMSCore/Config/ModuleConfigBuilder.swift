@@ -1,4 +1,5 @@
 import ModuleTools
+import SafeFS
 /// Turns what bash left in the directive variables into a `ModuleConfig`,
 /// applying dkms's defaults and its validation, with its error texts.
 public struct ModuleConfigBuilder {

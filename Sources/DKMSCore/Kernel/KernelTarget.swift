@@ -1,4 +1,5 @@
 import ModuleTools
+import SafeFS
 /// One (kernel release, arch) pair an action targets, with the headers it
 /// builds against.
 public struct KernelTarget: Equatable, Hashable {

@@ -1,5 +1,6 @@
 import BuildCache
 import Glibc
+import SafeFS
 
 /// The build cache's part of `dkms cleanup`: entries no build, install or
 /// reinstall of this tree can hit any more.

@@ -1,6 +1,7 @@
 import BuildCache
 import Foundation
 import Glibc
+import SafeFS
 
 /// `dkms cleanup`: finds what the tree and the install tree no longer need.
 /// A dry run lists the findings; `--yes` removes exactly those, then runs

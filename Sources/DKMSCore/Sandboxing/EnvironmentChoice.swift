@@ -1,4 +1,5 @@
 import Sandbox
+import SafeFS
 
 /// Chooses where module code runs for this invocation: in the sandbox
 /// (the default), or on the host when explicitly asked, with a warning.

@@ -1,6 +1,7 @@
 import Sandbox
 import BuildCache
 import Glibc
+import SafeFS
 
 /// Finds and loads the policies in sandbox-profiles/: `<name>.json` (OCI
 /// seccomp) with `<name>.limits.json`. Profiles are data a user may tune,

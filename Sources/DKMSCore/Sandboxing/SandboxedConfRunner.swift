@@ -23,8 +23,8 @@ public struct SandboxedConfRunner {
         { argv, env, cwd in self.run(argv, env, cwd) }
     }
 
-    func run(_ argv: [String], _ env: [String], _ cwd: String) -> Subprocess.Result {
-        let fail = { (msg: String) in Subprocess.Result(status: 1, stdout: [], stderr: Array((msg + "\n").utf8), setupFailure: msg) }
+    func run(_ argv: [String], _ env: [String], _ cwd: String) -> Spawn.Result {
+        let fail = { (msg: String) in Spawn.Result(status: 1, stdout: [], stderr: Array((msg + "\n").utf8), setupFailure: msg) }
         let profile: SandboxProfile
         do { profile = try self.profile.get() } catch { return fail("sandbox: \(error)") }
         guard (try? Files.makeDirectories(scratchRoot, mode: 0o711)) != nil,
@@ -97,6 +97,6 @@ public struct SandboxedConfRunner {
         case .signaled(let s): status = 128 + s
         case .setupFailed(let m): return fail(m)
         }
-        return Subprocess.Result(status: status, stdout: status == 0 ? record : [], stderr: Array(diagnostics.utf8))
+        return Spawn.Result(status: status, stdout: status == 0 ? record : [], stderr: Array(diagnostics.utf8))
     }
 }

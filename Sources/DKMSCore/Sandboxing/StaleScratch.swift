@@ -26,7 +26,7 @@ enum StaleScratch {
     /// anything else) are left as they are.
     @discardableResult
     static func sweep(_ root: String) -> [String] {
-        guard ownTag != nil, let names = Plain.list(root) else { return [] }
+        guard ownTag != nil, let names = FS.listing(root) else { return [] }
         var swept: [String] = []
         for name in names.sorted() {
             guard let owner = owner(of: name), !isRunning(owner) else { continue }
@@ -36,7 +36,7 @@ enum StaleScratch {
             // A build area is a tmpfs mounted on the directory; the others
             // are plain directories (umount2 fails with EINVAL, harmlessly).
             _ = umount2(path, Int32(MNT_DETACH | UMOUNT_NOFOLLOW))
-            if (try? Plain.removeTree(path)) != nil { swept.append(path) }
+            if (try? FS.removeTree(path)) != nil { swept.append(path) }
         }
         return swept
     }
@@ -61,7 +61,7 @@ enum StaleScratch {
     /// Field 22 of /proc/<pid>/stat (clock ticks since boot), read after the
     /// last ')' since the command name in field 2 may hold spaces and parentheses.
     static func startTime(of pid: pid_t) -> UInt64? {
-        guard let bytes = try? Plain.readFile("/proc/\(pid)/stat"),
+        guard let bytes = FS.readFile("/proc/\(pid)/stat"),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         // fields[0] is field 3 (state), so field 22 is fields[19].

@@ -17,13 +17,6 @@ public struct DKMSError: Error, Equatable, CustomStringConvertible {
         self.lines = lines
     }
 
-    /// Kept only so that callers not yet converted still build; a bare
-    /// number says nothing about what dkms means by it.
-    @available(*, deprecated, message: "name the code: DKMSError(.failure, ...)")
-    public init(_ exitCode: Int32, _ lines: String...) {
-        self.init(Code(rawValue: exitCode), lines: lines)
-    }
-
     /// What the process exits with.
     public var exitCode: Int32 { code.rawValue }
 

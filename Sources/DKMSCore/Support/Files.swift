@@ -1,24 +1,21 @@
 import Glibc
 import SafeFS
 
-/// File operations on trees, with dkms-style errors that name the path.
+/// SafeFS's tree operations, their failures worded as dkms words them.
 public enum Files {
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
-        if FS.isDirectory(path) { return }
-        var prefix = ""
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            prefix += "/" + part
-            if mkdir(prefix, mode) != 0 && errno != EEXIST {
-                throw DKMSError(1, "Cannot create directory \(prefix): \(FS.errnoText())")
-            }
+        do { try FS.makeDirectories(path, mode: mode) } catch let f as IOFailure {
+            // Something other than a directory already at `path` itself: dkms's own phrase,
+            // not strerror's (mkdir's ENOTDIR below a file keeps strerror's).
+            let why = f.errno == ENOTDIR && f.path == path && FS.exists(path, followLinks: false) ? "not a directory" : f.reason
+            throw DKMSError(.failure, "Cannot create directory \(f.path): \(why)")
         }
-        if !FS.isDirectory(path) { throw DKMSError(1, "Cannot create directory \(path): not a directory") }
     }
 
     /// rm -rf, without starting rm: never follows links, stays on the tree.
     public static func removeTree(_ path: String) throws {
-        do { try Plain.removeTree(path) } catch let f as IOFailure {
-            throw DKMSError(1, "Cannot remove \(f.path): \(FS.errnoText(f.errno))")
+        do { try FS.removeTree(path) } catch let f as IOFailure {
+            throw DKMSError(.failure, "Cannot remove \(f.path): \(f.reason)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SafeFS
 
 /// Written beside make.log when a build completes: the module files this
 /// build produced and where each one installs. It lets `status`,

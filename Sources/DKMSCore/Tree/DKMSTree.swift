@@ -1,3 +1,5 @@
+import SafeFS
+
 /// The on-disk state in dkms 3.x's own layout, so that the reference dkms and
 /// this one read each other's trees:
 ///

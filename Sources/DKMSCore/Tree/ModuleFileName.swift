@@ -1,3 +1,5 @@
+import SafeFS
+
 /// Kernel module file names: `x.ko` and its compressed forms.
 public enum ModuleFileName {
     public static let suffixes = [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]

@@ -1,3 +1,5 @@
+import SafeFS
+
 /// `dkms status`, computed from the tree alone. dkms.conf is never read:
 /// the destination of each module comes from the build manifest, or for
 /// trees the reference dkms made, from the distribution's default location.

@@ -1,4 +1,5 @@
 import Foundation
+import SafeFS
 /// `dkms status --json`: one object per status line, with the facts a
 /// script would otherwise dig out of the tree by hand, in a versioned
 /// envelope. The schema is docs/status-json.md (prose) and
