@@ -31,29 +31,6 @@ public enum ModuleCompression: String, CaseIterable, Equatable, Sendable {
         for c in [ModuleCompression.xz, .zstd, .gzip] where fileName.hasSuffix(".ko" + c.suffix) { return c }
         return .none
     }
-
-    /// "hello.ko.xz" -> "hello"; nil if the name is not a module file.
-    public static func moduleName(fileName: String) -> String? {
-        for c in ModuleCompression.allCases {
-            let s = ".ko" + c.suffix
-            if fileName.hasSuffix(s), fileName.count > s.count { return String(fileName.dropLast(s.count)) }
-        }
-        return nil
-    }
-
-    /// All file names a module called `name` can have, in any compression.
-    public static func allFileNames(module name: String) -> [String] {
-        allCases.map { name + ".ko" + $0.suffix }
-    }
-
-    /// dkms 3.0's own heuristic (`set_module_suffix`): look at which suffix the kernel's
-    /// modules.dep uses. Useful when no .config is available.
-    public static func fromModulesDep(_ text: String) -> ModuleCompression {
-        if text.contains(".zst:") { return .zstd }
-        if text.contains(".xz:") { return .xz }
-        if text.contains(".gz:") { return .gzip }
-        return .none
-    }
 }
 
 /// Runs the compressors. The exact flags are the kernel's (Makefile.modinst, 6.1):
@@ -83,16 +60,27 @@ public struct Compressor: Sendable {
         return out
     }
 
-    /// Undoes any compression (signing needs the raw ELF). Returns the `.ko` path.
-    public func decompress(_ file: String) throws -> String {
+    /// The uncompressed bytes of a compressed module file (a precompiled module
+    /// from a tarball, checked before it is loaded), refused above `limit` bytes:
+    /// a decompression bomb costs at most that much memory, never the disk.
+    public func decompressed(_ file: String, limit: Int) throws -> [UInt8] {
         let method = ModuleCompression.of(fileName: file)
+        let tool: [String]
         switch method {
-        case .none: return file
-        case .xz: try runner.check(xz, ["-d", "-f", file])
-        case .zstd: try runner.check(zstd, ["-d", "--rm", "-f", "-q", file])
-        case .gzip: try runner.check(gzip, ["-d", "-f", file])
+        case .none: throw ToolError.invalidArgument("\(file): not a compressed module")
+        case .xz: tool = [xz, "-dc"]
+        case .zstd: tool = [zstd, "-dcq"]
+        case .gzip: tool = [gzip, "-dc"]
         }
-        return String(file.dropLast(method.suffix.count))
+        var spawn = Spawn([try ProcessRunner.resolve(tool[0])] + tool.dropFirst() + ["--", file], environment: Spawn.baseEnvironment)
+        spawn.captureLimit = limit + 1
+        let r: Spawn.Result
+        do { r = try spawn.run() } catch { throw ToolError.toolMissing(path: tool[0]) }
+        guard r.status == 0 else {
+            throw ToolError.commandFailed(command: (tool + ["--", file]).joined(separator: " "), status: r.status, stderr: r.stderrText)
+        }
+        guard !r.truncated, r.stdout.count <= limit else { throw ToolError.invalidArgument("\(file): more than \(limit) bytes uncompressed") }
+        return r.stdout
     }
 }
 

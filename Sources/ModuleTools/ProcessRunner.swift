@@ -10,14 +10,15 @@ public struct ProcessRunner: Sendable {
         public var stderr: String
     }
 
-    public var environment: [String: String]?
+    /// `NAME=value` entries; nil: dkms's own environment.
+    public var environment: [String]?
 
-    public init(environment: [String: String]? = nil) { self.environment = environment }
+    public init(environment: [String]? = nil) { self.environment = environment }
 
     public func run(_ executable: String, _ arguments: [String]) throws -> Result {
         let path = try ProcessRunner.resolve(executable)
         // nil: the tools see dkms's own environment, as they always have.
-        let env = environment.map { $0.map { "\($0.key)=\($0.value)" }.sorted() } ?? Spawn.inheritedEnvironment
+        let env = environment ?? Spawn.inheritedEnvironment
         let r: Spawn.Result
         do { r = try Spawn([path] + arguments, environment: env).run() } catch { throw ToolError.toolMissing(path: path) }
         return Result(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)

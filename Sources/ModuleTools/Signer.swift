@@ -29,7 +29,8 @@ public struct SigningSettings: Equatable, Sendable {
     }
 }
 
-/// What `Signer.prepare` decided for one kernel.
+/// What dkms decided for one kernel (DKMSCore's SigningPrologue: dkms 3.4's
+/// prepare_signing, with sign-file and keys only from trusted places).
 public enum SigningDecision: Equatable, Sendable {
     case sign(tool: String, key: String, certificate: String, hash: String)
     /// Not signing; `reason` is a user-facing line (a warning when signing was wanted).
@@ -44,28 +45,6 @@ public struct Signer: Sendable {
     public init(settings: SigningSettings, runner: ProcessRunner = ProcessRunner()) {
         self.settings = settings
         self.runner = runner
-    }
-
-    /// Decides whether modules for `kernel` get signed and makes sure the key exists.
-    /// A kernel without CONFIG_MODULE_SIG=y quietly needs no signature; a missing tool
-    /// or an ungeneratable key is a warning the caller must show, never a silent skip.
-    public func prepare(kernel: String, config: KernelConfig, installTree: String = "/lib/modules") throws -> SigningDecision {
-        guard config.moduleSigning else {
-            return .skip(reason: "kernel \(kernel) does not have CONFIG_MODULE_SIG=y; modules are not signed", isWarning: false)
-        }
-        let tool = settings.signFile ?? SigningSettings.defaultSignFile(kernel: kernel, installTree: installTree)
-        guard FileManager.default.isExecutableFile(atPath: tool) else {
-            return .skip(reason: "warning: \(tool): sign-file tool not found, modules for \(kernel) will NOT be signed", isWarning: true)
-        }
-        if !settings.key.hasPrefix("pkcs11:") {
-            if !FS.exists(settings.key, followLinks: false) || !FS.exists(settings.certificate, followLinks: false) {
-                try generateKey()
-            }
-        }
-        guard FS.exists(settings.certificate, followLinks: false) else {
-            return .skip(reason: "warning: \(settings.certificate): certificate missing, modules for \(kernel) will NOT be signed", isWarning: true)
-        }
-        return .sign(tool: tool, key: settings.key, certificate: settings.certificate, hash: config.moduleSignatureHash)
     }
 
     /// dkms's exact openssl invocation, but written to temp names and renamed into
@@ -90,12 +69,16 @@ public struct Signer: Sendable {
         if certDir != keyDir { try ToolFiles.sync(certDir, directory: true) }
     }
 
-    /// Signs an uncompressed `.ko` in place.
-    public func sign(_ file: String, decision: SigningDecision) throws {
+    /// Signs an uncompressed `.ko` in place. A failure carries all sign-file
+    /// said (stdout, then stderr), which dkms shows as it is.
+    public static func sign(_ file: String, decision: SigningDecision, runner: ProcessRunner = ProcessRunner()) throws {
         guard case let .sign(tool, key, cert, hash) = decision else { return }
         guard ModuleCompression.of(fileName: file) == .none else {
             throw ToolError.invalidArgument("\(file): refusing to sign a compressed module; sign before compressing")
         }
-        try runner.check(tool, [hash, key, cert, file])
+        let r = try runner.run(tool, [hash, key, cert, file])
+        guard r.status == 0 else {
+            throw ToolError.commandFailed(command: [tool, hash, key, cert, file].joined(separator: " "), status: r.status, stderr: r.stdout + r.stderr)
+        }
     }
 }

@@ -91,7 +91,6 @@ final class RealModuleTests: XCTestCase {
     func testCompressionPolicyOverride() {
         XCTAssertEqual(CompressionPolicy(override: .zstd).method(for: KernelConfig(text: "CONFIG_MODULE_COMPRESS_XZ=y\n")), .zstd)
         XCTAssertEqual(CompressionPolicy().method(for: KernelConfig(text: "CONFIG_MODULE_COMPRESS_XZ=y\n")), .xz)
-        XCTAssertEqual(ModuleCompression.fromModulesDep("kernel/a.ko.zst: kernel/b.ko.zst\n"), .zstd)
     }
 
     // MARK: signing
@@ -100,54 +99,56 @@ final class RealModuleTests: XCTestCase {
         SigningSettings(key: dir + "/keys/mok.key", certificate: dir + "/keys/mok.pub")
     }
 
+    /// The key is generated once (private key 0600, the certificate dkms names), and a module
+    /// signed uncompressed keeps its signature when compressed afterwards.
     func testSignWithGeneratedKeyThenCompressKeepsSigner() throws {
         let s = signing(root)
         XCTAssertFalse(FS.exists(s.key, followLinks: false))
         let signer = Signer(settings: s)
-        let config = try KernelConfig.load(path: KernelConfig.defaultPath(kernel: T.kernel))
-        let decision = try signer.prepare(kernel: T.kernel, config: config)
-        guard case let .sign(tool, _, _, hash) = decision else { return XCTFail("not signed: \(decision)") }
-        XCTAssertEqual(tool, "/lib/modules/\(T.kernel)/build/scripts/sign-file")
-        XCTAssertEqual(hash, "sha256")
-        XCTAssertTrue(FS.exists(s.key, followLinks: false) && FS.exists(s.certificate, followLinks: false), "key and cert generated on first use")
+        try signer.generateKey()
+        XCTAssertTrue(FS.exists(s.key, followLinks: false) && FS.exists(s.certificate, followLinks: false), "key and cert generated")
         var st = stat()
         XCTAssertEqual(stat(s.key, &st), 0)
         XCTAssertEqual(st.st_mode & 0o077, 0, "private key must not be group/world readable")
         let subject = T.run("openssl", ["x509", "-inform", "DER", "-in", s.certificate, "-noout", "-subject"]).stdout
         XCTAssertTrue(subject.contains("DKMS module signing key"), subject)
+        let config = try KernelConfig.load(path: KernelConfig.defaultPath(kernel: T.kernel))
+        let decision = SigningDecision.sign(tool: SigningSettings.defaultSignFile(kernel: T.kernel), key: s.key,
+                                            certificate: s.certificate, hash: config.moduleSignatureHash)
         // Signed uncompressed, then compressed: the signature survives.
-        let xzDir = root + "/xz"
-        let file = copy(into: xzDir)
-        try signer.sign(file, decision: decision)
+        let file = copy(into: root + "/xz")
+        try Signer.sign(file, decision: decision)
         let f = try Compressor().compress(file, as: .xz)
         XCTAssertEqual(modinfo("signer", f), "DKMS module signing key")
-        XCTAssertEqual(modinfo("sig_hashalgo", f), "sha256")
-        // A second preparation reuses the key instead of generating a new one.
-        let keyBefore = T.bytes(s.key)
-        let again = try signer.prepare(kernel: T.kernel, config: config)
-        XCTAssertEqual(T.bytes(s.key), keyBefore)
+        XCTAssertEqual(modinfo("sig_hashalgo", f), config.moduleSignatureHash)
         let plain = copy(into: root + "/plain")
-        try signer.sign(plain, decision: again)
+        try Signer.sign(plain, decision: decision)
         XCTAssertEqual(modinfo("signer", plain), "DKMS module signing key")
         XCTAssertNotEqual(T.bytes(plain), T.bytes(hello), "signing appends to the copy, never to the source")
+        // A compressed module is refused: the kernel checks the signature of the ELF inside.
+        XCTAssertThrowsError(try Signer.sign(f, decision: decision))
     }
 
-    func testMissingSignFileIsAWarningNotASilentSkip() throws {
-        var s = signing(root)
-        s.signFile = root + "/no/such/sign-file"
-        let d = try Signer(settings: s).prepare(kernel: T.kernel, config: KernelConfig(text: "CONFIG_MODULE_SIG=y\n"))
-        guard case let .skip(reason, isWarning) = d else { return XCTFail("\(d)") }
-        XCTAssertTrue(isWarning)
-        XCTAssertTrue(reason.contains(root + "/no/such/sign-file") && reason.contains("NOT be signed"), reason)
+    /// sign-file's failure carries what it said, on either stream.
+    func testSignFileFailureCarriesItsWords() throws {
+        let tool = root + "/fake-sign-file"
+        T.write(tool, Array("#!/bin/sh\necho 'on stdout'\necho 'At main.c:298: on stderr' >&2\nexit 1\n".utf8), mode: 0o755)
+        let file = copy(into: root + "/s")
+        XCTAssertThrowsError(try Signer.sign(file, decision: .sign(tool: tool, key: "k", certificate: "c", hash: "sha256"))) { e in
+            guard case ToolError.commandFailed(_, let status, let text) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(status, 1)
+            XCTAssertEqual(text, "on stdout\nAt main.c:298: on stderr\n")
+        }
     }
 
-    func testKernelWithoutModuleSigIsNotSigned() throws {
-        let signer = Signer(settings: signing(root))
-        let d = try signer.prepare(kernel: "x", config: KernelConfig(text: "# CONFIG_MODULE_SIG is not set\n"))
-        guard case let .skip(_, isWarning) = d else { return XCTFail("\(d)") }
-        XCTAssertFalse(isWarning)
-        XCTAssertFalse(FS.exists(signing(root).key, followLinks: false), "no key generated when nothing will be signed")
-        XCTAssertEqual(KernelConfig(text: "CONFIG_MODULE_SIG=y\n").moduleSignatureHash, "sha512", "dkms default")
+    /// A precompiled module is read back through the kernel's compressions, bounded.
+    func testDecompressedIsTheModuleAndBounded() throws {
+        for method in [ModuleCompression.xz, .zstd, .gzip] {
+            let f = try Compressor().compress(copy(into: root + "/d-\(method.rawValue)"), as: method)
+            XCTAssertEqual(try Compressor().decompressed(f, limit: 64 << 20), T.bytes(hello), "\(method)")
+            XCTAssertThrowsError(try Compressor().decompressed(f, limit: 1000), "\(method): more than the limit is refused")
+        }
+        XCTAssertThrowsError(try Compressor().decompressed(copy(into: root + "/d-none"), limit: 64 << 20))
     }
 
     // MARK: depmod

@@ -71,11 +71,11 @@ extension Engine {
     func sign(_ file: String, decision: SigningDecision, target: KernelTarget, labels: ResultLabels) -> String? {
         guard case .sign(let tool, let signingKey, let cert, let hash) = decision else { return nil }
         func run() -> String? {
-            guard let r = try? ProcessRunner().run(tool, [hash, signingKey, cert, file]) else { return "cannot run \(tool)" }
-            guard r.status != 0 else { return nil }
-            var text = r.stdout + r.stderr
-            while text.hasSuffix("\n") { text.removeLast() }
-            return text
+            do { try Signer.sign(file, decision: decision) } catch ToolError.commandFailed(_, _, var text) {
+                while text.hasSuffix("\n") { text.removeLast() }
+                return text
+            } catch { return "cannot run \(tool)" }
+            return nil
         }
         let root = BuildCacheSession.root(context)
         guard context.usesCache, let store = try? CacheStore(root: root), let unsigned = FS.readFile(file) else {

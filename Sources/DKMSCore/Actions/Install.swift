@@ -147,13 +147,13 @@ extension Engine {
         if context.invocation.noDepmod { return }
         let modulesDep = "\(tree.libTree(kernel))/modules.dep"
         guard FS.exists(modulesDep) else { return }
+        do { try Depmod(runner: ProcessRunner(environment: Spawn.baseEnvironment)).run(kernel: kernel, installTree: tree.installTree) }
         // An install tree depmod cannot index (not <base>/lib/modules) is skipped.
-        guard let args = try? Depmod().arguments(kernel: kernel, installTree: tree.installTree) else { return }
-        let r = Spawn.hostTool(["depmod"] + args)
-        if !r.succeeded {
-            out.line("(bad exit status: \(r.status))")
-            out.warn("depmod failed for kernel \(kernel): \(r.stderrText.trimmingCharacters(in: "\n"))")
-        }
+        catch ToolError.invalidArgument { return }
+        catch ToolError.depmodFailed(_, let status, let stderr) {
+            out.line("(bad exit status: \(status))")
+            out.warn("depmod failed for kernel \(kernel): \(stderr.trimmingCharacters(in: "\n"))")
+        } catch { out.warn("depmod failed for kernel \(kernel): \(error)") }
     }
 }
 

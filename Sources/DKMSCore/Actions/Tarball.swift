@@ -1,4 +1,5 @@
 import SafeFS
+import ModuleTools
 import Glibc
 
 extension Engine {
@@ -198,11 +199,11 @@ extension Engine {
         var scratch: String?
         defer { if let s = scratch { unlink(s) } }
         if !path.hasSuffix(".ko") {
-            let tool: [String] = path.hasSuffix(".xz") ? ["xz", "-dc"] : path.hasSuffix(".zst") ? ["zstd", "-dcq"] : ["gzip", "-dc"]
-            let r = Spawn.hostTool(tool + ["--", path])
-            guard r.succeeded else { throw DKMSError(.invalidTarball, "Precompiled module \(path) cannot be decompressed; the tarball is not loaded.") }
+            guard let bytes = try? Compressor().decompressed(path, limit: ModuleCheck.maxSize) else {
+                throw DKMSError(.invalidTarball, "Precompiled module \(path) cannot be decompressed; the tarball is not loaded.")
+            }
             let s = path + ".dkms-check"
-            try Staging.writeFile(s, r.stdout)
+            try Staging.writeFile(s, bytes)
             scratch = s
             plain = s
         }

@@ -1,8 +1,10 @@
 import SafeFS
+import ModuleTools
 
 /// Kernel module file names: `x.ko` and its compressed forms.
 public enum ModuleFileName {
-    public static let suffixes = [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
+    /// `.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz`: the order dkms looks for them in.
+    public static let suffixes = ModuleCompression.allCases.map { ".ko" + $0.suffix }
 
     public static func isModule(_ name: String) -> Bool { suffixes.contains { name.hasSuffix($0) } }
 
