@@ -79,16 +79,13 @@ extension FS {
 
     /// Makes a rename/link/unlink in `directory` durable.
     static func syncDirectoryIfSupported(_ directory: String) throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail("open directory", directory) }
-        defer { close(fd) }
-        // Some filesystems (tmpfs, some FUSE) reject fsync on directories; that is not
-        // a durability problem there, so only real I/O errors count.
-        if fsync(fd) != 0 && errno != EINVAL && errno != EROFS { throw fail("fsync directory", directory) }
+        do { try syncDirectory(directory) } catch let f as IOFailure {
+            throw InstallerError.io(operation: f.operation + " directory", path: f.path, errno: f.errno)
+        }
     }
 
     static func renameEntry(_ from: String, _ to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw fail("rename to \(to)", from) }
+        do { try rename(from, to) } catch let f as IOFailure { throw InstallerError.io(operation: "rename to \(to)", path: from, errno: f.errno) }
     }
 
     static func hardLink(_ from: String, _ to: String) throws {

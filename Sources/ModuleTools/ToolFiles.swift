@@ -18,17 +18,13 @@ enum ToolFiles {
     }
 
     static func rename(_ from: String, _ to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw fail("rename to \(to)", from) }
+        do { try FS.rename(from, to) } catch let f as IOFailure { throw ToolError.io(operation: "rename to \(to)", path: from, errno: f.errno) }
     }
 
-    /// fsync of an open-by-path file or directory: makes its data, or a rename in it, durable.
-    /// tmpfs and some FUSE file systems refuse it for directories, which loses nothing there.
+    /// FS.sync, worded as the installer words it ("cannot fsync directory x").
     static func sync(_ path: String, directory: Bool = false) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
-        guard fd >= 0 else { throw fail(directory ? "open directory" : "open", path) }
-        defer { close(fd) }
-        if fsync(fd) != 0 && !(directory && (errno == EINVAL || errno == EROFS)) {
-            throw fail(directory ? "fsync directory" : "fsync", path)
+        do { try FS.sync(path, directory: directory) } catch let f as IOFailure {
+            throw ToolError.io(operation: directory ? f.operation + " directory" : f.operation, path: f.path, errno: f.errno)
         }
     }
 

@@ -44,12 +44,19 @@ extension FS {
         guard Glibc.rename(from, to) == 0 else { throw IOFailure("rename", to) }
     }
 
-    /// Makes a rename, link or unlink in `directory` durable.
+    /// Makes a rename, link or unlink in `directory` durable. Some file systems
+    /// (some FUSE ones, read-only mounts) refuse fsync on a directory: nothing can
+    /// be made durable there, so that is no failure; only real I/O errors are.
     public static func syncDirectory(_ directory: String) throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw IOFailure("open", directory) }
+        try sync(directory, directory: true)
+    }
+
+    /// fsync of a file (its data) or a directory (its entries), opened by path.
+    public static func sync(_ path: String, directory: Bool = false) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
+        guard fd >= 0 else { throw IOFailure("open", path) }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw IOFailure("fsync", directory) }
+        if fsync(fd) != 0 && !(directory && (errno == EINVAL || errno == EROFS)) { throw IOFailure("fsync", path) }
     }
 
     /// The directory part of `path` ("." for a bare name, "/" for a top-level one).
