@@ -69,7 +69,7 @@ extension Engine {
     /// never enters the store (only its public output does).
     /// Returns sign-file's output when it fails (nil when the module is signed).
     func sign(_ file: String, decision: SigningDecision, target: KernelTarget, labels: ResultLabels) -> String? {
-        guard case .sign(let tool, let signingKey, let cert, let hash) = decision else { return nil }
+        guard case .sign(let tool, _, let cert, let hash) = decision else { return nil }
         func run() -> String? {
             do { try Signer.sign(file, decision: decision) } catch ToolError.commandFailed(_, _, var text) {
                 while text.hasSuffix("\n") { text.removeLast() }
