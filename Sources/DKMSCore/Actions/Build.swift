@@ -63,7 +63,7 @@ extension Engine {
             try compile(m, v, target, conf, env: env, make: make) { _ in }
             return
         }
-        var cache = try BuildCacheSession(root: BuildCacheSession.root(context))
+        var cache = try BuildCacheSession(context)
         let key = try cacheKey(&cache, m, v, conf, target)
         let labels = ResultLabels(module: m, version: v, kernel: k, arch: a)
         if context.invocation.verbose {
@@ -119,7 +119,7 @@ extension Engine {
     /// removed or counted: a probe for scheduling).
     func wouldHit(_ m: String, _ v: String, _ conf: ModuleConfig, _ target: KernelTarget) -> Bool {
         guard context.usesCache, FS.isDirectory(BuildCacheSession.root(context)),
-              var cache = try? BuildCacheSession(root: BuildCacheSession.root(context)),
+              var cache = try? BuildCacheSession(context),
               let key = try? cacheKey(&cache, m, v, conf, target) else { return false }
         return cache.store.hasRecord(key)
     }

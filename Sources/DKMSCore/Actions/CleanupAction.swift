@@ -66,7 +66,7 @@ extension Engine {
     func cacheCleanup() -> CacheCleanup? {
         let root = BuildCacheSession.root(context)
         guard context.usesCache, FS.isDirectory(root),
-              let session = try? BuildCacheSession(root: root) else { return nil }
+              let session = try? BuildCacheSession(context) else { return nil }
         return CacheCleanup(tree: tree, session: session, run: context.run, headersDir: { self.context.kernelSourceDir(for: $0) })
     }
 }

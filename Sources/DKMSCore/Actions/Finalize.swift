@@ -77,8 +77,7 @@ extension Engine {
             } catch { return "cannot run \(tool)" }
             return nil
         }
-        let root = BuildCacheSession.root(context)
-        guard context.usesCache, let store = try? CacheStore(root: root), let unsigned = FS.readFile(file) else {
+        guard context.usesCache, let store = try? BuildCacheSession.store(context), let unsigned = FS.readFile(file) else {
             return run()
         }
         var h = SHA256()

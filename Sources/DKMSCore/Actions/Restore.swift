@@ -59,7 +59,7 @@ extension Engine {
     /// an installed module came from.
     func pinCache(_ m: String, _ v: String, _ k: String, _ a: String, installed: Bool) {
         let root = BuildCacheSession.root(context)
-        guard FS.isDirectory(root), let store = try? CacheStore(root: root) else { return }
+        guard FS.isDirectory(root), let store = try? BuildCacheSession.store(context) else { return }
         let reference = "\(m)/\(v)/\(k)/\(a)"
         if installed {
             guard let mark = CacheMark.read(tree.logDir(m, v, k, a)), let digest = Digest(hex: mark.key) else { return }

@@ -13,18 +13,30 @@ public struct BuildCacheSession {
     /// Bumped whenever the build recipe changes what a key's output is.
     static let recipeVersion = "dkms-swift build recipe 1"
 
-    public init(root: String) throws {
-        do {
-            store = try CacheStore(root: root)
-            digester = FileDigester(memoDirectory: store.memoDirectory)
-        } catch {
-            throw DKMSError(.failure, "Build cache at \(root): \(error)")
-        }
+    public init(store: CacheStore) {
+        self.store = store
+        digester = FileDigester(memoDirectory: store.memoDirectory)
     }
+
+    /// The run's session: its store opened once for the run (RunState).
+    public init(_ context: Context) throws { self.init(store: try Self.store(context)) }
 
     /// Where the cache lives (Settings.cacheDir).
     public static func root(_ context: Context) -> String {
         context.settings.cacheDir(treeRoot: context.tree.root)
+    }
+
+    /// The cache's store for this run, opened the first time it is asked for.
+    public static func store(_ context: Context) throws -> CacheStore {
+        let root = root(context)
+        if let known = context.run.cacheStores[root] { return known }
+        do {
+            let store = try CacheStore(root: root)
+            context.run.cacheStores[root] = store
+            return store
+        } catch {
+            throw DKMSError(.failure, "Build cache at \(root): \(error)")
+        }
     }
 
     public struct KeyParts {

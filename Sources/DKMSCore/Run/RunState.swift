@@ -22,6 +22,9 @@ public final class RunState {
     /// While set, depmod only notes the kernel (kernel_prerm's delayed depmod).
     public var delayDepmod = false
     public var depmodPending: Set<String> = []
+    /// The build cache's store, opened once per run (by its root) and shared by
+    /// the key lookup, the signature cache and the pins.
+    var cacheStores: [String: CacheStore] = [:]
 
     public init(lock: TreeLock? = nil, faults: FaultInjector = .disabled) {
         self.lock = lock
