@@ -29,7 +29,10 @@ extension Engine {
     }
 
     /// One build, in dkms 3.2's order, with its messages and exit codes.
-    mutating func buildOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
+    /// Builds m/v for `target` (or restores it from the cache); returns the
+    /// evaluated dkms.conf, which the install that follows takes as it is.
+    @discardableResult
+    mutating func buildOne(_ m: String, _ v: String, _ target: KernelTarget) throws -> ModuleConfig {
         prefetchKernelDigest(target)
         if !tree.isAdded(m, v) {
             try addModule(m, v, beforeBuild: true)
@@ -61,7 +64,7 @@ extension Engine {
         let make = makeCommandLine(conf.makeCommand, kernel: k)
         guard context.usesCache else {
             try compile(m, v, target, conf, env: env, make: make) { _ in }
-            return
+            return conf
         }
         var cache = try BuildCacheSession(context)
         let key = try cacheKey(&cache, m, v, conf, target)
@@ -94,6 +97,7 @@ extension Engine {
                 try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(key.hex) miss\n".utf8))
             }
         }
+        return conf
     }
 
     /// Starts the kernel tree's digest on other threads (when a key will

@@ -124,8 +124,8 @@ extension Engine {
             out.line("")
             try uninstallOne(m, v, target)
             try unbuildOne(m, v, target, uninstallFirst: false)
-            try buildOne(m, v, target)
-            try installOne(m, v, target)
+            let conf = try buildOne(m, v, target)
+            try installOne(m, v, target, conf: conf)
             try rebuildDependents(of: m, target)
         }
     }
@@ -173,8 +173,8 @@ extension Engine {
             out.line("")
             if tree.isInstalled(m, v, k, a) { try uninstallOne(m, v, target) }
             try unbuildOne(m, v, target, uninstallFirst: false)
-            try buildOne(m, v, target)
-            try installOne(m, v, target)
+            let conf = try buildOne(m, v, target)
+            try installOne(m, v, target, conf: conf)
             rebuilt.insert(m)
         }
         if !cycles.isEmpty {

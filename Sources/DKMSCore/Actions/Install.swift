@@ -25,18 +25,19 @@ extension Engine {
             try uninstallOne(m, v, target)
             out.line("")
         }
-        if !tree.isBuilt(m, v, k, a) { try buildOne(m, v, target) }
-        try installOne(m, v, target)
+        let built = tree.isBuilt(m, v, k, a) ? nil : try buildOne(m, v, target)
+        try installOne(m, v, target, conf: built)
         try rebuildDependents(of: m, target)
     }
 
-    mutating func installOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
+    /// `conf`: the evaluation the build just made, when it did; else it is read.
+    mutating func installOne(_ m: String, _ v: String, _ target: KernelTarget, conf known: ModuleConfig? = nil) throws {
         let k = target.version, a = target.arch
         let lib = tree.libTree(k)
         guard FS.isDirectory(lib) else {
             throw DKMSError(.installFailed, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
         }
-        let conf = try readConf(m, v, target)
+        let conf = try known ?? readConf(m, v, target)
         let builtDir = tree.builtModuleDir(m, v, k, a)
         var files: [(spec: ModuleSpec, path: String)] = []
         for spec in conf.modules {
