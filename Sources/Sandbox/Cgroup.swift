@@ -8,6 +8,7 @@
 // warning in the result.
 
 import CSandbox
+import SafeFS
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -53,7 +54,9 @@ struct RunCgroups {
 
     /// controller name ("" for the v2 line) -> path, from /proc/self/cgroup.
     static func ownCgroups() -> [String: String] {
-        guard let text = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) else { return [:] }
+        // Read to the end (FS.readText): Foundation's reader stops after the first chunk
+        // of a /proc file, whose size says 0.
+        guard let text = FS.readText("/proc/self/cgroup") else { return [:] }
         var map: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
@@ -106,9 +109,9 @@ struct RunCgroups {
     private mutating func setupV2(root: String, own: String, name: String, limits: SandboxLimits) {
         version = .v2
         let base = "\(root)\(own == "/" ? "" : own)"
-        let available = (try? String(contentsOfFile: "\(base)/cgroup.controllers", encoding: .utf8)) ?? ""
+        let available = FS.readText("\(base)/cgroup.controllers") ?? ""
         let ctrls = Set(available.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
-        let enabledText = (try? String(contentsOfFile: "\(base)/cgroup.subtree_control", encoding: .utf8)) ?? ""
+        let enabledText = FS.readText("\(base)/cgroup.subtree_control") ?? ""
         var enabled = Set(enabledText.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
         for c in ["memory", "pids"] where ctrls.contains(c) && !enabled.contains(c) {
             if writeFile("\(base)/cgroup.subtree_control", "+\(c)") { enabled.insert(c); continue }
@@ -153,7 +156,7 @@ struct RunCgroups {
     func peakMemory() -> UInt64? {
         guard let d = memoryDir else { return nil }
         let f = version == .v2 ? "\(d)/memory.peak" : "\(d)/memory.max_usage_in_bytes"
-        guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { return nil }
+        guard let t = FS.readText(f) else { return nil }
         return UInt64(t.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
@@ -164,7 +167,7 @@ struct RunCgroups {
         }
         for f in procsFiles {
             for _ in 0..<20 {
-                guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { break }
+                guard let t = FS.readText(f) else { break }
                 let pids = t.split(separator: "\n").compactMap { Int32($0) }
                 if pids.isEmpty { break }
                 for p in pids { kill(p, SIGKILL) }
@@ -186,7 +189,7 @@ struct RunCgroups {
     }
 
     private func counter(_ file: String, key: String) -> UInt64 {
-        guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { return 0 }
+        guard let t = FS.readText(file) else { return 0 }
         for line in t.split(separator: "\n") {
             let f = line.split(separator: " ")
             if f.count == 2, f[0] == key { return UInt64(f[1]) ?? 0 }

@@ -187,10 +187,10 @@ enum HostState {
         let me = getpid()
         for p in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(p), pid != me else { continue }
-            let cmd = String(decoding: FileManager.default.contents(atPath: "/proc/\(p)/cmdline") ?? Data(), as: UTF8.self)
+            let cmd = read("/proc/\(p)/cmdline")
                 .replacingOccurrences(of: "\0", with: " ")
-            let env = String(decoding: FileManager.default.contents(atPath: "/proc/\(p)/environ") ?? Data(), as: UTF8.self)
-            let status = (try? String(contentsOfFile: "/proc/\(p)/status", encoding: .utf8)) ?? ""
+            let env = read("/proc/\(p)/environ")
+            let status = read("/proc/\(p)/status")
             let sandboxed = status.split(separator: "\n").contains { $0.hasPrefix("Uid:") && $0.contains("\(sandboxOutsideUID)") }
             if needles.contains(where: { cmd.contains($0) || env.contains($0) }) {
                 found.append("pid \(p)\(sandboxed ? " (sandbox uid)" : ""): \(cmd)")
@@ -209,14 +209,14 @@ enum HostState {
     static func orphanedSandboxProcesses() -> [String] {
         var found: [String] = []
         for p in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(p) != nil {
-            let status = (try? String(contentsOfFile: "/proc/\(p)/status", encoding: .utf8)) ?? ""
+            let status = read("/proc/\(p)/status")
             guard status.split(separator: "\n").contains(where: { $0.hasPrefix("Uid:") && $0.contains("\(sandboxOutsideUID)") }) else { continue }
-            let env = String(decoding: FileManager.default.contents(atPath: "/proc/\(p)/environ") ?? Data(), as: UTF8.self)
+            let env = read("/proc/\(p)/environ")
             let cwd = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/cwd")) ?? ""
             let tree = env.split(separator: "\0").first { $0.hasPrefix("dkms_tree=") }.map { String($0.dropFirst(10)) }
             let paths = [tree, cwd.contains("/dkms-it-") ? cwd : nil].compactMap { $0 }
             if paths.contains(where: { !FileManager.default.fileExists(atPath: $0) }) {
-                let cmd = String(decoding: FileManager.default.contents(atPath: "/proc/\(p)/cmdline") ?? Data(), as: UTF8.self)
+                let cmd = read("/proc/\(p)/cmdline")
                 found.append("pid \(p): \(cmd.replacingOccurrences(of: "\0", with: " ")) (\(paths))")
             }
         }
@@ -224,7 +224,7 @@ enum HostState {
     }
 
     static func mounts(under path: String) -> [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = read("/proc/self/mountinfo")
         return text.split(separator: "\n").map(String.init).filter { $0.contains(path) }
     }
 }

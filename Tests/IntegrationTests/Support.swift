@@ -35,7 +35,7 @@ final class TestTrees {
     /// for: never the host's trees.
     static let useDefaultTrees: Bool = {
         guard ProcessInfo.processInfo.environment["DKMS_TEST_DEFAULT_TREES"] == "1" else { return false }
-        let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let mountinfo = read("/proc/self/mountinfo")
         let isolated = mountinfo.split(separator: "\n").contains { $0.contains(" /var/lib/dkms ") && $0.contains(" isolated-dkms-tree ") }
         precondition(isolated, "DKMS_TEST_DEFAULT_TREES=1 outside scripts/lib/isolated-trees.sh: refusing to use the host's trees")
         return true

@@ -82,7 +82,7 @@ final class ChrootModeTests: XCTestCase {
         print(r.text.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Executed") }.joined(separator: "\n"))
         XCTAssertEqual(r.status, 0, r.text.suffix(4000).description)
         XCTAssertTrue(r.text.contains("Executed 12 tests, with 0 failures"), r.text.suffix(4000).description)
-        let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let mountinfo = read("/proc/self/mountinfo")
         XCTAssertFalse(mountinfo.contains(root), "nothing of the chroot's mounts reached this namespace")
     }
 

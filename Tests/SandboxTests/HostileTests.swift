@@ -120,7 +120,7 @@ final class HostileTests: XCTestCase {
         usleep(100_000)
         let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for p in procs where Int(p) != nil {
-            guard let cmd = FileManager.default.contents(atPath: "/proc/\(p)/cmdline") else { continue }
+            guard let cmd = readBytes("/proc/\(p)/cmdline").map({ Data($0) }) else { continue }
             let s = String(decoding: cmd, as: UTF8.self).replacingOccurrences(of: "\0", with: " ")
             XCTAssertFalse(s.contains("sleep \(marker)"), "survivor pid \(p): \(s)")
         }
@@ -162,7 +162,7 @@ final class HostileTests: XCTestCase {
         XCTAssertEqual(r.outcome, .exited(0), r.outputTail)
         usleep(100_000)
         for p in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(p) != nil {
-            guard let cmd = FileManager.default.contents(atPath: "/proc/\(p)/cmdline") else { continue }
+            guard let cmd = readBytes("/proc/\(p)/cmdline").map({ Data($0) }) else { continue }
             XCTAssertFalse(String(decoding: cmd, as: UTF8.self).contains(marker), "survivor \(p)")
         }
     }

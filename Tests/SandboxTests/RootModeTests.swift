@@ -197,7 +197,7 @@ final class RootModeTests: XCTestCase {
         XCTAssertEqual(r.outcome, .exited(0), r.outputTail)
         usleep(100_000)
         for p in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(p) != nil {
-            guard let cmd = FileManager.default.contents(atPath: "/proc/\(p)/cmdline") else { continue }
+            guard let cmd = readBytes("/proc/\(p)/cmdline").map({ Data($0) }) else { continue }
             XCTAssertFalse(String(decoding: cmd, as: UTF8.self).contains(marker), "survivor \(p)")
         }
     }

@@ -31,5 +31,23 @@ public func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
 
 public func write(_ path: String, _ text: String, mode: mode_t = 0o644) { write(path, Array(text.utf8), mode: mode) }
 
-/// A file's text; empty when it cannot be read.
-public func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+/// A file's text; empty when it cannot be read. Read to the end with read(2): Foundation's
+/// readers stop after the first chunk of a /proc file (its size says 0), and
+/// /proc/self/mountinfo on a machine with many mounts is longer than one page.
+public func read(_ path: String) -> String { String(decoding: readBytes(path) ?? [], as: UTF8.self) }
+
+/// A file's bytes to the end, nil when it cannot be opened.
+public func readBytes(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; break }
+        if n == 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    return out
+}
