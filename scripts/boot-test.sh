@@ -24,7 +24,9 @@
 # Usage: scripts/boot-test.sh [--kernel RELEASE]... [--with-zfs] [--no-reference]
 #                             [--rebuild-reference] [--cold] [--keep]
 #   --kernel R      only this release (repeatable); default: every one with headers
-#   --with-zfs      add zfs-dkms (its build takes many minutes per kernel)
+#   --with-zfs      add zfs-dkms (its build takes many minutes per kernel); zpool and zfs
+#                   at its version (Debian's zfsutils-linux and libraries, from contrib)
+#                   go in the initramfs: scripts/lib/boot-zfs.sh
 #   --no-reference  boot ours only (the comparison is then skipped)
 #   --rebuild-reference  build with the reference even where BOOT_TEST_CACHE holds its
 #                   outputs for the same inputs (see below)
@@ -57,6 +59,8 @@ repo=$(cd "$script_dir/.." && pwd)
 BOOT_LIB=$script_dir/lib
 source "$BOOT_LIB/boot-image.sh"
 source "$BOOT_LIB/boot-initramfs.sh"
+source "$BOOT_LIB/apt-contrib.sh"
+source "$BOOT_LIB/boot-zfs.sh"
 
 say() { printf '[boot-test] %s\n' "$*"; }
 die() { printf '[boot-test] error: %s\n' "$*" >&2; exit 2; }
@@ -118,6 +122,13 @@ work=$(mktemp -d /tmp/boot-test.XXXXXX)
 cleanup() { if [[ $keep == yes ]]; then say "scratch kept: $work"; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 say "kernels: ${kernels[*]}; scratch: $work"
+
+zfs_userland=""
+if [[ $with_zfs == yes ]]; then
+    zfs_userland=$(fetch_zfs_userland "$(ls "$modules_cache"/zfs-dkms/zfs-dkms_*.deb)" "$cache") ||
+        die "cannot fetch zfs's userland (zpool, zfs) at zfs-dkms's version"
+    say "zfs userland: $(tr '\n' ' ' < "${zfs_userland%/root}/ready")"
+fi
 
 for k in "${kernels[@]}"; do
     fetch_kernel_image "$k" "$cache" || die "$k: cannot fetch Debian's kernel image"
@@ -266,10 +277,14 @@ boot() {
     local side=$1 k=$2 t=$work/$1
     local log=$t/serial-$k.log initrd=$t/initrd-$k.gz
     manifest "$side" "$k" > "$t/manifest-$k"
-    make_initramfs "$k" "$cache/images/$k" "$t/root" "$t/manifest-$k" "$t/initramfs-$k" "$initrd"
+    # The pool check needs zpool and zfs, and memory for the ARC beside the initramfs.
+    local userland="" memory=1024
+    if grep -q '^zfs ' "$t/manifest-$k"; then userland=$zfs_userland memory=2048; fi
+    make_initramfs "$k" "$cache/images/$k" "$t/root" "$t/manifest-$k" "$t/initramfs-$k" "$initrd" "$userland" ||
+        die "$side on $k: making the initramfs failed"
     local start end rc=0
     start=$(date +%s.%N)
-    timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -nographic \
+    timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -m "$memory" -smp 1 -nographic \
         -no-reboot -nic none -monitor none -serial "file:$log" -kernel "$cache/images/$k/vmlinuz" -initrd "$initrd" \
         -append "console=ttyS0 panic=-1 loglevel=4 quiet" </dev/null >"$t/qemu-$k.out" 2>&1 || rc=$?
     end=$(date +%s.%N)

@@ -44,6 +44,8 @@ for tool in apt-get dpkg; do
     command -v "$tool" >/dev/null || die "'$tool' not found (this script needs a Debian-like system)"
 done
 
+source "$script_dir/lib/apt-contrib.sh"
+
 updated=no   # have we already run apt-get update in this invocation?
 
 # download PKG DIR: apt-get download PKG into DIR, retrying once after
@@ -60,26 +62,6 @@ download() {
     fi
     printf '%s\n' "$log" >&2
     die "cannot download Debian package '$pkg' (see apt output above)"
-}
-
-# download_contrib PKG DIR: apt-get download from the contrib component of the
-# archive this machine already uses for Debian's main component, through a private
-# sources list and package lists under the cache: the host's apt configuration and
-# lists are left as they are.
-download_contrib() {
-    local pkg=$1 dir=$2 uri suite apt_dir log
-    read -r uri suite < <(apt-cache policy | awk '$2 ~ /^[a-z]+:\/\// && $3 ~ /\/main$/ && $3 !~ /-/ {
-        sub(/\/main$/, "", $3); print $2, $3; exit }')
-    [[ -n ${uri:-} && -n ${suite:-} ]] || die "$pkg: no Debian archive with a main component in apt's sources"
-    apt_dir=$cache/.apt-contrib
-    mkdir -p "$apt_dir/lists/partial"
-    printf 'deb %s %s contrib\n' "$uri" "$suite" > "$apt_dir/sources.list"
-    local opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-                -o "Dir::State::Lists=$apt_dir/lists" -o Debug::NoLocking=1)
-    if ! compgen -G "$apt_dir/lists/*contrib*Packages*" >/dev/null; then
-        apt-get "${opts[@]}" update -qq >&2 || die "$pkg: apt-get update of $uri $suite contrib failed"
-    fi
-    log=$(cd "$dir" && apt-get "${opts[@]}" download "$pkg" 2>&1) || { printf '%s\n' "$log" >&2; die "cannot download '$pkg' from contrib"; }
 }
 
 # literal_of VAR DKMS_CONF: the pacman hook's reader of literal assignments
@@ -110,7 +92,7 @@ for pkg in "${PACKAGES[@]}"; do
     shopt -u nullglob
     if (( ${#debs[@]} == 0 )); then
         info "$pkg: downloading"
-        if [[ " ${CONTRIB[*]} " == *" $pkg "* ]]; then download_contrib "$pkg" "$dir"; else download "$pkg" "$dir"; fi
+        if [[ " ${CONTRIB[*]} " == *" $pkg "* ]]; then download_contrib "$pkg" "$dir" "$cache/.apt-contrib" || die "cannot download '$pkg' from contrib"; else download "$pkg" "$dir"; fi
         shopt -s nullglob
         debs=("$dir/${pkg}"_*.deb)
         shopt -u nullglob

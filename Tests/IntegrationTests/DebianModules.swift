@@ -11,6 +11,8 @@ struct DebianModule {
     /// set to y or m (v4l2loopback: VIDEO_DEV from 5.18 on, VIDEO_V4L2 before; Debian's cloud
     /// kernels have neither V4L2 nor I2C/backlight support).
     var requires: [[String]]
+    /// Options its dkms.conf refuses (zfs: BUILD_EXCLUSIVE_KERNEL="NOT ON PREEMPT_RT").
+    var refuses: [String] = []
 
     var sourceDir: String { "\(Repo.debianModules)/\(package)/src" }
     var nameVersion: String { "\(name)/\(version)" }
@@ -24,6 +26,11 @@ struct DebianModule {
         DebianModule(package: "dm-writeboost-dkms", name: "dm-writeboost", version: "2.2.17", requires: []),
     ]
 
+    /// zfs, from contrib: its build takes many minutes per kernel, so only the tests that
+    /// ask for it build it (the boot test with DKMS_TEST_BOOT_ZFS=1, the system test's --with-zfs).
+    static let zfs = DebianModule(package: "zfs-dkms", name: "zfs", version: "2.1.11", requires: [],
+                                  refuses: ["CONFIG_PREEMPT_RT"])
+
     static func named(_ package: String) -> DebianModule { all.first { $0.package == package }! }
 
     func buildable(on kernel: String) -> Bool {
@@ -31,7 +38,7 @@ struct DebianModule {
         let set = Set(text.split(separator: "\n").compactMap { line -> String? in
             line.hasSuffix("=y") || line.hasSuffix("=m") ? String(line.prefix { $0 != "=" }) : nil
         })
-        return requires.allSatisfy { $0.contains(where: set.contains) }
+        return requires.allSatisfy { $0.contains(where: set.contains) } && !refuses.contains(where: set.contains)
     }
 
     /// Makes sure the source is there: the test command fetches it, but a

@@ -12,7 +12,8 @@ import TestSupport
 /// reference's outputs are kept by the script, keyed by their inputs. Several minutes.
 /// Skips where qemu is missing, and unless DKMS_TEST_BOOT=1: its ten minutes (a boot per
 /// kernel and dkms under TCG, and the reference's builds) would take `swift test` past 30;
-/// `.ci/run` runs it after scripts/test.sh.
+/// `.ci/run` runs it after scripts/test.sh. With DKMS_TEST_BOOT_ZFS=1 (`.ci/run` sets it) zfs is
+/// built and proved too: a pool on a file is created, written, exported, imported and read back.
 final class KernelBootTests: XCTestCase {
     func testEveryModuleOursInstallsLoadsAndWorksInEachKernelAsTheReferencesDo() throws {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["DKMS_TEST_BOOT"] == "1",
@@ -28,7 +29,9 @@ final class KernelBootTests: XCTestCase {
         // (.cache/boot-test/dkms-cache, kept between runs).
         var env = ["DKMS_BINARY": Repo.dkms]
         if FileManager.default.fileExists(atPath: TestTrees.sharedCache) { env["DKMS_CACHE_DIR"] = TestTrees.sharedCache }
-        let r = sh([Repo.root + "/scripts/boot-test.sh"], env: env)
+        let withZFS = ProcessInfo.processInfo.environment["DKMS_TEST_BOOT_ZFS"] == "1"
+        let modules = DebianModule.all + (withZFS ? [DebianModule.zfs] : [])
+        let r = sh([Repo.root + "/scripts/boot-test.sh"] + (withZFS ? ["--with-zfs"] : []), env: env)
         // The script's table and its own lines, for the log.
         print(r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.hasPrefix("RESULT ") && !$0.hasPrefix("BOOT ") }.joined(separator: "\n"))
@@ -46,7 +49,7 @@ final class KernelBootTests: XCTestCase {
             for side in ["ours", "reference"] {
                 XCTAssertNotNil(boots["\(k) \(side)"], "\(k): no boot of \(side)'s modules")
             }
-            for mod in DebianModule.all {
+            for mod in modules {
                 let pkg = String(mod.package.dropLast("-dkms".count))
                 let ours = outcome["\(k) ours \(pkg)"], reference = outcome["\(k) reference \(pkg)"]
                 XCTAssertNotNil(ours, "\(k) \(pkg): no result for ours")

@@ -101,7 +101,25 @@ check_jool() {
 check_ddcci() { :; }     # an i2c driver with no DDC/CI monitor here: loading it is the check
 
 check_zfs() {
-    [ -c /dev/zfs ] && info "/dev/zfs is a character device" || bad "no /dev/zfs"
+    # A pool on a file: created, written, exported, imported again, read back.
+    local out
+    [ -c /dev/zfs ] && info "/dev/zfs is a character device" || { bad "no /dev/zfs"; return; }
+    [ -x /sbin/zpool ] || { bad "no zpool in the initramfs"; return; }
+    mkdir -p /tmp/zfs
+    truncate -s 128M /tmp/zfs/vdev
+    out=$(zpool create -f -o cachefile=none -m /tank tank /tmp/zfs/vdev 2>&1) || { bad "zpool create: $out"; return; }
+    info "created: $(zpool list -H -o name,size,health tank)"
+    dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
+    cp /tmp/pattern /tank/data && sync || bad "writing /tank/data failed"
+    out=$(zpool export tank 2>&1) || bad "zpool export: $out"
+    [ ! -e /tank/data ] || bad "/tank/data is still there after the export"
+    out=$(zpool import -o cachefile=none -d /tmp/zfs tank 2>&1) || { bad "zpool import: $out"; return; }
+    info "imported: $(zpool list -H -o name,size,health tank)"
+    if cmp -s /tmp/pattern /tank/data; then info "8 MiB written, exported, imported, read back equal"
+    else bad "/tank/data read back after the import differs"; fi
+    [ "$(zpool list -H -o health tank)" = ONLINE ] || bad "pool not ONLINE: $(zpool status tank | tr '\n' ' ')"
+    out=$(zpool destroy tank 2>&1) || bad "zpool destroy: $out"
+    rm -f /tmp/zfs/vdev /tmp/pattern
 }
 
 # The kernel's messages while a package loaded and ran.

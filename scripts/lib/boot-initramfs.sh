@@ -7,6 +7,8 @@
 #   MANIFEST      lines "PACKAGE MODULE...": what /init loads and checks
 #   WORK          a scratch directory (made and removed here)
 #   OUT           the gzip'ed newc cpio written
+#   ZFS_USERLAND  optional: an unpacked zfs userland (fetch_zfs_userland) whose zpool
+#                 and zfs go in, for the zfs check
 # Module dependencies are resolved as the kernel's own userspace would: the image's
 # modules and the ones the dkms installed are put side by side in a staging tree
 # (hard links where the file system allows), indexed with `depmod -b`, and
@@ -33,7 +35,7 @@ copy_binary() {
 }
 
 make_initramfs() {
-    local release=$1 image=$2 install_root=$3 manifest=$4 work=$5 out=$6
+    local release=$1 image=$2 install_root=$3 manifest=$4 work=$5 out=$6 zfs_userland=${7:-}
     local stage=$work/stage ir=$work/root
     rm -rf "$work"
     mkdir -p "$stage/lib/modules" "$ir"
@@ -83,6 +85,8 @@ make_initramfs() {
     done
     copy_binary "$(readlink -f "$(command -v dmsetup)")" "$ir"
     ln -sf "$(readlink -f "$(command -v dmsetup)")" "$ir/sbin/dmsetup" 2>/dev/null || true
+
+    if [[ -n $zfs_userland ]]; then add_zfs_userland "$zfs_userland" "$ir" || return 1; fi
 
     install -m 0755 "$BOOT_LIB/boot-init.sh" "$ir/init"
     cp "$manifest" "$ir/etc/boot-test/modules"
