@@ -211,7 +211,12 @@ build_side() {
     fi
     for k in "${kernels[@]}"; do
         mkdir -p "$t/root/lib/modules/$k"
-        ln -s "/lib/modules/$k/build" "$t/root/lib/modules/$k/build"
+        # build and, where the headers package has one, source: zfs's configure
+        # takes its sources from .../source when it exists (Debian's -common
+        # headers), and fails without them.
+        for l in build source; do
+            [[ -L /lib/modules/$k/$l ]] && ln -s "/lib/modules/$k/$l" "$t/root/lib/modules/$k/$l"
+        done
         : > "$t/root/lib/modules/$k/modules.dep"
     done
     : > "$t/built"

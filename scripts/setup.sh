@@ -23,6 +23,7 @@ for build in /lib/modules/*/build; do
   # The scratch install tree mirrors /lib/modules: headers are linked in.
   mkdir -p "$scratch/root/lib/modules/$k"
   ln -sfn "$build" "$scratch/root/lib/modules/$k/build"
+  [[ -L /lib/modules/$k/source ]] && ln -sfn "/lib/modules/$k/source" "$scratch/root/lib/modules/$k/source"
   touch "$scratch/root/lib/modules/$k/modules.dep"
 done
 if ((${#kernels[@]} == 0)); then

@@ -7,7 +7,7 @@ import Foundation
 /// `source` link. Both must be shown in the sandbox, where /usr/src is otherwise masked.
 /// Headers are installed by the distribution (root-owned): this reads their layout, never a
 /// module's files.
-enum HeaderTrees {
+public enum HeaderTrees {
     /// `dir` resolved, and the source trees it leads to, each resolved, without duplicates.
     static func trees(of dir: String) -> [String] {
         let objtree = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
@@ -28,6 +28,29 @@ enum HeaderTrees {
             add(URL(fileURLWithPath: path).deletingLastPathComponent().path)
         }
         return found
+    }
+
+    /// Links that show header paths named outside /usr and /lib (an install tree's `<k>/build`,
+    /// and the `<k>/source` beside it) inside the sandbox, pointing at the real trees that
+    /// `trees(of:)` binds read-only: make and kbuild see the path the command line names, and
+    /// a configure that prefers `<k>/source` (zfs's: `${kernel_source_dir/%build/source}`)
+    /// finds Debian's -common tree as it does under /lib/modules.
+    public static func links(showing headers: [String]) -> [SandboxSpec.Mount] {
+        var links: [SandboxSpec.Mount] = []
+        for h in headers where !h.hasPrefix("/usr/") && !h.hasPrefix("/lib/") {
+            var named = [h]
+            if URL(fileURLWithPath: h).lastPathComponent == "build" {
+                named.append(URL(fileURLWithPath: h).deletingLastPathComponent().appendingPathComponent("source").path)
+            }
+            for path in named {
+                let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+                var isDir: ObjCBool = false
+                guard real != path, FileManager.default.fileExists(atPath: real, isDirectory: &isDir), isDir.boolValue,
+                      !links.contains(.symlink(target: path, destination: real)) else { continue }
+                links.append(.symlink(target: path, destination: real))
+            }
+        }
+        return links
     }
 
     /// The files an objtree's small Makefile includes (`include PATH/Makefile`), from its first

@@ -55,7 +55,10 @@ final class TestTrees {
         }
         for k in kernels {
             try! fm.createDirectory(atPath: "\(installTree)/\(k)", withIntermediateDirectories: true)
-            try! fm.createSymbolicLink(atPath: "\(installTree)/\(k)/build", withDestinationPath: "/lib/modules/\(k)/build")
+            // build and, where the headers package has one, source (zfs's configure reads it).
+            for link in ["build", "source"] where (try? fm.destinationOfSymbolicLink(atPath: "/lib/modules/\(k)/\(link)")) != nil {
+                try! fm.createSymbolicLink(atPath: "\(installTree)/\(k)/\(link)", withDestinationPath: "/lib/modules/\(k)/\(link)")
+            }
             fm.createFile(atPath: "\(installTree)/\(k)/modules.dep", contents: Data())
         }
     }

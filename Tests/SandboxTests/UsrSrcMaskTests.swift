@@ -49,4 +49,25 @@ final class UsrSrcMaskTests: XCTestCase {
             XCTAssertTrue(HeaderTrees.trees(of: T.headers).contains(dir), dir)
         }
     }
+
+    func testAnInstallTreesBuildAndSourceLinksAreShown() throws {
+        // An install tree outside /lib/modules (a scratch tree, a chroot's) links <k>/build and
+        // <k>/source to the host's: inside, both resolve to the trees bound read-only.
+        let dir = try T.scratch("links")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let objtree = URL(fileURLWithPath: T.headers).resolvingSymlinksInPath().path
+        let srctree = HeaderTrees.trees(of: T.headers).last!
+        try FileManager.default.createSymbolicLink(atPath: dir + "/build", withDestinationPath: objtree)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/source", withDestinationPath: srctree)
+        let links = HeaderTrees.links(showing: [dir + "/build"])
+        XCTAssertEqual(links, [.symlink(target: dir + "/build", destination: objtree)]
+                       + (srctree == objtree ? [] : [.symlink(target: dir + "/source", destination: srctree)]))
+        // A name that is not <k>/build brings no sibling; paths under /usr and /lib need none.
+        XCTAssertEqual(HeaderTrees.links(showing: [dir + "/source"]).count, srctree == objtree ? 0 : 1)
+        XCTAssertEqual(HeaderTrees.links(showing: ["/lib/modules/x/build", "/usr/src/y"]), [])
+        let r = try T.run(["/bin/sh", "-c", "test -f \(dir)/build/Makefile && test -f \(dir)/source/Makefile && echo BOTH"],
+                          mounts: links, headers: [dir + "/build"])
+        XCTAssertEqual(r.outcome, .exited(0), r.outputTail)
+        XCTAssertEqual(r.outputTail, "BOTH\n")
+    }
 }

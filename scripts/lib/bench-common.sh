@@ -24,7 +24,10 @@ new_trees() {
   local d=$1
   rm -rf "$d"
   mkdir -p "$d"/{tree,src,etc/framework.conf.d,root/lib/modules/"$kernel"}
-  ln -s "/lib/modules/$kernel/build" "$d/root/lib/modules/$kernel/build"
+  local l
+  for l in build source; do
+    [[ -L /lib/modules/$kernel/$l ]] && ln -s "/lib/modules/$kernel/$l" "$d/root/lib/modules/$kernel/$l"
+  done
   touch "$d/root/lib/modules/$kernel/modules.dep"
   # The reference keeps its signing key under /var/lib/dkms whatever the
   # tree; its runs see this directory as /etc/dkms instead.

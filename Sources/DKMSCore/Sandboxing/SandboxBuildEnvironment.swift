@@ -81,12 +81,10 @@ public final class SandboxBuildEnvironment: BuildEnvironment {
             m.append(.overlay(lower: [o.lower], upper: o.upper, work: o.work, target: target))
         }
         // Kernel headers at the path the make command names, which may be a
-        // link outside /usr (an install tree's <k>/build).
-        for h in headers where !h.hasPrefix("/usr/") && !h.hasPrefix("/lib/") {
-            // A link to the real headers (bound read-only at their real
-            // path), so the tree's own relative links keep resolving.
-            if let real = FS.realPath(h), real != h { m.append(.symlink(target: h, destination: real)) }
-        }
+        // link outside /usr (an install tree's <k>/build and <k>/source): links
+        // to the real trees (bound read-only at their real path), so the trees'
+        // own relative links keep resolving.
+        m += HeaderTrees.links(showing: headers)
         return m
     }
 

@@ -63,9 +63,8 @@ public struct SandboxedConfRunner {
             }
             argv[i] = "/run/dkms-etc/" + argv[i].dropFirst(configDir.count + 1)
         }
-        for h in headers where !h.hasPrefix("/usr/") && !h.hasPrefix("/lib/") {
-            if let real = FS.realPath(h), real != h { mounts.append(.symlink(target: h, destination: real)) }
-        }
+        // dkms.conf may test the headers' paths ($kernel_source_dir, and zfs's .../source).
+        mounts += HeaderTrees.links(showing: headers)
         mounts.append(.readWriteBind(source: outDir, target: "/run/dkms-conf"))
         var spec = SandboxSpec(argv: argv, env: env + ["__dkms_out=/run/dkms-conf/record"], cwd: cwd, mounts: mounts,
                                headersDirs: headers, profile: profile, idMap: idMap)
