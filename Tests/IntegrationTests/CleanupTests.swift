@@ -10,12 +10,15 @@ final class CleanupTests: XCTestCase {
     }
 
     /// An install tree whose kernel directory holds only what dkms put there
-    /// (no `build` link, no modules.*), for a kernel whose headers are
+    /// (no `build` or `source` link, no modules.*), for a kernel whose headers are
     /// installed: the kernel is not gone, and nothing installed for it goes.
     func testCleanupKeepsModulesOfAKernelWithHeadersWhateverTheInstallTreeHolds() throws {
         let sb = TestTrees()
         defer { sb.cleanup() }
-        for k in Kernels.all { try FileManager.default.removeItem(atPath: "\(sb.installTree)/\(k)/build") }
+        for k in Kernels.all {
+            try FileManager.default.removeItem(atPath: "\(sb.installTree)/\(k)/build")
+            try? FileManager.default.removeItem(atPath: "\(sb.installTree)/\(k)/source")
+        }
         XCTAssertEqual(sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0").status, 0)
         for k in Kernels.all {
             let r = sb.dkms("install", "dkms-hello/1.0", "-k", k)

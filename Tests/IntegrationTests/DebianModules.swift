@@ -41,6 +41,25 @@ struct DebianModule {
         return requires.allSatisfy { $0.contains(where: set.contains) } && !refuses.contains(where: set.contains)
     }
 
+    /// Whether the module's own metadata names `kernel` among the kernels it supports (zfs's
+    /// META: `Linux-Minimum`/`Linux-Maximum`, compared by major.minor): nil when it names
+    /// none. Where it does, a build that fails is ours to fix, whatever the reference does.
+    func declaresSupport(for kernel: String) -> Bool? {
+        guard let meta = try? String(contentsOfFile: sourceDir + "/META", encoding: .utf8) else { return nil }
+        func field(_ key: String) -> [Int]? {
+            meta.split(separator: "\n").first { $0.hasPrefix(key + ":") }
+                .map { DebianModule.majorMinor($0.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces)) }
+        }
+        guard let low = field("Linux-Minimum"), let high = field("Linux-Maximum") else { return nil }
+        let k = DebianModule.majorMinor(kernel)
+        return !k.lexicographicallyPrecedes(low) && !high.lexicographicallyPrecedes(k)
+    }
+
+    /// "6.12.118+deb12-amd64" → [6, 12].
+    static func majorMinor(_ release: String) -> [Int] {
+        release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+    }
+
     /// Makes sure the source is there: the test command fetches it, but a
     /// single test run by hand should not fail for lack of it.
     static func ensureFetched() -> Bool {

@@ -11,8 +11,8 @@ extension Engine {
         } else if let path = context.invocation.sourcePath, context.invocation.module == nil {
             try addSourceTree(path)
         }
-        let (m, v) = try requireModuleArgs("add")
-        try addModule(m, v)
+        let mv = try requireModuleArgs("add")
+        try addModule(mv)
     }
 
     /// `beforeBuild`: the add a build or install does first (as dkms's
@@ -20,12 +20,12 @@ extension Engine {
     /// link, as the build reads it right after, so one evaluation serves both
     /// (a dkms.conf that sources the kernel's .config costs ~50 ms each); if
     /// it is not valid, the link goes again and nothing is added.
-    mutating func addModule(_ m: String, _ v: String, beforeBuild: Bool = false) throws {
-        if tree.isAdded(m, v) {
-            throw DKMSError(.alreadyInTree, "DKMS tree already contains: \(m)/\(v)",
+    mutating func addModule(_ mv: ModuleVersion, beforeBuild: Bool = false) throws {
+        if tree.isAdded(mv) {
+            throw DKMSError(.alreadyInTree, "DKMS tree already contains: \(mv)",
                             "You cannot add the same module/version combo more than once.")
         }
-        let src = tree.sourceDir(m, v)
+        let src = tree.sourceDir(mv)
         guard FS.isDirectory(src) else {
             throw DKMSError(.missingSource, "Could not find module source directory.", "Directory: \(src) does not exist.")
         }
@@ -33,25 +33,25 @@ extension Engine {
         let viaTree = beforeBuild && context.invocation.conf == nil
         let conf: ModuleConfig
         if viaTree {
-            let created = !FS.isDirectory(tree.versionDir(m, v))
-            try link(src, m, v)
-            do { conf = try readConf(m, v, target) } catch {
-                unlink(tree.sourceLink(m, v))
-                if created { try? Files.removeTree(tree.versionDir(m, v)); rmdir(tree.moduleDir(m)) }
+            let created = !FS.isDirectory(tree.versionDir(mv))
+            try link(src, mv)
+            do { conf = try readConf(mv, target) } catch {
+                unlink(tree.sourceLink(mv))
+                if created { try? Files.removeTree(tree.versionDir(mv)); rmdir(tree.moduleDir(mv.name)) }
                 throw error
             }
         } else {
-            conf = try readConf(m, v, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
+            conf = try readConf(mv, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
         }
-        out.line("Creating symlink \(tree.sourceLink(m, v)) -> \(src)")
-        if !viaTree { try link(src, m, v) }
-        try runScript(.postAdd, conf.postAdd, m, v, target)
+        out.line("Creating symlink \(tree.sourceLink(mv)) -> \(src)")
+        if !viaTree { try link(src, mv) }
+        try runScript(.postAdd, conf.postAdd, mv, target)
     }
 
-    private func link(_ src: String, _ m: String, _ v: String) throws {
-        try Files.makeDirectories(tree.buildDir(m, v))
-        guard symlink(src, tree.sourceLink(m, v)) == 0 else {
-            throw DKMSError(.failure, "Could not create \(tree.sourceLink(m, v)): \(FS.errnoText())")
+    private func link(_ src: String, _ mv: ModuleVersion) throws {
+        try Files.makeDirectories(tree.buildDir(mv))
+        guard symlink(src, tree.sourceLink(mv)) == 0 else {
+            throw DKMSError(.failure, "Could not create \(tree.sourceLink(mv)): \(FS.errnoText())")
         }
     }
 
@@ -74,24 +74,24 @@ extension Engine {
         let target = context.targets()[0]
         let conf: ModuleConfig
         do {
-            conf = try readConf("", "", target, confPath: from + "/dkms.conf", strict: false)
+            conf = try readConf(ModuleVersion("", ""), target, confPath: from + "/dkms.conf", strict: false)
         }
-        let (m, v) = (conf.packageName, conf.packageVersion)
-        for (what, s) in [("PACKAGE_NAME", m), ("PACKAGE_VERSION", v)] {
+        let mv = ModuleVersion(conf.packageName, conf.packageVersion)
+        for (what, s) in [("PACKAGE_NAME", mv.name), ("PACKAGE_VERSION", mv.version)] {
             if let p = NameRules.problem(inName: s) {
                 throw DKMSError(.badConf, "Bad conf file.", "File: \(from)/dkms.conf: \(what) '\(Printable.visible(s))' \(p).")
             }
         }
-        context.invocation.module = m
-        context.invocation.moduleVersion = v
-        let dest = tree.sourceDir(m, v)
+        context.invocation.module = mv.name
+        context.invocation.moduleVersion = mv.version
+        let dest = tree.sourceDir(mv)
         // Already in place: nothing to copy.
-        if from == dest || from == FS.realPath(tree.sourceLink(m, v)) || from == FS.realPath(tree.buildDir(m, v)) { return }
+        if from == dest || from == FS.realPath(tree.sourceLink(mv)) || from == FS.realPath(tree.buildDir(mv)) { return }
         if let st = FS.lstatInfo(dest) {
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-            if let owner = otherOwner(of: dest, m, v) {
+            if let owner = otherOwner(of: dest, mv) {
                 throw DKMSError(.alreadyInTree, "\(dest) already exists: it is the source of \(Printable.visible(owner)) in the DKMS tree.",
-                                "\(m)/\(v) cannot be copied there.")
+                                "\(mv) cannot be copied there.")
             }
             if context.invocation.force {
                 // --force replaces a module source (a directory with a
@@ -100,17 +100,17 @@ extension Engine {
                 let isLink = (st.st_mode & S_IFMT) == S_IFLNK
                 guard isLink || (isDir && (FS.lstatInfo(dest + "/dkms.conf")?.st_mode).map({ $0 & S_IFMT == S_IFREG }) ?? false) else {
                     throw DKMSError(.alreadyInTree, "\(dest) already exists and is not a module source.",
-                                    "\(m)/\(v) was not copied there; --force replaces only a module source.")
+                                    "\(mv) was not copied there; --force replaces only a module source.")
                 }
                 out.errorLine("")
-                out.line("Forcing install of \(m)/\(v)")
+                out.line("Forcing install of \(mv)")
                 try Files.removeTree(dest)
             } else if isDir && TreeCopy.same(from, dest) {
                 return
             } else {
                 let what = isDir ? "a directory holding a different source" : (st.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : "not a directory"
                 throw DKMSError(.alreadyInTree, "\(dest) already exists and is \(what).",
-                                "\(m)/\(v) was not copied there; remove it or use --force to replace it.")
+                                "\(mv) was not copied there; remove it or use --force to replace it.")
             }
         }
         try Files.makeDirectories(tree.sourceTree)
@@ -132,11 +132,11 @@ extension Engine {
     }
 
     /// The module/version of the DKMS tree, other than m/v, whose source link leads to `dir`.
-    private func otherOwner(of dir: String, _ m: String, _ v: String) -> String? {
+    private func otherOwner(of dir: String, _ mv: ModuleVersion) -> String? {
         guard let real = FS.realPath(dir) else { return nil }
         for om in tree.modules() {
-            for ov in tree.versions(om) where !(om == m && ov == v) {
-                if FS.realPath(tree.sourceLink(om, ov)) == real { return "\(om)/\(ov)" }
+            for ov in tree.versions(om) where ModuleVersion(om, ov) != mv {
+                if FS.realPath(tree.sourceLink(ModuleVersion(om, ov))) == real { return "\(om)/\(ov)" }
             }
         }
         return nil

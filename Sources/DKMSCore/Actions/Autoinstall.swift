@@ -19,33 +19,35 @@ extension Engine {
         }
         prefetchKernelDigest(target)
         var installed: [String] = []
-        var queue: [(m: String, v: String, deps: [String])] = []
+        var queue: [(mv: ModuleVersion, deps: [String])] = []
         var confs: [String: ModuleConfig] = [:]
         for m in GlobOrder.sorted(tree.modules()) {
             let versions = GlobOrder.sorted(FS.list(tree.moduleDir(m)))
             var latest: String? = nil
             for v in versions {
-                if isBroken(m, v) {
+                let mv = ModuleVersion(m, v)
+                if isBroken(mv) {
                     out.errorLine("")
-                    out.error(DKMSError(.success, "\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
+                    out.error(DKMSError(.success, "\(mv) is broken! Missing the source directory or the symbolic link pointing to it.",
                                         "Manual intervention is required!"))
                     continue
                 }
-                guard tree.isAdded(m, v) else { continue }
+                guard tree.isAdded(mv) else { continue }
                 if latest == nil || VersionOrder.less(latest!, v) { latest = v }
             }
             guard let v = latest else { continue }
-            if tree.isInstalled(m, v, k, a) { installed.append(m); continue }
+            let mv = ModuleVersion(m, v)
+            if tree.isInstalled(mv, k, a) { installed.append(m); continue }
             // A dkms.conf that cannot be evaluated (stopped at the sandbox's
             // limits, malformed) is that module's error, said, not the run's.
             let conf: ModuleConfig
-            do { conf = try readConf(m, v, target, strict: false) } catch let e as DKMSError {
+            do { conf = try readConf(mv, target, strict: false) } catch let e as DKMSError {
                 out.errorLine("")
-                out.error(DKMSError(.success, lines: ["Autoinstall of \(m)/\(v) for kernel \(k) (\(a)) skipped:"] + e.lines))
+                out.error(DKMSError(.success, lines: ["Autoinstall of \(mv) for kernel \(k) (\(a)) skipped:"] + e.lines))
                 continue
             } catch { continue }
             guard conf.autoinstall else { continue }
-            queue.append((m, v, conf.buildDepends))
+            queue.append((mv, conf.buildDepends))
             confs[m] = conf
         }
         guard !queue.isEmpty else { return }
@@ -53,17 +55,17 @@ extension Engine {
             return try serialAutoinstall(queue, alreadyInstalled: installed, target: target)
         }
 
-        let plan = try DependencyOrder.plan(queue.map { ($0.m, $0.deps) }, alreadyInstalled: Set(installed))
+        let plan = try DependencyOrder.plan(queue.map { ($0.mv.name, $0.deps) }, alreadyInstalled: Set(installed))
         var succeeded = installed, skipped: [String] = [], failed: [String] = []
         var items = plan.order.map { m -> ParallelAutoinstall.Item in
-            let e = queue.first { $0.m == m }!
-            return .init(module: m, version: e.v, deps: e.deps.filter { d in queue.contains { $0.m == d } })
+            let e = queue.first { $0.mv.name == m }!
+            return .init(module: m, version: e.mv.version, deps: e.deps.filter { d in queue.contains { $0.mv.name == d } })
         }
         var touched = false
         // Cache hits are quicker done here than in a child process each:
         // the kernel tree is digested once for all of them.
         for item in items where item.deps.isEmpty {
-            guard let conf = confs[item.module], wouldHit(item.module, item.version, conf, target) else { continue }
+            guard let conf = confs[item.module], wouldHit(item.moduleVersion, conf, target) else { continue }
             let started = Date()
             do {
                 let quiet = Output(quiet: true)
@@ -71,7 +73,7 @@ extension Engine {
                 inner.context.output = quiet
                 // One depmod at the end covers every module installed here.
                 inner.context.invocation.noDepmod = true
-                try inner.maybeInstall(item.module, item.version, target)
+                try inner.maybeInstall(item.moduleVersion, target)
                 out.line("Autoinstall of module \(item.module)/\(item.version) for kernel \(k) (\(a)): installed from the build cache (\(String(format: "%.2f", Date().timeIntervalSince(started))) s)")
                 succeeded.append(item.module)
                 touched = true
@@ -83,8 +85,8 @@ extension Engine {
         var runner = ParallelAutoinstall(items: items, kernel: k, arch: a, jobs: context.jobs,
                                          childArguments: childArguments(), environment: childEnvironment(), out: out,
                                          inheritFD: context.run.lock?.descriptor,
-                                         logDir: { [tree] m, v in "\(tree.buildDir(m, v))/make.log" })
-        for item in items { runner.buildWeights[item.module] = buildWeight(tree.sourceLink(item.module, item.version)) }
+                                         logDir: { [tree] m, v in "\(tree.buildDir(ModuleVersion(m, v)))/make.log" })
+        for item in items { runner.buildWeights[item.module] = buildWeight(tree.sourceLink(item.moduleVersion)) }
         for (item, result) in runner.run() {
             switch result {
             case .installed: succeeded.append(item.module); touched = true

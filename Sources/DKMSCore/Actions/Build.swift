@@ -9,66 +9,66 @@ extension Engine {
     public mutating func build() throws {
         if context.invocation.all { throw DKMSError(.allUnsupported, "The action build does not support the --all parameter.") }
         if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
-        let (m, v) = try requireModuleArgs("build")
-        if isBroken(m, v) { try requireAdded(m, v) }
+        let mv = try requireModuleArgs("build")
+        if isBroken(mv) { try requireAdded(mv) }
         for target in context.targets() {
-            try maybeBuild(m, v, target)
+            try maybeBuild(mv, target)
         }
     }
 
-    mutating func maybeBuild(_ m: String, _ v: String, _ target: KernelTarget) throws {
-        if tree.isBuilt(m, v, target.version, target.arch) {
+    mutating func maybeBuild(_ mv: ModuleVersion, _ target: KernelTarget) throws {
+        if tree.isBuilt(mv, target.version, target.arch) {
             if context.invocation.force {
-                try unbuildOne(m, v, target, uninstallFirst: false)
+                try unbuildOne(mv, target, uninstallFirst: false)
             } else {
-                out.line("Module \(m)/\(v) already built for kernel \(target.version) (\(target.arch)), skip. You may override by specifying --force.")
+                out.line("Module \(mv) already built for kernel \(target.version) (\(target.arch)), skip. You may override by specifying --force.")
                 return
             }
         }
-        try buildOne(m, v, target)
+        try buildOne(mv, target)
     }
 
     /// One build, in dkms 3.2's order, with its messages and exit codes.
     /// Builds m/v for `target` (or restores it from the cache); returns the
     /// evaluated dkms.conf, which the install that follows takes as it is.
     @discardableResult
-    mutating func buildOne(_ m: String, _ v: String, _ target: KernelTarget) throws -> ModuleConfig {
+    mutating func buildOne(_ mv: ModuleVersion, _ target: KernelTarget) throws -> ModuleConfig {
         prefetchKernelDigest(target)
-        if !tree.isAdded(m, v) {
-            try addModule(m, v, beforeBuild: true)
+        if !tree.isAdded(mv) {
+            try addModule(mv, beforeBuild: true)
             out.line("")
         }
         let k = target.version, a = target.arch
-        let base = tree.baseDir(m, v, k, a)
+        let base = tree.baseDir(mv, k, a)
         if FS.exists(base) {
             throw DKMSError(.alreadyInTree, "This module/version has already been built on: \(k)",
                             "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
         }
-        let conf = try readConf(m, v, target)
+        let conf = try readConf(mv, target)
         if conf.buildExclusion != nil {
-            out.warn("The \(base)/dkms.conf\nfor module \(m)/\(v) includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.")
+            out.warn("The \(base)/dkms.conf\nfor module \(mv) includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.")
             throw DKMSError(.buildExclusiveSkip, lines: [])
         }
-        let source = tree.sourceLink(m, v)
+        let source = tree.sourceLink(mv)
         if FS.list(source).count < 2 {
             throw DKMSError(.noModuleSource, "The directory \(source) does not appear to have module source located within it.", "Build halted.")
         }
         try requireHeaders(target)
         _ = prepareSigning(target)
-        try checkBuildDepends(m, v, conf, target)
+        try checkBuildDepends(mv, conf, target)
 
         // Every make of a MAKE chain builds in parallel, not only the first
         // one that gets -jN (jool's MAKE runs three makes in a row).
-        let env = buildEnvironmentVariables(m, v, target, withoutDebugInfo: conf.strippedOutput)
+        let env = buildEnvironmentVariables(mv, target, withoutDebugInfo: conf.strippedOutput)
             + (context.jobs > 1 ? ["MAKEFLAGS=-j\(context.jobs)"] : [])
         let make = makeCommandLine(conf.makeCommand, kernel: k)
         guard context.usesCache else {
-            try compile(m, v, target, conf, env: env, make: make) { _ in }
+            try compile(mv, target, conf, env: env, make: make) { _ in }
             return conf
         }
         var cache = try BuildCacheSession(context)
-        let key = try cacheKey(&cache, m, v, conf, target)
-        let labels = ResultLabels(module: m, version: v, kernel: k, arch: a)
+        let key = try cacheKey(&cache, mv, conf, target)
+        let labels = ResultLabels(module: mv.name, version: mv.version, kernel: k, arch: a)
         if context.invocation.verbose {
             for c in key.explain() { out.line("  cache key component \(c.component): \(c.digest.prefix(12))") }
         }
@@ -78,14 +78,14 @@ extension Engine {
                 if Self.entryHolds(files, conf) {
                     // Ours, not upstream's: with --verbose only (log/dkms-swift.cache says it too).
                     if context.invocation.verbose { out.line("Build cache: hit \(key.short)") }
-                    replayProgress(m, v, target, conf, make: make)
-                    try restore(m, v, target, conf, files: files, store: cache.store, key: key)
+                    replayProgress(mv, target, conf, make: make)
+                    try restore(mv, target, conf, files: files, store: cache.store, key: key)
                     return
                 }
                 if context.invocation.verbose { out.line("Build cache: entry \(key.short) does not hold this build's modules") }
             }
             if context.invocation.verbose { out.line("Build cache: miss \(key.short)") }
-            try compile(m, v, target, conf, env: env, make: make) { staging in
+            try compile(mv, target, conf, env: env, make: make) { staging in
                 // The cache keeps what the build made: stripped, unsigned, uncompressed.
                 let moduleDir = staging + "/module"
                 var outputs = FS.list(moduleDir).sorted().map { (relativePath: $0, sourcePath: moduleDir + "/" + $0) }
@@ -108,11 +108,11 @@ extension Engine {
     }
 
     /// The cache key of building m/v for `target` with `conf`.
-    func cacheKey(_ cache: inout BuildCacheSession, _ m: String, _ v: String, _ conf: ModuleConfig,
+    func cacheKey(_ cache: inout BuildCacheSession, _ mv: ModuleVersion, _ conf: ModuleConfig,
                   _ target: KernelTarget) throws -> CacheKey {
-        let env = buildEnvironmentVariables(m, v, target, withoutDebugInfo: conf.strippedOutput)
+        let env = buildEnvironmentVariables(mv, target, withoutDebugInfo: conf.strippedOutput)
         let make = makeCommandLine(conf.makeCommand, kernel: target.version, parallel: false)
-        return try cache.key(.init(sourceDir: tree.sourceLink(m, v), config: conf, target: target, makeCommand: make,
+        return try cache.key(.init(sourceDir: tree.sourceLink(mv), config: conf, target: target, makeCommand: make,
                                    environment: env, profile: environment.profileIdentity,
                                    dependencyOutputs: dependencyOutputs(conf, target), dkmsTree: tree.root,
                                    sourceTree: tree.sourceTree, installTree: tree.installTree),
@@ -121,10 +121,10 @@ extension Engine {
 
     /// Whether building m/v for `target` would be a cache hit (nothing is
     /// removed or counted: a probe for scheduling).
-    func wouldHit(_ m: String, _ v: String, _ conf: ModuleConfig, _ target: KernelTarget) -> Bool {
+    func wouldHit(_ mv: ModuleVersion, _ conf: ModuleConfig, _ target: KernelTarget) -> Bool {
         guard context.usesCache, FS.isDirectory(BuildCacheSession.root(context)),
               var cache = try? BuildCacheSession(context),
-              let key = try? cacheKey(&cache, m, v, conf, target) else { return false }
+              let key = try? cacheKey(&cache, mv, conf, target) else { return false }
         return cache.store.hasRecord(key)
     }
 
@@ -140,18 +140,18 @@ extension Engine {
 
     /// The build proper: prepare the build area, patch, PRE_BUILD, make,
     /// collect, POST_BUILD.
-    mutating func compile(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
+    mutating func compile(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig,
                           env: [String], make: String, beforePublish: (String) throws -> Void) throws {
         let k = target.version, a = target.arch
-        let source = tree.sourceLink(m, v)
-        let buildDir = tree.buildDir(m, v)
+        let source = tree.sourceLink(mv)
+        let buildDir = tree.buildDir(mv)
         try environment.prepare(sourceDir: source, buildDir: buildDir)
         // Dependencies' tree entries (and through them their sources), read-only.
         // A module that names itself (a --force build of a circular BUILD_DEPENDS) has its own tree already.
-        for dep in conf.buildDepends where dep != m && NameRules.problem(inComponent: dep) == nil && FS.isDirectory(tree.moduleDir(dep)) {
+        for dep in conf.buildDepends where dep != mv.name && NameRules.problem(inComponent: dep) == nil && FS.isDirectory(tree.moduleDir(dep)) {
             environment.exposeReadOnly(tree.moduleDir(dep))
             for dv in tree.versions(dep) {
-                if let real = FS.realPath(tree.sourceLink(dep, dv)) { environment.exposeReadOnly(real) }
+                if let real = FS.realPath(tree.sourceLink(ModuleVersion(dep, dv))) { environment.exposeReadOnly(real) }
             }
         }
         // A failed build keeps its make.log (in the build directory) but
@@ -163,7 +163,7 @@ extension Engine {
         guard log >= 0 else { throw DKMSError(.failure, "Cannot write \(logPath): \(FS.errnoText())") }
         defer { close(log) }
         let logger = BuildLog(fd: log, path: logPath)
-        logger.header("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))")
+        logger.header("DKMS (\(DKMSVersion.string)) make.log for \(mv) for kernel \(k) (\(a))")
 
         try ownPatchedFiles(conf, buildDir: buildDir, env: env)
         for p in conf.patches {
@@ -179,15 +179,15 @@ extension Engine {
                 DKMSError(.patchFailed, "Application of patch \(p) failed\(self.reasonSuffix(r)).", "Consult \(logPath) for more information.")
             }
         }
-        try runScript(.preBuild, conf.preBuild, m, v, target, log: log)
+        try runScript(.preBuild, conf.preBuild, mv, target, log: log)
 
         try logged("Building module(s)", make, cwd: buildDir, env: env, logger: logger) { r in
             DKMSError(.buildFailed, "Bad return status for module build on kernel: \(k) (\(a))\(self.reasonSuffix(r))",
                       "Consult \(logPath) for more information.")
         }
 
-        let staging = try collect(m, v, target, conf, env: env, logger: logger, logPath: logPath)
-        announceSigning(m, v, target, conf)
+        let staging = try collect(mv, target, conf, env: env, logger: logger, logPath: logPath)
+        announceSigning(mv, target, conf)
         var postBuildFailure: Error?
         do {
             // POST_BUILD sees the build where dkms has it by then, and what it
@@ -195,22 +195,22 @@ extension Engine {
             // build, cached with it. A build whose POST_BUILD failed is
             // published, as dkms leaves it, but not cached.
             if !conf.postBuild.isEmpty {
-                let published = tree.kernelDir(m, v, k) + "/" + a
+                let published = tree.kernelDir(mv, k) + "/" + a
                 try environment.showStaging(staging, at: published)
-                do { try runScript(.postBuild, conf.postBuild, m, v, target, log: log) } catch { postBuildFailure = error }
+                do { try runScript(.postBuild, conf.postBuild, mv, target, log: log) } catch { postBuildFailure = error }
                 for note in environment.takeStaging(staging, at: published) { logger.note(note) }
             }
             if postBuildFailure == nil { try beforePublish(staging) }
-            try finalize(staging, m, v, target, conf)
+            try finalize(staging, mv, target, conf)
         } catch {
             try? Files.removeTree(staging)
             throw error
         }
         if let postBuildFailure {
-            _ = rename(logPath, tree.logDir(m, v, k, a) + "/make.log")
+            _ = rename(logPath, tree.logDir(mv, k, a) + "/make.log")
             throw postBuildFailure
         }
-        _ = rename(logPath, tree.logDir(m, v, k, a) + "/make.log")
+        _ = rename(logPath, tree.logDir(mv, k, a) + "/make.log")
         built = true
         environment.teardown(buildDir: buildDir)
         try Files.makeDirectories(buildDir)
@@ -245,16 +245,16 @@ extension Engine {
         throw failure(r)
     }
 
-    func checkBuildDepends(_ m: String, _ v: String, _ conf: ModuleConfig, _ target: KernelTarget) throws {
+    func checkBuildDepends(_ mv: ModuleVersion, _ conf: ModuleConfig, _ target: KernelTarget) throws {
         let missing = conf.buildDepends.filter { dep in
-            !tree.versions(dep).contains { tree.isInstalled(dep, $0, target.version, target.arch) }
+            !tree.versions(dep).contains { tree.isInstalled(ModuleVersion(dep, $0), target.version, target.arch) }
         }
         guard !missing.isEmpty else { return }
         let list = missing.map { " " + $0 }.joined()
         if context.invocation.force {
-            out.warn("Trying to build module \(m)/\(v) for kernel \(target.version) (\(target.arch)) despite of missing BUILD_DEPENDS:\(list).")
+            out.warn("Trying to build module \(mv) for kernel \(target.version) (\(target.arch)) despite of missing BUILD_DEPENDS:\(list).")
         } else {
-            throw DKMSError(.missingBuildDepends, "Aborting build of module \(m)/\(v) for kernel \(target.version) (\(target.arch)) due to missing BUILD_DEPENDS:\(list).",
+            throw DKMSError(.missingBuildDepends, "Aborting build of module \(mv) for kernel \(target.version) (\(target.arch)) due to missing BUILD_DEPENDS:\(list).",
                             "You may override by specifying --force.")
         }
     }

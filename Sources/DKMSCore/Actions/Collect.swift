@@ -8,10 +8,10 @@ extension Engine {
     /// renamed into place only when complete (dkms 3.2's .tmp_<arch>_XXXXXX).
     /// Returns the staging directory; `finalize` signs, compresses and
     /// renames it into place.
-    func collect(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
+    func collect(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig,
                  env: [String], logger: BuildLog, logPath: String) throws -> String {
         let k = target.version, a = target.arch
-        let buildDir = tree.buildDir(m, v)
+        let buildDir = tree.buildDir(mv)
         for spec in conf.modules {
             let buildPath = "\(buildDir)/\(spec.builtLocation)\(spec.builtName).ko"
             guard environment.outputStat(buildPath) != nil else {
@@ -39,7 +39,7 @@ extension Engine {
             }
         }
 
-        let staging = try newStaging(m, v, k, a)
+        let staging = try newStaging(mv, k, a)
         var done = false
         defer { if !done { try? Files.removeTree(staging) } }
         for spec in conf.modules {
@@ -66,9 +66,9 @@ extension Engine {
     /// <m>/<v>/<k>/.tmp_<a>_XXXXXX with module/ and log/: where a build's
     /// output, fresh or from the cache, is assembled before `finalize`
     /// renames it to <a> (dkms 3.2's staging).
-    func newStaging(_ m: String, _ v: String, _ k: String, _ a: String) throws -> String {
-        try Files.makeDirectories(tree.kernelDir(m, v, k))
-        let staging = try Staging.makeDirectory(in: tree.kernelDir(m, v, k), prefix: ".tmp_\(a)_")
+    func newStaging(_ mv: ModuleVersion, _ k: String, _ a: String) throws -> String {
+        try Files.makeDirectories(tree.kernelDir(mv, k))
+        let staging = try Staging.makeDirectory(in: tree.kernelDir(mv, k), prefix: ".tmp_\(a)_")
         do {
             try Files.makeDirectories(staging + "/module")
             try Files.makeDirectories(staging + "/log")

@@ -39,18 +39,18 @@ public struct Engine {
     /// directives (when the file is evaluated, not for a memoized result, as
     /// dkms skips a file it has just read), warns about zero modules and
     /// refuses duplicate module names, each time.
-    public func readConf(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil,
+    public func readConf(_ mv: ModuleVersion, _ target: KernelTarget, confPath: String? = nil,
                          strict: Bool = true, silently: Bool = false) throws -> ModuleConfig {
         let out = silently ? Output(quiet: true) : self.out
-        let (path, overrides) = confFiles(m, v, target, confPath: confPath)
-        let memoKey = "\(path)\u{0}\(m)\u{0}\(v)\u{0}\(target.version)\u{0}\(target.arch)\u{0}\(target.sourceDir)"
+        let (path, overrides) = confFiles(mv, target, confPath: confPath)
+        let memoKey = "\(path)\u{0}\(mv.name)\u{0}\(mv.version)\u{0}\(target.version)\u{0}\(target.arch)\u{0}\(target.sourceDir)"
         let conf: ModuleConfig
         if let known = context.run.confs[memoKey] {
             conf = known
         } else {
             let ctx = ConfEvaluator.Context(kernelVersion: target.version, arch: target.arch, kernelSourceDir: target.sourceDir,
                                             dkmsTree: tree.root, sourceTree: tree.sourceTree, installTree: tree.installTree,
-                                            module: m, moduleVersion: v)
+                                            module: mv.name, moduleVersion: mv.version)
             let cwd = FS.realPath(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])) ?? "/"
             let evaluated = try evaluator.evaluate(confPath: path, overrides: overrides, context: ctx, cwd: cwd)
             if !evaluated.diagnostics.isEmpty {
@@ -59,7 +59,7 @@ public struct Engine {
             if strict {
                 for d in ModuleConfigBuilder.deprecations(evaluated.raw, confPath: path) { out.deprecated(d) }
             }
-            var builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: m, moduleVersion: v,
+            var builder = ModuleConfigBuilder(target: target, dkmsTree: tree.root, module: mv.name, moduleVersion: mv.version,
                                               destOverride: context.destOverride, confPath: path)
             builder.configCache = context.run.kernelConfigs
             do {
@@ -84,12 +84,12 @@ public struct Engine {
 
     /// The dkms.conf evaluated for m/v on `target` and the override files
     /// (in /etc/dkms) evaluated after it, in order.
-    func confFiles(_ m: String, _ v: String, _ target: KernelTarget, confPath: String? = nil) -> (path: String, overrides: [String]) {
-        let path = confPath ?? context.invocation.conf ?? tree.confPath(m, v)
+    func confFiles(_ mv: ModuleVersion, _ target: KernelTarget, confPath: String? = nil) -> (path: String, overrides: [String]) {
+        let path = confPath ?? context.invocation.conf ?? tree.confPath(mv)
         let dir = context.configDir
-        let overrides = m.isEmpty ? [] : ["\(dir)/\(m).conf", "\(dir)/\(m)-\(v).conf", "\(dir)/\(m)-\(v)-\(target.version).conf",
-                                          "\(dir)/\(m)-\(v)-\(target.version)-\(target.arch).conf",
-                                          "\(dir)/\(m)--\(target.version).conf", "\(dir)/\(m)--\(target.version)-\(target.arch).conf"]
+        let overrides = mv.name.isEmpty ? [] : ["\(dir)/\(mv.name).conf", "\(dir)/\(mv.name)-\(mv.version).conf", "\(dir)/\(mv.name)-\(mv.version)-\(target.version).conf",
+                                          "\(dir)/\(mv.name)-\(mv.version)-\(target.version)-\(target.arch).conf",
+                                          "\(dir)/\(mv.name)--\(target.version).conf", "\(dir)/\(mv.name)--\(target.version)-\(target.arch).conf"]
         return (path, overrides)
     }
 
@@ -98,10 +98,10 @@ public struct Engine {
     /// trees. What the file may read beyond that (the kernel's .config, say)
     /// is not in it: a recorded result keyed by this is the evaluation the
     /// build was made with, not a new one.
-    func confInputs(_ m: String, _ v: String, _ target: KernelTarget) -> String {
-        let (path, overrides) = confFiles(m, v, target)
+    func confInputs(_ mv: ModuleVersion, _ target: KernelTarget) -> String {
+        let (path, overrides) = confFiles(mv, target)
         var enc = CanonicalEncoder(domain: "dkms-swift conf inputs 1")
-        enc.append([m, v, target.version, target.arch, target.sourceDir, tree.root, tree.sourceTree, tree.installTree])
+        enc.append([mv.name, mv.version, target.version, target.arch, target.sourceDir, tree.root, tree.sourceTree, tree.installTree])
         for f in [path] + overrides {
             enc.append(f)
             if let b = FS.readFile(f) { enc.append(tag: 0x31); enc.append(bytes: b) } else { enc.append(tag: 0x30) }
@@ -109,7 +109,7 @@ public struct Engine {
         return enc.digest().hex
     }
 
-    func requireModuleArgs(_ action: String) throws -> (String, String) {
+    func requireModuleArgs(_ action: String) throws -> ModuleVersion {
         var version = context.invocation.moduleVersion
         // `NAME` alone names its version when only one exists: in the tree,
         // or for `add`, in the source tree.
@@ -130,24 +130,24 @@ public struct Engine {
         for (what, s) in [("module name", m), ("module version", v)] {
             if let p = NameRules.problem(inName: s) { throw DKMSError(.failure, "Invalid \(what) '\(Printable.visible(s))': \(p).") }
         }
-        return (m, v)
+        return ModuleVersion(m, v)
     }
 
-    func requireAdded(_ m: String, _ v: String) throws {
-        if isBroken(m, v) {
-            throw DKMSError(.broken, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+    func requireAdded(_ mv: ModuleVersion) throws {
+        if isBroken(mv) {
+            throw DKMSError(.broken, "\(mv) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                             "Manual intervention is required!")
         }
-        guard tree.isAdded(m, v) else {
-            throw DKMSError(.notInTree, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
+        guard tree.isAdded(mv) else {
+            throw DKMSError(.notInTree, "The module/version combo: \(mv) is not located in the DKMS tree.")
         }
     }
 
     /// dkms 3.1+: the version dir exists but its source link leads nowhere.
-    public func isBroken(_ m: String, _ v: String) -> Bool {
-        guard FS.isDirectory(tree.versionDir(m, v)) else { return false }
-        let link = tree.sourceLink(m, v)
+    public func isBroken(_ mv: ModuleVersion) -> Bool {
+        guard FS.isDirectory(tree.versionDir(mv)) else { return false }
+        let link = tree.sourceLink(mv)
         if FS.isSymlink(link) { return !FS.isDirectory(link) }
-        return !FS.isDirectory(link) && FS.isDirectory(tree.sourceDir(m, v))
+        return !FS.isDirectory(link) && FS.isDirectory(tree.sourceDir(mv))
     }
 }

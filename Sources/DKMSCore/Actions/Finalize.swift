@@ -8,7 +8,7 @@ extension Engine {
     /// MOK key, outside any sandbox: the private key never meets module code),
     /// compress as the target kernel does, record the manifest, and rename
     /// the staging directory into place.
-    func finalize(_ staging: String, _ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig) throws {
+    func finalize(_ staging: String, _ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig) throws {
         let k = target.version, a = target.arch
         let config = target.kernelConfig(cache: context.run.kernelConfigs)
         let decision = prepareSigning(target)
@@ -20,9 +20,9 @@ extension Engine {
             do {
                 if case .sign = decision {
                     // announceSigning named it already, as dkms does, before POST_BUILD.
-                    let shown = signedName(m, v, spec)
+                    let shown = signedName(mv, spec)
                     // A failed signature is dkms's warning, not an error: the module stays unsigned.
-                    if let failure = sign(file, decision: decision, target: target, labels: ResultLabels(module: m, version: v, kernel: k, arch: a)) {
+                    if let failure = sign(file, decision: decision, target: target, labels: ResultLabels(module: mv.name, version: mv.version, kernel: k, arch: a)) {
                         out.warn("Failed to sign module '\(shown)'!\n" + failure)
                     }
                 }
@@ -33,7 +33,7 @@ extension Engine {
             manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
         }
         manifest.dependencies = conf.buildDepends.sorted().map { ($0, dependencyExports($0, target)) }
-        manifest.postRemove = (confInputs(m, v, target), conf.postRemove)
+        manifest.postRemove = (confInputs(mv, target), conf.postRemove)
         // dkms's .dep_<module> files: the BUILD_DEPENDS versions this build was made with.
         if conf.rebuildOnDependencyUpdate && !context.invocation.force {
             for dep in conf.buildDepends where NameRules.problem(inComponent: dep) == nil {
@@ -45,22 +45,22 @@ extension Engine {
         // Files in module/ were fsynced as they were written; their names once, here.
         let dir = open(staging + "/module", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 { fsync(dir); close(dir) }
-        guard rename(staging, tree.baseDir(m, v, k, a)) == 0 else {
+        guard rename(staging, tree.baseDir(mv, k, a)) == 0 else {
             throw DKMSError(.badBuildOutput, "do_build: final mv failed (\(errno))")
         }
     }
 
     /// dkms signs in the build directory and names the module there; ours
     /// signs the checked copy in staging, but the name shown is dkms's.
-    func signedName(_ m: String, _ v: String, _ spec: ModuleSpec) -> String {
-        "\(tree.buildDir(m, v))/\(spec.builtLocation)\(spec.builtName).ko"
+    func signedName(_ mv: ModuleVersion, _ spec: ModuleSpec) -> String {
+        "\(tree.buildDir(mv))/\(spec.builtLocation)\(spec.builtName).ko"
     }
 
     /// "Signing module ..." for each module, where dkms says it: right after
     /// the build, before POST_BUILD (ours signs later, in finalize).
-    func announceSigning(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig) {
+    func announceSigning(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig) {
         guard case .sign = prepareSigning(target) else { return }
-        for spec in conf.modules { out.line("Signing module \(signedName(m, v, spec))") }
+        for spec in conf.modules { out.line("Signing module \(signedName(mv, spec))") }
     }
 
     /// Signs with sign-file, or takes the signed bytes from the cache: a
@@ -117,16 +117,16 @@ extension Engine {
                   let manifest = BuildManifest.load(base + "/log/dkms-swift.manifest"),
                   let recorded = manifest.dependencies.first(where: { $0.name == dep }),
                   recorded.exports != now else { continue }
-            let v = String(base.split(separator: "/").dropLast(2).last ?? "")
-            guard tree.isInstalled(m, v, k, a) else { continue }
+            let mv = ModuleVersion(m, String(base.split(separator: "/").dropLast(2).last ?? ""))
+            guard tree.isInstalled(mv, k, a) else { continue }
             out.line("")
-            out.line("Rebuilding module \(m)/\(v) due to updated dependencies")
+            out.line("Rebuilding module \(mv) due to updated dependencies")
             out.line("")
-            try uninstallOne(m, v, target)
-            try unbuildOne(m, v, target, uninstallFirst: false)
-            let conf = try buildOne(m, v, target)
-            try installOne(m, v, target, conf: conf)
-            try rebuildDependents(of: m, target)
+            try uninstallOne(mv, target)
+            try unbuildOne(mv, target, uninstallFirst: false)
+            let conf = try buildOne(mv, target)
+            try installOne(mv, target, conf: conf)
+            try rebuildDependents(of: mv.name, target)
         }
     }
 
@@ -143,39 +143,39 @@ extension Engine {
     mutating func rebuildForUpdatedDependencies(_ target: KernelTarget) throws {
         if context.invocation.force { return }
         let k = target.version, a = target.arch
-        var toRebuild: [(String, String, ModuleConfig)] = []
+        var toRebuild: [(ModuleVersion, ModuleConfig)] = []
         for m in tree.modules() {
-            for v in tree.versions(m) where tree.isBuilt(m, v, k, a) {
+            for mv in tree.added(m) where tree.isBuilt(mv, k, a) {
                 // Only files that name the directive are evaluated (one sandboxed
                 // evaluation per built module and install would be the price otherwise).
-                let (path, overrides) = confFiles(m, v, target)
+                let (path, overrides) = confFiles(mv, target)
                 guard ([path] + overrides).contains(where: { f in
                     FS.readFile(f).map { String(decoding: $0, as: UTF8.self).contains("BUILD_DEPENDS_REBUILD") } ?? false
                 }) else { continue }
-                guard let conf = try? readConf(m, v, target, strict: false),
+                guard let conf = try? readConf(mv, target, strict: false),
                       !conf.buildDepends.isEmpty, conf.rebuildOnDependencyUpdate else { continue }
-                let base = tree.baseDir(m, v, k, a)
+                let base = tree.baseDir(mv, k, a)
                 let updated = conf.buildDepends.contains { dep in
                     guard NameRules.problem(inComponent: dep) == nil, let now = latestVersion(of: dep) else { return false }
                     let recorded = FS.readText(base + "/.dep_" + dep)?.split(separator: "\n").first.map(String.init)
                     return recorded != now
                 }
-                if updated { toRebuild.append((m, v, conf)) }
+                if updated { toRebuild.append((mv, conf)) }
             }
         }
         var rebuilt: Set<String> = []
         var cycles: [String] = []
-        for (m, v, conf) in toRebuild {
+        for (mv, conf) in toRebuild {
             // dkms defers a module whose dependencies were all rebuilt in this pass.
-            if conf.buildDepends.allSatisfy({ rebuilt.contains($0) }) { cycles.append("\(m)/\(v)"); continue }
+            if conf.buildDepends.allSatisfy({ rebuilt.contains($0) }) { cycles.append("\(mv)"); continue }
             out.line("")
-            out.line("Rebuilding module \(m)/\(v) due to updated dependencies")
+            out.line("Rebuilding module \(mv) due to updated dependencies")
             out.line("")
-            if tree.isInstalled(m, v, k, a) { try uninstallOne(m, v, target) }
-            try unbuildOne(m, v, target, uninstallFirst: false)
-            let conf = try buildOne(m, v, target)
-            try installOne(m, v, target, conf: conf)
-            rebuilt.insert(m)
+            if tree.isInstalled(mv, k, a) { try uninstallOne(mv, target) }
+            try unbuildOne(mv, target, uninstallFirst: false)
+            let conf = try buildOne(mv, target)
+            try installOne(mv, target, conf: conf)
+            rebuilt.insert(mv.name)
         }
         if !cycles.isEmpty {
             out.line("Warning: The following modules could not be rebuilt due to dependency cycles:")

@@ -8,37 +8,37 @@ extension Engine {
     public mutating func install() throws {
         if context.invocation.all { throw DKMSError(.allUnsupported, "The action install does not support the --all parameter.") }
         if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
-        let (m, v) = try requireModuleArgs("install")
-        if isBroken(m, v) { try requireAdded(m, v) }
+        let mv = try requireModuleArgs("install")
+        if isBroken(mv) { try requireAdded(mv) }
         for target in context.targets() {
-            try maybeInstall(m, v, target)
+            try maybeInstall(mv, target)
         }
     }
 
-    mutating func maybeInstall(_ m: String, _ v: String, _ target: KernelTarget) throws {
+    mutating func maybeInstall(_ mv: ModuleVersion, _ target: KernelTarget) throws {
         let k = target.version, a = target.arch
-        if tree.isInstalled(m, v, k, a) {
+        if tree.isInstalled(mv, k, a) {
             guard context.invocation.force else {
-                out.line("Module \(m)/\(v) already installed on kernel \(k) (\(a)), skip. You may override by specifying --force.")
+                out.line("Module \(mv) already installed on kernel \(k) (\(a)), skip. You may override by specifying --force.")
                 return
             }
-            try uninstallOne(m, v, target)
+            try uninstallOne(mv, target)
             out.line("")
         }
-        let built = tree.isBuilt(m, v, k, a) ? nil : try buildOne(m, v, target)
-        try installOne(m, v, target, conf: built)
-        try rebuildDependents(of: m, target)
+        let built = tree.isBuilt(mv, k, a) ? nil : try buildOne(mv, target)
+        try installOne(mv, target, conf: built)
+        try rebuildDependents(of: mv.name, target)
     }
 
     /// `conf`: the evaluation the build just made, when it did; else it is read.
-    mutating func installOne(_ m: String, _ v: String, _ target: KernelTarget, conf known: ModuleConfig? = nil) throws {
+    mutating func installOne(_ mv: ModuleVersion, _ target: KernelTarget, conf known: ModuleConfig? = nil) throws {
         let k = target.version, a = target.arch
         let lib = tree.libTree(k)
         guard FS.isDirectory(lib) else {
             throw DKMSError(.installFailed, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
         }
-        let conf = try known ?? readConf(m, v, target)
-        let builtDir = tree.builtModuleDir(m, v, k, a)
+        let conf = try known ?? readConf(mv, target)
+        let builtDir = tree.builtModuleDir(mv, k, a)
         var files: [(spec: ModuleSpec, path: String)] = []
         for spec in conf.modules {
             guard let f = ModuleFileName.find(in: builtDir, name: spec.destName) else {
@@ -46,14 +46,14 @@ extension Engine {
             }
             files.append((spec, f))
         }
-        if tree.isInstalledLink(m, v, k, a) {
+        if tree.isInstalledLink(mv, k, a) {
             throw DKMSError(.alreadyInstalled, "This module/version combo is already installed for kernel \(k) (\(a)).")
         }
-        if !(try runScript(.preInstall, conf.preInstall, m, v, target)) && !context.invocation.force {
+        if !(try runScript(.preInstall, conf.preInstall, mv, target)) && !context.invocation.force {
             throw DKMSError(.preInstallFailed, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
-        let markerExists = FS.isSymlink(tree.installedLink(m, k, a))
-        var plan = TransactionPlan(description: "install \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
+        let markerExists = FS.isSymlink(tree.installedLink(mv.name, k, a))
+        var plan = TransactionPlan(description: "install \(mv) for \(k) (\(a))", touchedKernels: [k])
         let notes = try Staging.makeDirectory(in: try stagingRoot(), prefix: "origin-")
         defer { try? Files.removeTree(notes) }
         var installedAny = false
@@ -65,8 +65,8 @@ extension Engine {
             // which would only call it the same module at another version).
             for suffix in ModuleFileName.suffixes {
                 let path = "\(destDir)/\(spec.destName)\(suffix)"
-                if FS.exists(path), let owner = installedOwner(of: path, except: m, k, a) {
-                    throw DKMSError(.installFailed, "\(path) is installed by the dkms module \(owner); \(m)/\(v) will not replace it.")
+                if FS.exists(path), let owner = installedOwner(of: path, except: mv.name, k, a) {
+                    throw DKMSError(.installFailed, "\(path) is installed by the dkms module \(owner); \(mv) will not replace it.")
                 }
             }
             if let problem = versionSanityProblem(spec, builtFile: file, target) {
@@ -74,7 +74,7 @@ extension Engine {
                 continue
             }
             installedAny = true
-            if !markerExists { try archiveOriginal(m, spec, target, into: &plan, notes: notes) }
+            if !markerExists { try archiveOriginal(mv.name, spec, target, into: &plan, notes: notes) }
             out.line("Installing \(destDir)/\(name)")
             // A stale variant (x.ko when installing x.ko.xz) would shadow ours.
             for suffix in ModuleFileName.suffixes where "\(spec.destName)\(suffix)" != name {
@@ -83,10 +83,10 @@ extension Engine {
             plan.steps.append(.installFile(source: file, destination: "\(destDir)/\(name)", mode: 0o644))
         }
         if !conf.declaredModules.isEmpty && !installedAny { throw DKMSError(.installFailed, "Installation aborted.") }
-        plan.steps.append(.setLink(path: tree.installedLink(m, k, a), target: "\(v)/\(k)/\(a)"))
+        plan.steps.append(.setLink(path: tree.installedLink(mv.name, k, a), target: "\(mv.version)/\(k)/\(a)"))
         try commit(plan)
-        pinCache(m, v, k, a, installed: true)
-        try runScript(.postInstall, conf.postInstall, m, v, target)
+        pinCache(mv, k, a, installed: true)
+        try runScript(.postInstall, conf.postInstall, mv, target)
         depmod(k)
     }
 
@@ -127,11 +127,11 @@ extension Engine {
         func norm(_ p: String) -> String { p.split(separator: "/").joined(separator: "/") }
         let want = norm(path), lib = tree.libTree(k)
         for om in tree.modules() where om != m {
-            for ov in tree.versions(om) where tree.isInstalled(om, ov, k, a) {
-                let manifest = BuildManifest.load(tree.manifestPath(om, ov, k, a))
-                for e in installedEntries(om, ov, k, a, manifest: manifest) {
+            for other in tree.added(om) where tree.isInstalled(other, k, a) {
+                let manifest = BuildManifest.load(tree.manifestPath(other, k, a))
+                for e in installedEntries(other, k, a, manifest: manifest) {
                     for suffix in ModuleFileName.suffixes where norm("\(lib)\(e.destLocation)/\(e.destName)\(suffix)") == want {
-                        return "\(om)/\(ov)"
+                        return "\(other)"
                     }
                 }
             }

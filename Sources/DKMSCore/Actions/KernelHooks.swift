@@ -14,14 +14,14 @@ extension Engine {
         context.run.delayDepmod = true
         var failed = ""
         for m in GlobOrder.sorted(tree.modules()) {
-            for v in GlobOrder.sorted(FS.list(tree.moduleDir(m))) where tree.isBuilt(m, v, k, a) {
-                if onlyAutoinstall { guard let conf = try? readConf(m, v, target, strict: false), conf.autoinstall else { continue } }
-                out.errorLine("dkms: removing module \(m)/\(v) for kernel \(k) (\(a))")
+            for mv in GlobOrder.sorted(FS.list(tree.moduleDir(m))).map({ ModuleVersion(m, $0) }) where tree.isBuilt(mv, k, a) {
+                if onlyAutoinstall { guard let conf = try? readConf(mv, target, strict: false), conf.autoinstall else { continue } }
+                out.errorLine("dkms: removing module \(mv) for kernel \(k) (\(a))")
                 do {
-                    try unbuildOne(m, v, target, uninstallFirst: true)
+                    try unbuildOne(mv, target, uninstallFirst: true)
                 } catch let e as DKMSError {
                     if !e.lines.isEmpty { out.errorLine(""); out.error(e) }
-                    failed += " \(m)/\(v)(\(e.exitCode))"
+                    failed += " \(mv)(\(e.exitCode))"
                 }
                 if !onlyAutoinstall { out.line("") }
             }

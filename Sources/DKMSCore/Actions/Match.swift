@@ -29,16 +29,17 @@ extension Engine {
             return
         }
         for e in installed {
+            let mv = ModuleVersion(e.module, e.version)
             out.line("Module:  \(Printable.visible(e.module))")
             out.line("Version: \(Printable.visible(e.version))")
-            if isBroken(e.module, e.version) {
+            if isBroken(mv) {
                 out.errorLine("")
                 out.error(DKMSError(.broken, "\(e.module)/\(e.version) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                                     "Manual intervention is required!"))
                 continue
             }
-            try maybeBuild(e.module, e.version, target)
-            try maybeInstall(e.module, e.version, target)
+            try maybeBuild(mv, target)
+            try maybeInstall(mv, target)
         }
     }
 }

@@ -7,7 +7,10 @@ import SafeFS
 /// starts only when everything it depends on is installed, and is skipped
 /// with the reason when a dependency failed.
 struct ParallelAutoinstall {
-    struct Item { var module: String; var version: String; var deps: [String] }
+    struct Item {
+        var module: String; var version: String; var deps: [String]
+        var moduleVersion: ModuleVersion { ModuleVersion(module, version) }
+    }
     enum Result { case installed(Double), skipped, failed(Int32, Double, String), blocked(String) }
 
     var items: [Item]

@@ -3,7 +3,7 @@ extension Engine {
     /// steps a successful build of this dkms.conf ran (only a build whose
     /// every step succeeded is cached), then the signing lines. POST_BUILD's
     /// outputs come from the cache, its line is said all the same.
-    func replayProgress(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig, make: String) {
+    func replayProgress(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig, make: String) {
         let verbose = context.invocation.verbose
         func step(_ what: String, _ command: String) {
             out.text(verbose ? command + "\n" : what + "...")
@@ -12,7 +12,7 @@ extension Engine {
         for p in conf.patches { step("Applying patch \(p)", "patch -p1 < ./patches/\(shellQuote(p))") }
         if !conf.preBuild.isEmpty { step("Running the pre_build script", conf.preBuild) }
         step("Building module(s)", make)
-        announceSigning(m, v, target, conf)
+        announceSigning(mv, target, conf)
         if !conf.postBuild.isEmpty { step("Running the post_build script", conf.postBuild) }
     }
 }

@@ -6,11 +6,11 @@ extension Engine {
     /// A cache hit: the stored modules are copied (and re-verified on the
     /// way) into a staging directory that is renamed into place, exactly
     /// as a fresh build's output would be.
-    func restore(_ m: String, _ v: String, _ target: KernelTarget, _ conf: ModuleConfig,
+    func restore(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig,
                  files: [ResultFile], store: CacheStore, key cacheKey: CacheKey) throws {
         let key = cacheKey.short
         let k = target.version, a = target.arch
-        let staging = try newStaging(m, v, k, a)
+        let staging = try newStaging(mv, k, a)
         var committed = false
         defer { if !committed { try? Files.removeTree(staging) } }
         for f in files {
@@ -37,9 +37,9 @@ extension Engine {
             }
         }
         try Staging.writeFile(staging + "/log/make.log",
-                              Array("DKMS (\(DKMSVersion.string)) make.log for \(m)/\(v) for kernel \(k) (\(a))\nRestored from the build cache, key \(key); nothing was compiled.\n".utf8))
+                              Array("DKMS (\(DKMSVersion.string)) make.log for \(mv) for kernel \(k) (\(a))\nRestored from the build cache, key \(key); nothing was compiled.\n".utf8))
         try Staging.writeFile(staging + "/log/dkms-swift.cache", Array("\(cacheKey.hex) hit\n".utf8))
-        try finalize(staging, m, v, target, conf)
+        try finalize(staging, mv, target, conf)
         committed = true
     }
 }
@@ -57,12 +57,12 @@ extension Engine {
 extension Engine {
     /// Installed builds are GC roots: pruning the cache never evicts what
     /// an installed module came from.
-    func pinCache(_ m: String, _ v: String, _ k: String, _ a: String, installed: Bool) {
+    func pinCache(_ mv: ModuleVersion, _ k: String, _ a: String, installed: Bool) {
         let root = BuildCacheSession.root(context)
         guard FS.isDirectory(root), let store = try? BuildCacheSession.store(context) else { return }
-        let reference = "\(m)/\(v)/\(k)/\(a)"
+        let reference = "\(mv)/\(k)/\(a)"
         if installed {
-            guard let mark = CacheMark.read(tree.logDir(m, v, k, a)), let digest = Digest(hex: mark.key) else { return }
+            guard let mark = CacheMark.read(tree.logDir(mv, k, a)), let digest = Digest(hex: mark.key) else { return }
             try? store.pin(digest, by: reference)
         } else {
             try? store.unpin(by: reference)

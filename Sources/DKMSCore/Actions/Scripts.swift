@@ -15,18 +15,18 @@ public enum ScriptKind: String {
 extension Engine {
     /// Returns false when the script ran and failed.
     @discardableResult
-    func runScript(_ kind: ScriptKind, _ script: String, _ m: String, _ v: String, _ target: KernelTarget,
+    func runScript(_ kind: ScriptKind, _ script: String, _ mv: ModuleVersion, _ target: KernelTarget,
                    log: Int32? = nil) throws -> Bool {
         guard !script.isEmpty else { return true }
-        var dir = kind.runsInBuildDir ? tree.buildDir(m, v) : tree.sourceLink(m, v)
+        var dir = kind.runsInBuildDir ? tree.buildDir(mv) : tree.sourceLink(mv)
         let program = String(script.split(separator: " ", maxSplits: 1)[0])
         if let p = NameRules.problem(inLocation: program) {
             throw DKMSError(.badConf, "The \(kind.rawValue) script '\(Printable.visible(program))' \(p).")
         }
         // dkms 3.4: an executable of the same name in /etc/dkms/<module>/
         // (the administrator's) replaces the module's script.
-        let overrideDir = "\(context.configDir)/\(m)"
-        let overridden = NameRules.problem(inComponent: m) == nil && access("\(overrideDir)/\(program)", X_OK) == 0
+        let overrideDir = "\(context.configDir)/\(mv.name)"
+        let overridden = NameRules.problem(inComponent: mv.name) == nil && access("\(overrideDir)/\(program)", X_OK) == 0
         if overridden { dir = overrideDir }
         // The module's own program is looked up beneath the build's layers
         // or its source, through no link (the administrator's override as it is).
@@ -43,7 +43,7 @@ extension Engine {
             out.warn("The \(kind.rawValue) script is not executable.")
             return true
         }
-        let env = buildEnvironmentVariables(m, v, target)
+        let env = buildEnvironmentVariables(mv, target)
         if kind.runsInBuildDir {
             out.text("Running the \(kind.rawValue) script...")
             let command = "cd \(shellWord(dir))/ && \(dir)/\(script)"
@@ -58,7 +58,7 @@ extension Engine {
                 // The script's own status is dkms's exit code (1 when it was killed).
                 throw DKMSError(r.exitStatus == 0 ? .failure : DKMSError.Code(rawValue: r.exitStatus),
                                 lines: ["The \(kind.rawValue) script failed\(reasonSuffix(r)).",
-                                        "Consult \(tree.buildDir(m, v))/make.log for more information."])
+                                        "Consult \(tree.buildDir(mv))/make.log for more information."])
             }
             return true
         }
@@ -86,16 +86,16 @@ extension Engine {
     /// kernel with BTF for modules (CONFIG_DEBUG_INFO_BTF_MODULES: Arch,
     /// Fedora, Ubuntu, Debian's 6.12): kbuild's pahole turns each module's
     /// DWARF into its .BTF section, and fails when there is none.
-    func buildEnvironmentVariables(_ m: String, _ v: String, _ target: KernelTarget, withoutDebugInfo: Bool = false) -> [String] {
+    func buildEnvironmentVariables(_ mv: ModuleVersion, _ target: KernelTarget, withoutDebugInfo: Bool = false) -> [String] {
         let withoutDebugInfo = withoutDebugInfo && !kernelNeedsModuleDebugInfo(target)
         var env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", "LANG=C", "TZ=UTC", "HOME=/nonexistent", "TMPDIR=/tmp",
                    "SOURCE_DATE_EPOCH=0", "KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970",
                    "KBUILD_BUILD_USER=dkms", "KBUILD_BUILD_HOST=dkms",
                    "kernelver=\(target.version)", "arch=\(target.arch)", "kernel_source_dir=\(target.sourceDir)",
                    "dkms_tree=\(tree.root)", "source_tree=\(tree.sourceTree)", "install_tree=\(tree.installTree)",
-                   "module=\(m)", "module_version=\(v)"]
+                   "module=\(mv.name)", "module_version=\(mv.version)"]
         // Debug info and build ids must not depend on where the tree lives.
-        let map = "-ffile-prefix-map=\(tree.buildDir(m, v))/="
+        let map = "-ffile-prefix-map=\(tree.buildDir(mv))/="
         let g0 = withoutDebugInfo ? " -g0" : ""
         env += ["KCFLAGS=\(map)\(g0)", "KAFLAGS=\(map)\(g0)"]
         if let cc = compilerFromKernelConfig(target) { env += ["CC=\(cc)", "KERNEL_CC=\(cc)"] }

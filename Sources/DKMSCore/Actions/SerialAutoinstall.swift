@@ -4,7 +4,7 @@ extension Engine {
     /// each round installs, in `dkms status` order, those whose dependencies
     /// were installed or skipped before it began. The parallel scheduler is
     /// for more jobs, where dkms's interleaving is not reproducible anyway.
-    mutating func serialAutoinstall(_ queue: [(m: String, v: String, deps: [String])], alreadyInstalled: [String],
+    mutating func serialAutoinstall(_ queue: [(mv: ModuleVersion, deps: [String])], alreadyInstalled: [String],
                                     target: KernelTarget) throws {
         let k = target.version, a = target.arch
         var installed = alreadyInstalled, skipped: [String] = [], failed: [String] = []
@@ -15,23 +15,23 @@ extension Engine {
             let waiting = pending.map { e in (e, e.deps.filter { !done.contains($0) }) }
             pending = []
             for (e, deps) in waiting {
-                guard deps.isEmpty else { pending.append((e.m, e.v, deps)); continue }
-                if !tree.isBuilt(e.m, e.v, k, a) {
+                guard deps.isEmpty else { pending.append((e.mv, deps)); continue }
+                if !tree.isBuilt(e.mv, k, a) {
                     // dkms's prepare_kernel_and_signing, in the parent: missing headers end the run.
                     try requireHeaders(target)
                     _ = prepareSigning(target)
                 }
-                out.line("Autoinstall of module \(e.m)/\(e.v) for kernel \(k) (\(a))")
+                out.line("Autoinstall of module \(e.mv) for kernel \(k) (\(a))")
                 do {
-                    try maybeInstall(e.m, e.v, target)
-                    installed.append(e.m); progress = true
+                    try maybeInstall(e.mv, target)
+                    installed.append(e.mv.name); progress = true
                 } catch let error as DKMSError {
                     if !error.lines.isEmpty {
                         if error.code == .buildExclusiveSkip { out.warn(error.lines.joined(separator: "\n")) }
                         else { out.errorLine(""); out.error(error) }
                     }
-                    if error.code == .buildExclusiveSkip { skipped.append(e.m); progress = true }
-                    else { failed.append("\(e.m)(\(error.exitCode))") }
+                    if error.code == .buildExclusiveSkip { skipped.append(e.mv.name); progress = true }
+                    else { failed.append("\(e.mv.name)(\(error.exitCode))") }
                 }
                 out.line("")
             }
@@ -47,11 +47,11 @@ extension Engine {
         for e in pending {
             let real = e.deps.filter { known.contains($0) }
             if !real.isEmpty {
-                out.line("\(e.m)/\(e.v) autoinstall failed due to missing dependencies: \(real.joined(separator: " ")).")
+                out.line("\(e.mv) autoinstall failed due to missing dependencies: \(real.joined(separator: " ")).")
                 unresolved = true
             } else {
-                out.line("\(e.m)/\(e.v) autoinstall deferred: BUILD_DEPENDS not registered with DKMS: \(e.deps.joined(separator: " ")).")
-                deferred.append("\(e.m)/\(e.v)")
+                out.line("\(e.mv) autoinstall deferred: BUILD_DEPENDS not registered with DKMS: \(e.deps.joined(separator: " ")).")
+                deferred.append("\(e.mv)")
             }
         }
         if !deferred.isEmpty {

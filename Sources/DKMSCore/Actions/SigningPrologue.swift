@@ -98,7 +98,7 @@ extension Engine {
         }
         var forbidden: [String] = key ? tree.modules().map { tree.moduleDir($0) } : [tree.root]
         for m in tree.modules() {
-            for v in tree.versions(m) { if let real = FS.realPath(tree.sourceLink(m, v)) { forbidden.append(real) } }
+            for mv in tree.added(m) { if let real = FS.realPath(tree.sourceLink(mv)) { forbidden.append(real) } }
         }
         return TrustedPath.problem(path, forbidden: forbidden, mustExist: mustExist)
     }

@@ -13,7 +13,7 @@ extension Engine {
             for (k, a) in kernelFilters {
                 for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
                     for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
-                        if isBroken(m, v) { all.append(.init(module: m, version: v, kernel: nil, arch: nil, state: "broken", notes: [])); continue }
+                        if isBroken(ModuleVersion(m, v)) { all.append(.init(module: m, version: v, kernel: nil, arch: nil, state: "broken", notes: [])); continue }
                         all += report.entries(module: m, version: v, kernel: k, arch: a)
                     }
                 }
@@ -24,7 +24,7 @@ extension Engine {
         for (k, a) in kernelFilters {
             for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
                 for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
-                    if isBroken(m, v) {
+                    if isBroken(ModuleVersion(m, v)) {
                         let (m, v) = (Printable.visible(m), Printable.visible(v))
                         out.line("\(m)/\(v): broken")
                         out.errorLine("")

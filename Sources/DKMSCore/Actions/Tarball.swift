@@ -10,17 +10,17 @@ extension Engine {
     /// dkms's (dkms_main_tree/<k>/<arch>/, dkms_source_tree/,
     /// dkms_binaries_only/), so either dkms's ldtarball reads it.
     public mutating func makeTarball() throws {
-        let (m, v) = try requireModuleArgs("mktarball")
-        if isBroken(m, v) {
-            throw DKMSError(.broken, "\(m)/\(v) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+        let mv = try requireModuleArgs("mktarball")
+        if isBroken(mv) {
+            throw DKMSError(.broken, "\(mv) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                             "Manual intervention is required!")
         }
-        guard tree.isAdded(m, v) else {
-            throw DKMSError(.notInTree, "The module/version combo: \(m)/\(v) is not located in the DKMS tree.")
+        guard tree.isAdded(mv) else {
+            throw DKMSError(.notInTree, "The module/version combo: \(mv) is not located in the DKMS tree.")
         }
         let targets = context.targets()
         // As dkms: a dkms.conf it cannot read stops it.
-        _ = try readConf(m, v, targets[0], strict: false)
+        _ = try readConf(mv, targets[0], strict: false)
         let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "tarball-")
         defer { try? Files.removeTree(temp) }
         try Files.makeDirectories(temp + "/dkms_main_tree")
@@ -29,7 +29,7 @@ extension Engine {
             list = "source-only"
         } else {
             for t in targets {
-                let built = tree.baseDir(m, v, t.version, t.arch)
+                let built = tree.baseDir(mv, t.version, t.arch)
                 guard FS.isDirectory(built) else {
                     throw DKMSError(.tarballFailed, "No modules built for \(t.version) (\(t.arch)).",
                                     "Modules must already be in the built state before using mktarball.")
@@ -41,14 +41,14 @@ extension Engine {
                 try Engine.copyTree(built, into: dest)
             }
         }
-        let source = tree.sourceLink(m, v)
+        let source = tree.sourceLink(mv)
         if context.invocation.binariesOnly {
             out.line("")
             out.line("Creating tarball structure to specifically accommodate binaries.")
             let dir = temp + "/dkms_binaries_only"
             try Files.makeDirectories(dir)
-            try Staging.writeFile(dir + "/PACKAGE_NAME", Array((m + "\n").utf8))
-            try Staging.writeFile(dir + "/PACKAGE_VERSION", Array((v + "\n").utf8))
+            try Staging.writeFile(dir + "/PACKAGE_NAME", Array((mv.name + "\n").utf8))
+            try Staging.writeFile(dir + "/PACKAGE_VERSION", Array((mv.version + "\n").utf8))
             let confFile = context.invocation.conf ?? source + "/dkms.conf"
             if let bytes = FS.readFile(confFile) { try Staging.writeFile(dir + "/dkms.conf", bytes) }
         } else {
@@ -58,8 +58,8 @@ extension Engine {
             try Engine.copyTree(source, into: temp + "/dkms_source_tree")
         }
         if list.count + 1 > 200 { list = "manykernels" }
-        var name = "\(m)-\(v)-\(list).dkms.tar.gz"
-        var dest = tree.versionDir(m, v) + "/tarball/"
+        var name = "\(mv.name)-\(mv.version)-\(list).dkms.tar.gz"
+        var dest = tree.versionDir(mv) + "/tarball/"
         if let archive = context.invocation.archive, !archive.isEmpty {
             if let slash = archive.lastIndex(of: "/") {
                 name = String(archive[archive.index(after: slash)...])
@@ -98,8 +98,8 @@ extension Engine {
             throw DKMSError(.badArgument, "Argument <tarball> is not specified.", "Usage: ldtarball <tarball> or ldtarball --archive=<tarball>")
         }
         if try unpackTarball(archive) {
-            let (m, v) = try requireModuleArgs("add")
-            try addModule(m, v)
+            let mv = try requireModuleArgs("add")
+            try addModule(mv)
         }
     }
 
@@ -134,33 +134,34 @@ extension Engine {
             return true
         }
         var loc = ""
-        var name = "", version = ""
+        var found = ModuleVersion("", "")
         for candidate in ["dkms_source_tree", "dkms_binaries_only"] {
             let conf = "\(temp)/\(candidate)/dkms.conf"
             guard FS.isRegularFile(conf), !FS.isSymlink(conf) else { continue }
-            guard let c = try? readConf("", "", context.targets()[0], confPath: conf, strict: false),
+            guard let c = try? readConf(ModuleVersion("", ""), context.targets()[0], confPath: conf, strict: false),
                   !c.packageName.isEmpty, !c.packageVersion.isEmpty else {
                 out.errorLine("")
                 out.errorLine("Malformed dkms.conf, refusing to load.")
                 continue
             }
-            if tree.isAdded(c.packageName, c.packageVersion) && !context.invocation.force {
-                throw DKMSError(.alreadyAdded, "\(c.packageName)/\(c.packageVersion) is already added!", "Aborting.")
+            let named = ModuleVersion(c.packageName, c.packageVersion)
+            if tree.isAdded(named) && !context.invocation.force {
+                throw DKMSError(.alreadyAdded, "\(named) is already added!", "Aborting.")
             }
-            (loc, name, version) = (candidate, c.packageName, c.packageVersion)
+            (loc, found) = (candidate, named)
             break
         }
         guard !loc.isEmpty else {
             throw DKMSError(.invalidTarball, "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.", "\(archive) is not a valid DKMS tarball.")
         }
-        context.invocation.module = name
-        context.invocation.moduleVersion = version
+        context.invocation.module = found.name
+        context.invocation.moduleVersion = found.version
         out.line("")
-        out.line("Loading tarball for \(name)/\(version)")
+        out.line("Loading tarball for \(found)")
         if loc == "dkms_source_tree" {
             try addSourceTree(temp + "/dkms_source_tree")
-        } else if !FS.isDirectory(tree.sourceDir(name, version)) {
-            let source = tree.sourceLink(name, version)
+        } else if !FS.isDirectory(tree.sourceDir(found)) {
+            let source = tree.sourceLink(found)
             out.line("Creating \(source)")
             try Files.makeDirectories(source)
             out.line("Copying dkms.conf to \(source) ...")
@@ -171,7 +172,7 @@ extension Engine {
             for a in FS.list("\(temp)/dkms_main_tree/\(k)").sorted() where NameRules.problem(inKernel: a) == nil {
                 let from = "\(temp)/dkms_main_tree/\(k)/\(a)"
                 guard FS.isDirectory(from), !FS.isSymlink(from) else { continue }
-                let dest = tree.baseDir(name, version, k, a)
+                let dest = tree.baseDir(found, k, a)
                 if FS.exists(dest) && !context.invocation.force {
                     out.warn("\(dest) already exists. Skipping...")
                     continue
@@ -185,7 +186,7 @@ extension Engine {
                 try Engine.copyTree(from, into: dest)
             }
         }
-        return loc != "dkms_binaries_only" || FS.isDirectory(tree.sourceDir(name, version))
+        return loc != "dkms_binaries_only" || FS.isDirectory(tree.sourceDir(found))
     }
 
     /// A precompiled module from a tarball: a regular file (after

@@ -4,26 +4,26 @@ import SafeFS
 
 extension Engine {
     /// Targets for uninstall/unbuild/remove: every built kernel with --all.
-    func removalTargets(_ m: String, _ v: String) -> [KernelTarget] {
+    func removalTargets(_ mv: ModuleVersion) -> [KernelTarget] {
         guard context.invocation.all else { return context.targets() }
-        return tree.kernelArches(m, v)
-            .filter { tree.isBuilt(m, v, $0.0, $0.1) }
+        return tree.kernelArches(mv)
+            .filter { tree.isBuilt(mv, $0.0, $0.1) }
             .sorted { VersionOrder.less($0.0 + "/" + $0.1, $1.0 + "/" + $1.1) }
             .map { context.target($0.0, $0.1) }
     }
 
     public mutating func uninstall() throws {
-        let (m, v) = try requireModuleArgs("uninstall")
-        try requireAdded(m, v)
-        for target in removalTargets(m, v) { try maybeUninstall(m, v, target) }
+        let mv = try requireModuleArgs("uninstall")
+        try requireAdded(mv)
+        for target in removalTargets(mv) { try maybeUninstall(mv, target) }
     }
 
     public mutating func unbuild() throws {
-        let (m, v) = try requireModuleArgs("unbuild")
-        try requireAdded(m, v)
-        for (i, target) in removalTargets(m, v).enumerated() {
+        let mv = try requireModuleArgs("unbuild")
+        try requireAdded(mv)
+        for (i, target) in removalTargets(mv).enumerated() {
             if i > 0 { out.line("") }
-            try unbuildOne(m, v, target, uninstallFirst: true)
+            try unbuildOne(mv, target, uninstallFirst: true)
         }
     }
 
@@ -32,83 +32,83 @@ extension Engine {
     /// version, in one transaction: deleting the version directory takes
     /// the builds with it.
     public mutating func remove() throws {
-        let (m, v) = try requireModuleArgs("remove")
-        try requireAdded(m, v)
-        var unbuild = TransactionPlan(description: "unbuild \(m)/\(v)")
+        let mv = try requireModuleArgs("remove")
+        try requireAdded(mv)
+        var unbuild = TransactionPlan(description: "unbuild \(mv)")
         var unbuilt: Set<String> = []
-        for target in removalTargets(m, v) {
-            try maybeUninstall(m, v, target)
-            if tree.isBuilt(m, v, target.version, target.arch) {
-                planUnbuild(m, v, target, into: &unbuild)
+        for target in removalTargets(mv) {
+            try maybeUninstall(mv, target)
+            if tree.isBuilt(mv, target.version, target.arch) {
+                planUnbuild(mv, target, into: &unbuild)
                 unbuilt.insert(target.version + "/" + target.arch)
             } else {
-                out.line("Module \(m)/\(v) is not built for kernel \(target.version) (\(target.arch)). Skipping...")
+                out.line("Module \(mv) is not built for kernel \(target.version) (\(target.arch)). Skipping...")
             }
             out.line("")
         }
         let keep: Set = ["build", "tarball", "driver_disk", "rpm", "deb", "source"]
-        let versionDir = tree.versionDir(m, v)
+        let versionDir = tree.versionDir(mv)
         let remaining = FS.list(versionDir).filter { k in
             guard !keep.contains(k), !k.hasPrefix("."), FS.isDirectory(versionDir + "/" + k) else { return false }
             let arches = FS.list(versionDir + "/" + k)
             return arches.isEmpty || !arches.allSatisfy { unbuilt.contains(k + "/" + $0) }
         }
         guard remaining.isEmpty else { return try commit(unbuild) }
-        out.line("Deleting module \(m)/\(v) completely from the DKMS tree.")
-        var plan = TransactionPlan(description: "remove \(m)/\(v)")
+        out.line("Deleting module \(mv) completely from the DKMS tree.")
+        var plan = TransactionPlan(description: "remove \(mv)")
         plan.steps.append(.removeDirectory(path: versionDir))
-        plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m)))
+        plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(mv.name)))
         try commit(plan)
     }
 
-    func maybeUninstall(_ m: String, _ v: String, _ target: KernelTarget) throws {
-        guard tree.isInstalled(m, v, target.version, target.arch) else {
+    func maybeUninstall(_ mv: ModuleVersion, _ target: KernelTarget) throws {
+        guard tree.isInstalled(mv, target.version, target.arch) else {
             // dkms says nothing when BUILD_EXCLUSIVE may be why (its words: "it can be confusing").
-            if FS.isRegularFile(tree.confPath(m, v)),
-               let conf = try? readConf(m, v, target, strict: false, silently: true), conf.hasExclusiveDirectives { return }
-            out.line("Module \(m)/\(v) is not installed for kernel \(target.version) (\(target.arch)). Skipping...")
+            if FS.isRegularFile(tree.confPath(mv)),
+               let conf = try? readConf(mv, target, strict: false, silently: true), conf.hasExclusiveDirectives { return }
+            out.line("Module \(mv) is not installed for kernel \(target.version) (\(target.arch)). Skipping...")
             return
         }
-        try uninstallOne(m, v, target)
+        try uninstallOne(mv, target)
     }
 
-    mutating func unbuildOne(_ m: String, _ v: String, _ target: KernelTarget, uninstallFirst: Bool) throws {
+    mutating func unbuildOne(_ mv: ModuleVersion, _ target: KernelTarget, uninstallFirst: Bool) throws {
         let k = target.version, a = target.arch
-        if uninstallFirst { try maybeUninstall(m, v, target) }
-        guard tree.isBuilt(m, v, k, a) else {
-            out.line("Module \(m)/\(v) is not built for kernel \(k) (\(a)). Skipping...")
+        if uninstallFirst { try maybeUninstall(mv, target) }
+        guard tree.isBuilt(mv, k, a) else {
+            out.line("Module \(mv) is not built for kernel \(k) (\(a)). Skipping...")
             return
         }
-        var plan = TransactionPlan(description: "unbuild \(m)/\(v) for \(k) (\(a))")
-        planUnbuild(m, v, target, into: &plan)
+        var plan = TransactionPlan(description: "unbuild \(mv) for \(k) (\(a))")
+        planUnbuild(mv, target, into: &plan)
         try commit(plan)
     }
 
-    func planUnbuild(_ m: String, _ v: String, _ target: KernelTarget, into plan: inout TransactionPlan) {
-        plan.steps.append(.removeDirectory(path: tree.baseDir(m, v, target.version, target.arch)))
-        plan.steps.append(.removeEmptyDirectory(path: tree.kernelDir(m, v, target.version)))
+    func planUnbuild(_ mv: ModuleVersion, _ target: KernelTarget, into plan: inout TransactionPlan) {
+        plan.steps.append(.removeDirectory(path: tree.baseDir(mv, target.version, target.arch)))
+        plan.steps.append(.removeEmptyDirectory(path: tree.kernelDir(mv, target.version)))
     }
 
     /// Where each module of an installed build lives: its manifest's
     /// location, or for trees the reference dkms made (no manifest), the
     /// distribution's.
-    func installedEntries(_ m: String, _ v: String, _ k: String, _ a: String,
+    func installedEntries(_ mv: ModuleVersion, _ k: String, _ a: String,
                           manifest: BuildManifest?) -> [BuildManifest.Entry] {
         if let manifest { return manifest.modules }
         let location = context.destOverride ?? "/updates/dkms"
-        return tree.builtModuleFiles(m, v, k, a).map { .init(destName: ModuleFileName.stem($0), destLocation: location) }
+        return tree.builtModuleFiles(mv, k, a).map { .init(destName: ModuleFileName.stem($0), destLocation: location) }
     }
 
-    func uninstallOne(_ m: String, _ v: String, _ target: KernelTarget) throws {
+    func uninstallOne(_ mv: ModuleVersion, _ target: KernelTarget) throws {
         let k = target.version, a = target.arch
-        out.line("Module \(m)/\(v) for kernel \(k) (\(a)):")
+        out.line("Module \(mv) for kernel \(k) (\(a)):")
         out.line("Before uninstall, this module version was ACTIVE on this kernel.")
         let lib = tree.libTree(k)
-        var plan = TransactionPlan(description: "uninstall \(m)/\(v) for \(k) (\(a))", touchedKernels: [k])
+        var plan = TransactionPlan(description: "uninstall \(mv) for \(k) (\(a))", touchedKernels: [k])
         var dirs: [String] = []
         var removing: Set<String> = []
-        let manifest = BuildManifest.load(tree.manifestPath(m, v, k, a))
-        for e in installedEntries(m, v, k, a, manifest: manifest) {
+        let manifest = BuildManifest.load(tree.manifestPath(mv, k, a))
+        for e in installedEntries(mv, k, a, manifest: manifest) {
             let dir = lib + e.destLocation
             guard let installed = ModuleFileName.find(in: dir, name: e.destName) else {
                 out.line("Module \(e.destName)\(KernelModuleSuffix.of(libTree: lib)) was not found within \(lib)/")
@@ -117,7 +117,7 @@ extension Engine {
             out.line("Deleting \(installed)")
             for s in ModuleFileName.suffixes where FS.exists("\(dir)/\(e.destName)\(s)") {
                 // Never a file another installed dkms module owns.
-                if let owner = installedOwner(of: "\(dir)/\(e.destName)\(s)", except: m, k, a) {
+                if let owner = installedOwner(of: "\(dir)/\(e.destName)\(s)", except: mv.name, k, a) {
                     out.warn("\(dir)/\(e.destName)\(s) is installed by the dkms module \(owner); left in place.")
                     continue
                 }
@@ -126,30 +126,30 @@ extension Engine {
             }
             dirs.append(dir)
         }
-        restoreOriginals(m, k, a, into: &plan, removing: removing)
-        plan.steps.append(.removeLink(path: tree.installedLink(m, k, a)))
+        restoreOriginals(mv.name, k, a, into: &plan, removing: removing)
+        plan.steps.append(.removeLink(path: tree.installedLink(mv.name, k, a)))
         // Tidy what dkms would rmdir -p: empty install dirs, then the backup dirs.
         for dir in Set(dirs).sorted(by: >) {
             var d = dir
             while d.hasPrefix(lib + "/") { plan.steps.append(.removeEmptyDirectory(path: d)); d = String(d[..<d.lastIndex(of: "/")!]) }
         }
-        let backup = tree.originalModuleDir(m, k, a)
+        let backup = tree.originalModuleDir(mv.name, k, a)
         if FS.isDirectory(backup) {
             plan.steps.append(.removeEmptyDirectory(path: backup))
-            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m) + "/original_module/\(k)"))
-            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(m) + "/original_module"))
+            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(mv.name) + "/original_module/\(k)"))
+            plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(mv.name) + "/original_module"))
         }
         try commit(plan)
-        pinCache(m, v, k, a, installed: false)
+        pinCache(mv, k, a, installed: false)
         // The build's own evaluation while dkms.conf and its overrides are
         // unchanged; otherwise (or for trees the reference dkms made) a new one.
         let postRemove: String
-        if let recorded = manifest?.postRemove, recorded.confInputs == confInputs(m, v, target) {
+        if let recorded = manifest?.postRemove, recorded.confInputs == confInputs(mv, target) {
             postRemove = recorded.script
         } else {
-            postRemove = (try? readConf(m, v, target, strict: false))?.postRemove ?? ""
+            postRemove = (try? readConf(mv, target, strict: false))?.postRemove ?? ""
         }
-        if !postRemove.isEmpty { try runScript(.postRemove, postRemove, m, v, target) }
+        if !postRemove.isEmpty { try runScript(.postRemove, postRemove, mv, target) }
         depmod(k)
     }
 

@@ -8,13 +8,13 @@ extension Engine {
     /// naming the files that differ. A difference means an undeclared input
     /// or a non-deterministic build.
     public mutating func verify() throws {
-        let (m, v) = try requireModuleArgs("verify")
-        try requireAdded(m, v)
+        let mv = try requireModuleArgs("verify")
+        try requireAdded(mv)
         var differing = 0
         for target in context.targets() {
             let k = target.version, a = target.arch
-            guard tree.isBuilt(m, v, k, a) else {
-                out.line("Module \(m)/\(v) is not built for kernel \(k) (\(a)). Skipping...")
+            guard tree.isBuilt(mv, k, a) else {
+                out.line("Module \(mv) is not built for kernel \(k) (\(a)). Skipping...")
                 continue
             }
             let scratch = try Staging.makeDirectory(in: tree.root, prefix: ".verify-")
@@ -34,16 +34,16 @@ extension Engine {
             sub.settings.mokSigningKey = keys.key
             sub.settings.mokCertificate = keys.certificate
             var engine = Engine(context: sub, evaluator: evaluator, environment: environment)
-            try Files.makeDirectories(sub.tree.versionDir(m, v))
-            guard symlink(FS.realPath(tree.sourceLink(m, v)) ?? tree.sourceLink(m, v), sub.tree.sourceLink(m, v)) == 0 else {
+            try Files.makeDirectories(sub.tree.versionDir(mv))
+            guard symlink(FS.realPath(tree.sourceLink(mv)) ?? tree.sourceLink(mv), sub.tree.sourceLink(mv)) == 0 else {
                 throw DKMSError(.failure, "Cannot prepare \(scratch): \(FS.errnoText())")
             }
-            out.line("Rebuilding \(m)/\(v) for kernel \(k) (\(a)) without the cache...")
-            try engine.buildOne(m, v, target)
-            let fresh = sub.tree.builtModuleDir(m, v, k, a)
-            for name in tree.builtModuleFiles(m, v, k, a) {
+            out.line("Rebuilding \(mv) for kernel \(k) (\(a)) without the cache...")
+            try engine.buildOne(mv, target)
+            let fresh = sub.tree.builtModuleDir(mv, k, a)
+            for name in tree.builtModuleFiles(mv, k, a) {
                 // What the build produced is compared; signatures are not part of it.
-                let ours = ModuleSignature.stripped(FS.readFile(tree.builtModuleDir(m, v, k, a) + "/" + name) ?? [])
+                let ours = ModuleSignature.stripped(FS.readFile(tree.builtModuleDir(mv, k, a) + "/" + name) ?? [])
                 let again = ModuleSignature.stripped(FS.readFile(fresh + "/" + name) ?? [])
                 let a1 = SHA256.hash(bytes: ours).short, a2 = SHA256.hash(bytes: again).short
                 if ours == again {

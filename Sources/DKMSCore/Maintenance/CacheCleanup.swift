@@ -51,7 +51,8 @@ struct CacheCleanup {
             }
             let l = e.labels
             let why: String?
-            if !FS.isDirectory(tree.sourceLink(l.module, l.version)) || removing.contains(tree.versionDir(l.module, l.version)) {
+            let mv = ModuleVersion(l.module, l.version)
+            if !FS.isDirectory(tree.sourceLink(mv)) || removing.contains(tree.versionDir(mv)) {
                 why = "not in the dkms tree"
             } else if !FS.isDirectory(headersDir(l.kernel)) {
                 why = "kernel build tree gone"

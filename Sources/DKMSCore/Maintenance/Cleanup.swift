@@ -58,8 +58,8 @@ public struct Cleanup {
             if isGone(k) {
                 for f in dkmsFiles(k) { result.append(Finding(kind: .goneKernel, path: f, bytes: size(f), kernel: nil)) }
                 for m in tree.modules() {
-                    for v in FS.list(tree.moduleDir(m)) where FS.isDirectory(tree.kernelDir(m, v, k)) && tree.isAdded(m, v) {
-                        result.append(Finding(kind: .goneKernel, path: tree.kernelDir(m, v, k), bytes: size(tree.kernelDir(m, v, k)), kernel: nil))
+                    for mv in FS.list(tree.moduleDir(m)).map({ ModuleVersion(m, $0) }) where FS.isDirectory(tree.kernelDir(mv, k)) && tree.isAdded(mv) {
+                        result.append(Finding(kind: .goneKernel, path: tree.kernelDir(mv, k), bytes: size(tree.kernelDir(mv, k)), kernel: nil))
                     }
                     for link in FS.list(tree.moduleDir(m)) where link.hasPrefix("kernel-\(k)-") {
                         result.append(Finding(kind: .goneKernel, path: tree.moduleDir(m) + "/" + link, bytes: 0, kernel: nil))
@@ -72,13 +72,14 @@ public struct Cleanup {
             }
         }
         for m in tree.modules() {
-            let versions = FS.list(tree.moduleDir(m)).filter { $0 != "original_module" && !$0.hasPrefix("kernel-") && FS.isDirectory(tree.versionDir(m, $0)) }
+            let versions = FS.list(tree.moduleDir(m)).filter { $0 != "original_module" && !$0.hasPrefix("kernel-") && FS.isDirectory(tree.versionDir(ModuleVersion(m, $0))) }
             let installedVersions = Set(FS.list(tree.moduleDir(m)).filter { $0.hasPrefix("kernel-") }.compactMap {
                 FS.readLink(tree.moduleDir(m) + "/" + $0)?.split(separator: "/").first.map(String.init)
             })
             for v in versions {
-                let vdir = tree.versionDir(m, v)
-                let link = tree.sourceLink(m, v)
+                let mv = ModuleVersion(m, v)
+                let vdir = tree.versionDir(mv)
+                let link = tree.sourceLink(mv)
                 if FS.isSymlink(link) && !FS.isDirectory(link) {
                     result.append(Finding(kind: .brokenEntry, path: vdir, bytes: size(vdir), kernel: nil))
                     continue
@@ -130,9 +131,9 @@ public struct Cleanup {
                 guard let target = FS.readLink(tree.moduleDir(m) + "/" + link) else { continue }
                 let parts = target.split(separator: "/").map(String.init)
                 guard parts.count == 3 else { continue }
-                let (v, k, a) = (parts[0], parts[1], parts[2])
-                let entries = BuildManifest.load(tree.manifestPath(m, v, k, a))?.modules
-                    ?? tree.builtModuleFiles(m, v, k, a).map { BuildManifest.Entry(destName: ModuleFileName.stem($0), destLocation: destLocations[0]) }
+                let (mv, k, a) = (ModuleVersion(m, parts[0]), parts[1], parts[2])
+                let entries = BuildManifest.load(tree.manifestPath(mv, k, a))?.modules
+                    ?? tree.builtModuleFiles(mv, k, a).map { BuildManifest.Entry(destName: ModuleFileName.stem($0), destLocation: destLocations[0]) }
                 for e in entries {
                     for loc in Set([e.destLocation] + destLocations) {
                         if let f = ModuleFileName.find(in: tree.libTree(k) + loc, name: e.destName) { owned.insert(f) }

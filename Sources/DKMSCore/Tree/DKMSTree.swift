@@ -18,49 +18,50 @@ public struct DKMSTree {
     }
 
     public func moduleDir(_ m: String) -> String { "\(root)/\(m)" }
-    public func versionDir(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)" }
-    public func sourceLink(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)/source" }
-    public func buildDir(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)/build" }
-    public func confPath(_ m: String, _ v: String) -> String { "\(root)/\(m)/\(v)/source/dkms.conf" }
-    public func sourceDir(_ m: String, _ v: String) -> String { "\(sourceTree)/\(m)-\(v)" }
-    public func kernelDir(_ m: String, _ v: String, _ k: String) -> String { "\(root)/\(m)/\(v)/\(k)" }
-    public func baseDir(_ m: String, _ v: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/\(v)/\(k)/\(a)" }
-    public func builtModuleDir(_ m: String, _ v: String, _ k: String, _ a: String) -> String { baseDir(m, v, k, a) + "/module" }
-    public func logDir(_ m: String, _ v: String, _ k: String, _ a: String) -> String { baseDir(m, v, k, a) + "/log" }
+    public func versionDir(_ mv: ModuleVersion) -> String { "\(root)/\(mv.name)/\(mv.version)" }
+    public func sourceLink(_ mv: ModuleVersion) -> String { "\(root)/\(mv.name)/\(mv.version)/source" }
+    public func buildDir(_ mv: ModuleVersion) -> String { "\(root)/\(mv.name)/\(mv.version)/build" }
+    public func confPath(_ mv: ModuleVersion) -> String { "\(root)/\(mv.name)/\(mv.version)/source/dkms.conf" }
+    public func sourceDir(_ mv: ModuleVersion) -> String { "\(sourceTree)/\(mv.name)-\(mv.version)" }
+    public func kernelDir(_ mv: ModuleVersion, _ k: String) -> String { "\(root)/\(mv.name)/\(mv.version)/\(k)" }
+    public func baseDir(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { "\(root)/\(mv.name)/\(mv.version)/\(k)/\(a)" }
+    public func builtModuleDir(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { baseDir(mv, k, a) + "/module" }
+    public func logDir(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { baseDir(mv, k, a) + "/log" }
+    /// Names no version: the link says which version is installed.
     public func installedLink(_ m: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/kernel-\(k)-\(a)" }
     public func originalModuleDir(_ m: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/original_module/\(k)/\(a)" }
     public func libTree(_ k: String) -> String { "\(installTree)/\(k)" }
     /// What we record at build time so that `status` and `uninstall` know
     /// each module's destination without evaluating dkms.conf again.
-    public func manifestPath(_ m: String, _ v: String, _ k: String, _ a: String) -> String { logDir(m, v, k, a) + "/dkms-swift.manifest" }
+    public func manifestPath(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { logDir(mv, k, a) + "/dkms-swift.manifest" }
 
     // MARK: State, as dkms decides it
 
-    public func isAdded(_ m: String, _ v: String) -> Bool {
-        FS.isDirectory(versionDir(m, v)) && (FS.isSymlink(sourceLink(m, v)) || FS.isDirectory(sourceLink(m, v)))
+    public func isAdded(_ mv: ModuleVersion) -> Bool {
+        FS.isDirectory(versionDir(mv)) && (FS.isSymlink(sourceLink(mv)) || FS.isDirectory(sourceLink(mv)))
     }
 
     /// Module files in the built area, by name (compressed or not).
-    public func builtModuleFiles(_ m: String, _ v: String, _ k: String, _ a: String) -> [String] {
-        FS.list(builtModuleDir(m, v, k, a)).filter { ModuleFileName.isModule($0) }.sorted()
+    public func builtModuleFiles(_ mv: ModuleVersion, _ k: String, _ a: String) -> [String] {
+        FS.list(builtModuleDir(mv, k, a)).filter { ModuleFileName.isModule($0) }.sorted()
     }
 
     /// dkms 3.2: a build exists when its module/ directory does; missing
     /// files inside it are reported by status as a warning, not a state.
-    public func isBuilt(_ m: String, _ v: String, _ k: String, _ a: String) -> Bool {
-        FS.isDirectory(builtModuleDir(m, v, k, a))
+    public func isBuilt(_ mv: ModuleVersion, _ k: String, _ a: String) -> Bool {
+        FS.isDirectory(builtModuleDir(mv, k, a))
     }
 
     /// The kernel-<k>-<a> link resolves to this version's build directory.
-    public func isInstalledLink(_ m: String, _ v: String, _ k: String, _ a: String) -> Bool {
-        let link = installedLink(m, k, a)
+    public func isInstalledLink(_ mv: ModuleVersion, _ k: String, _ a: String) -> Bool {
+        let link = installedLink(mv.name, k, a)
         guard FS.isSymlink(link), let target = FS.realPath(link) else { return false }
-        guard let base = FS.realPath(baseDir(m, v, k, a)) else { return false }
+        guard let base = FS.realPath(baseDir(mv, k, a)) else { return false }
         return target == base
     }
 
-    public func isInstalled(_ m: String, _ v: String, _ k: String, _ a: String) -> Bool {
-        isBuilt(m, v, k, a) && isInstalledLink(m, v, k, a)
+    public func isInstalled(_ mv: ModuleVersion, _ k: String, _ a: String) -> Bool {
+        isBuilt(mv, k, a) && isInstalledLink(mv, k, a)
     }
 
     /// Module names in the tree (directories holding at least one version).
@@ -70,16 +71,19 @@ public struct DKMSTree {
 
     public func versions(_ m: String) -> [String] {
         FS.list(moduleDir(m)).filter { name in
-            name != "original_module" && !name.hasPrefix("kernel-") && isAdded(m, name)
+            name != "original_module" && !name.hasPrefix("kernel-") && isAdded(ModuleVersion(m, name))
         }.sorted(by: VersionOrder.less)
     }
 
+    /// `versions(m)` as the values the verbs take.
+    public func added(_ m: String) -> [ModuleVersion] { versions(m).map { ModuleVersion(m, $0) } }
+
     /// (kernel, arch) pairs that have a directory under <m>/<v>. dkms globs
     /// `+([0-9]).*/*`: kernel names start with a digit and contain a dot.
-    public func kernelArches(_ m: String, _ v: String) -> [(String, String)] {
+    public func kernelArches(_ mv: ModuleVersion) -> [(String, String)] {
         var result: [(String, String)] = []
-        for k in FS.list(versionDir(m, v)) where ModuleFileName.looksLikeKernel(k) {
-            let kdir = kernelDir(m, v, k)
+        for k in FS.list(versionDir(mv)) where ModuleFileName.looksLikeKernel(k) {
+            let kdir = kernelDir(mv, k)
             guard FS.isDirectory(kdir) else { continue }
             for a in FS.list(kdir) where FS.isDirectory("\(kdir)/\(a)") {
                 result.append((k, a))

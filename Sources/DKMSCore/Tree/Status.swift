@@ -38,39 +38,39 @@ public struct StatusReport {
         let modules = module.map { [$0] } ?? GlobOrder.sorted(tree.modules())
         for m in modules {
             let versions = version.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))
-            for v in versions where tree.isAdded(m, v) {
-                let built = builtEntries(m, v, kernel: kernel, arch: arch)
-                out += built.isEmpty ? [Entry(module: m, version: v, kernel: nil, arch: nil, state: "added", notes: [])] : built
+            for mv in versions.map({ ModuleVersion(m, $0) }) where tree.isAdded(mv) {
+                let built = builtEntries(mv, kernel: kernel, arch: arch)
+                out += built.isEmpty ? [Entry(module: m, version: mv.version, kernel: nil, arch: nil, state: "added", notes: [])] : built
             }
         }
         return out
     }
 
-    func builtEntries(_ m: String, _ v: String, kernel: String?, arch: String?) -> [Entry] {
+    func builtEntries(_ mv: ModuleVersion, kernel: String?, arch: String?) -> [Entry] {
         var out: [Entry] = []
-        let kernels = kernel.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.versionDir(m, v)).filter(ModuleFileName.looksLikeKernel))
+        let kernels = kernel.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.versionDir(mv)).filter(ModuleFileName.looksLikeKernel))
         for k in kernels {
-            let arches = arch.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.kernelDir(m, v, k)))
-            for a in arches where tree.isBuilt(m, v, k, a) {
-                let installed = tree.isInstalledLink(m, v, k, a)
-                out.append(Entry(module: m, version: v, kernel: k, arch: a,
+            let arches = arch.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.kernelDir(mv, k)))
+            for a in arches where tree.isBuilt(mv, k, a) {
+                let installed = tree.isInstalledLink(mv, k, a)
+                out.append(Entry(module: mv.name, version: mv.version, kernel: k, arch: a,
                                  state: installed ? "installed" : "built",
-                                 notes: notes(m, v, k, a, installed: installed)))
+                                 notes: notes(mv, k, a, installed: installed)))
             }
         }
         return out
     }
 
     /// The warnings dkms appends to a built or installed line.
-    func notes(_ m: String, _ v: String, _ k: String, _ a: String, installed: Bool) -> [String] {
+    func notes(_ mv: ModuleVersion, _ k: String, _ a: String, installed: Bool) -> [String] {
         var notes: [String] = []
-        if FS.isDirectory(tree.originalModuleDir(m, k, a)) { notes.append("Original modules exist") }
-        let builtDir = tree.builtModuleDir(m, v, k, a)
+        if FS.isDirectory(tree.originalModuleDir(mv.name, k, a)) { notes.append("Original modules exist") }
+        let builtDir = tree.builtModuleDir(mv, k, a)
         let expected: [BuildManifest.Entry]
-        if let manifest = BuildManifest.load(tree.manifestPath(m, v, k, a)) {
+        if let manifest = BuildManifest.load(tree.manifestPath(mv, k, a)) {
             expected = manifest.modules
         } else {
-            expected = tree.builtModuleFiles(m, v, k, a).map {
+            expected = tree.builtModuleFiles(mv, k, a).map {
                 BuildManifest.Entry(destName: ModuleFileName.stem($0), destLocation: defaultDestLocation)
             }
         }
