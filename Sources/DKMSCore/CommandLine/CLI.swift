@@ -5,18 +5,20 @@ import SafeFS
 /// The `dkms` program: parse, pick the environment, run the action, turn
 /// errors into dkms's messages and exit codes.
 public enum CLI {
-    public static func run(_ args: [String], environment: [String: String]) -> Int32 {
+    /// `sink`: where its messages go (a test passes buffers and runs dkms in-process).
+    public static func run(_ args: [String], environment: [String: String], sink: Output.Sink = .standard) -> Int32 {
         var inv: Invocation
         do {
             inv = try Invocation.parse(args)
         } catch let e as DKMSError {
-            Output().errorLine("")
-            Output().error(e)
-            if e.code == .badArgument { Output().line(Invocation.usage) }
+            let output = Output(sink: sink)
+            output.errorLine("")
+            output.error(e)
+            if e.code == .badArgument { output.line(Invocation.usage) }
             return e.exitCode
         } catch { return DKMSError.Code.failure.rawValue }
 
-        let output = Output(quiet: inv.quiet, verbose: inv.verbose)
+        let output = Output(quiet: inv.quiet, verbose: inv.verbose, sink: sink)
         if inv.showVersion { output.line(DKMSVersion.string); return DKMSError.Code.success.rawValue }
         if inv.showHelp { output.line(Invocation.usage); return DKMSError.Code.success.rawValue }
         // dkms decides the distribution (hence where modules go) before any action, and stops without it.

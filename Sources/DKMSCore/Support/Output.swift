@@ -3,6 +3,15 @@ import Glibc
 /// Where user-facing text goes. A value, passed down explicitly, so that tests
 /// can capture it and `-q` can silence it without touching global state.
 public struct Output {
+    /// Where the two streams go: the process's stdout and stderr, or a test's buffers
+    /// (`CLI.run` takes one, so a whole dkms run can be made in-process).
+    public struct Sink {
+        public var out: (String) -> Void
+        public var err: (String) -> Void
+        public init(out: @escaping (String) -> Void, err: @escaping (String) -> Void) { self.out = out; self.err = err }
+        public static let standard = Sink(out: Output.writeStdout, err: Output.writeStderr)
+    }
+
     public var quiet: Bool
     public var verbose: Bool
     private let out: (String) -> Void
@@ -15,6 +24,10 @@ public struct Output {
         self.verbose = verbose
         self.out = out
         self.err = err
+    }
+
+    public init(quiet: Bool = false, verbose: Bool = false, sink: Sink) {
+        self.init(quiet: quiet, verbose: verbose, out: sink.out, err: sink.err)
     }
 
     public func line(_ s: String = "") { if !quiet { out(s + "\n") } }
