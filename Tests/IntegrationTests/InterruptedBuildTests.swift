@@ -110,11 +110,6 @@ final class InterruptedBuildTests: XCTestCase {
         }
     }
 
-    func waitFor(_ done: () -> Bool) -> Bool {
-        for _ in 0..<600 { if done() { return true }; usleep(100_000) }
-        return done()
-    }
-
     func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
     func scratchAreas(_ sb: TestTrees) -> [String] {

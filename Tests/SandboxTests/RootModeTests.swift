@@ -195,11 +195,8 @@ final class RootModeTests: XCTestCase {
         let marker = "3\(UInt32.random(in: 100000...999999))"
         let r = try sh("setsid sleep \(marker) & echo started")
         XCTAssertEqual(r.outcome, .exited(0), r.outputTail)
-        usleep(100_000)
-        for p in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(p) != nil {
-            guard let cmd = readBytes("/proc/\(p)/cmdline").map({ Data($0) }) else { continue }
-            XCTAssertFalse(String(decoding: cmd, as: UTF8.self).contains(marker), "survivor \(p)")
-        }
+        XCTAssertTrue(waitFor(seconds: 5) { processes(withCommandLineContaining: "sleep \(marker)").isEmpty },
+                      "survivors: \(processes(withCommandLineContaining: "sleep \(marker)"))")
     }
 
     /// A real Kbuild build against installed headers, from a root-owned source with objects in a
