@@ -105,3 +105,40 @@ final class InProcessRunTests: XCTestCase {
         XCTAssertEqual(FS.list(base + "/tree").filter { $0 != ".dkms.lock" }, [])
     }
 }
+
+/// An action's pipeline returns what it would say; nothing is printed until the command
+/// line does. `status` is computed on a tree made by hand, through an Engine made here.
+final class StatusMessagesTests: XCTestCase {
+    func testStatusReturnsItsLinesAndErrorsAsValues() throws {
+        let base = makeTempDir("dkms-status-messages", mode: 0o755)
+        defer { _ = try? Files.removeTree(base) }
+        for d in ["tree/good/1.0/6.0.0-test/x86_64/module", "tree/gone/2.0", "src/good-1.0", "lib"] {
+            try Files.makeDirectories(base + "/" + d)
+        }
+        XCTAssertEqual(symlink(base + "/src/good-1.0", base + "/tree/good/1.0/source"), 0)
+        XCTAssertEqual(symlink(base + "/src/gone-2.0", base + "/tree/gone/2.0/source"), 0)
+        let inv = try Invocation.parse(["status", "--dkmstree", base + "/tree", "--sourcetree", base + "/src",
+                                        "--installtree", base + "/lib"], isSourceDir: { _ in false }, isFile: { _ in false })
+        var printed = ""
+        let output = Output(sink: Output.Sink(out: { printed += $0 }, err: { printed += $0 }))
+        let settings = Settings.load(invocation: inv, environment: ["DKMS_CONFIG_DIR": base + "/etc"])
+        let engine = Engine(context: Context(invocation: inv, settings: settings, output: output),
+                            evaluator: ConfEvaluator(), environment: HostBuildEnvironment())
+        XCTAssertEqual(engine.statusMessages(), [
+            .line("gone/2.0: broken"), .errorLine(""),
+            .error(["gone/2.0: Missing the module source directory or the symbolic link pointing to it.",
+                    "Manual intervention is required!"]),
+            .line("good/1.0, 6.0.0-test, x86_64: built"),
+        ])
+        XCTAssertEqual(printed, "", "the pipeline printed nothing")
+        engine.status()
+        XCTAssertEqual(printed, """
+        gone/2.0: broken
+
+        Error! gone/2.0: Missing the module source directory or the symbolic link pointing to it.
+        Manual intervention is required!
+        good/1.0, 6.0.0-test, x86_64: built
+
+        """)
+    }
+}

@@ -1,7 +1,11 @@
 import SafeFS
 
 extension Engine {
-    public func status() {
+    public func status() { out.say(statusMessages()) }
+
+    /// `dkms status`'s lines (or its JSON), computed from the tree alone.
+    public func statusMessages() -> [Message] {
+        var said: [Message] = []
         let inv = context.invocation
         let report = StatusReport(tree: tree, defaultDestLocation: context.destOverride ?? "/updates/dkms")
         var kernelFilters: [(String?, String?)] = inv.kernels.isEmpty ? [(nil, inv.arches.first)] : []
@@ -18,23 +22,22 @@ extension Engine {
                     }
                 }
             }
-            out.line(StatusJSON(report: report).render(all))
-            return
+            return [.line(StatusJSON(report: report).render(all))]
         }
         for (k, a) in kernelFilters {
             for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
                 for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
                     if isBroken(ModuleVersion(m, v)) {
                         let (m, v) = (Printable.visible(m), Printable.visible(v))
-                        out.line("\(m)/\(v): broken")
-                        out.errorLine("")
-                        out.error(DKMSError(.success, "\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",
-                                            "Manual intervention is required!"))
+                        said += [.line("\(m)/\(v): broken"), .errorLine(""),
+                                 .error(["\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",
+                                         "Manual intervention is required!"])]
                         continue
                     }
-                    for e in report.entries(module: m, version: v, kernel: k, arch: a) { out.line(e.line) }
+                    said += report.entries(module: m, version: v, kernel: k, arch: a).map { .line($0.line) }
                 }
             }
         }
+        return said
     }
 }

@@ -34,9 +34,11 @@ public struct Output {
     public func text(_ s: String) { if !quiet { out(s) } }
     public func warn(_ s: String) { if !quiet { err("Warning: " + s + "\n") } }
     public func deprecated(_ s: String) { if !quiet { err("Deprecated feature: " + s + "\n") } }
-    public func error(_ e: DKMSError) {
+    public func error(_ e: DKMSError) { error(lines: e.lines) }
+    /// dkms's error block: "Error! " before the first line.
+    public func error(lines: [String]) {
         if quiet { return }
-        err("Error! " + e.lines.joined(separator: "\n") + "\n")
+        err("Error! " + lines.joined(separator: "\n") + "\n")
     }
     public func errorLine(_ s: String) { if !quiet { err(s + "\n") } }
 
