@@ -37,7 +37,7 @@ extension Engine {
             }
             guard let v = latest else { continue }
             let mv = ModuleVersion(m, v)
-            if tree.isInstalled(mv, k, a) { installed.append(m); continue }
+            if tree.isInstalled(mv, target.build) { installed.append(m); continue }
             // A dkms.conf that cannot be evaluated (stopped at the sandbox's
             // limits, malformed) is that module's error, said, not the run's.
             let conf: ModuleConfig

@@ -17,7 +17,7 @@ extension Engine {
     }
 
     mutating func maybeBuild(_ mv: ModuleVersion, _ target: KernelTarget) throws {
-        if tree.isBuilt(mv, target.version, target.arch) {
+        if tree.isBuilt(mv, target.build) {
             if context.invocation.force {
                 try unbuildOne(mv, target, uninstallFirst: false)
             } else {
@@ -39,7 +39,7 @@ extension Engine {
             out.line("")
         }
         let k = target.version, a = target.arch
-        let base = tree.baseDir(mv, k, a)
+        let base = tree.baseDir(mv, target.build)
         if FS.exists(base) {
             throw DKMSError(.alreadyInTree, "This module/version has already been built on: \(k)",
                             "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
@@ -132,7 +132,7 @@ extension Engine {
     /// with other exports makes this build's output different.
     func dependencyOutputs(_ conf: ModuleConfig, _ target: KernelTarget) -> [String] {
         conf.buildDepends.sorted().compactMap { dep in
-            guard let link = FS.realPath(tree.installedLink(dep, target.version, target.arch)) else { return nil }
+            guard let link = FS.realPath(tree.installedLink(dep, target.build)) else { return nil }
             let symvers = link + "/module/Module.symvers"
             return FS.exists(symvers) ? symvers : nil
         }
@@ -207,10 +207,10 @@ extension Engine {
             throw error
         }
         if let postBuildFailure {
-            _ = rename(logPath, tree.logDir(mv, k, a) + "/make.log")
+            _ = rename(logPath, tree.logDir(mv, target.build) + "/make.log")
             throw postBuildFailure
         }
-        _ = rename(logPath, tree.logDir(mv, k, a) + "/make.log")
+        _ = rename(logPath, tree.logDir(mv, target.build) + "/make.log")
         built = true
         environment.teardown(buildDir: buildDir)
         try Files.makeDirectories(buildDir)
@@ -247,7 +247,7 @@ extension Engine {
 
     func checkBuildDepends(_ mv: ModuleVersion, _ conf: ModuleConfig, _ target: KernelTarget) throws {
         let missing = conf.buildDepends.filter { dep in
-            !tree.versions(dep).contains { tree.isInstalled(ModuleVersion(dep, $0), target.version, target.arch) }
+            !tree.versions(dep).contains { tree.isInstalled(ModuleVersion(dep, $0), target.build) }
         }
         guard !missing.isEmpty else { return }
         let list = missing.map { " " + $0 }.joined()

@@ -39,7 +39,7 @@ extension Engine {
             }
         }
 
-        let staging = try newStaging(mv, k, a)
+        let staging = try newStaging(mv, target.build)
         var done = false
         defer { if !done { try? Files.removeTree(staging) } }
         for spec in conf.modules {
@@ -66,9 +66,9 @@ extension Engine {
     /// <m>/<v>/<k>/.tmp_<a>_XXXXXX with module/ and log/: where a build's
     /// output, fresh or from the cache, is assembled before `finalize`
     /// renames it to <a> (dkms 3.2's staging).
-    func newStaging(_ mv: ModuleVersion, _ k: String, _ a: String) throws -> String {
-        try Files.makeDirectories(tree.kernelDir(mv, k))
-        let staging = try Staging.makeDirectory(in: tree.kernelDir(mv, k), prefix: ".tmp_\(a)_")
+    func newStaging(_ mv: ModuleVersion, _ t: BuildTarget) throws -> String {
+        try Files.makeDirectories(tree.kernelDir(mv, t.kernel))
+        let staging = try Staging.makeDirectory(in: tree.kernelDir(mv, t.kernel), prefix: ".tmp_\(t.arch)_")
         do {
             try Files.makeDirectories(staging + "/module")
             try Files.makeDirectories(staging + "/log")

@@ -45,7 +45,7 @@ extension Engine {
         // Files in module/ were fsynced as they were written; their names once, here.
         let dir = open(staging + "/module", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 { fsync(dir); close(dir) }
-        guard rename(staging, tree.baseDir(mv, k, a)) == 0 else {
+        guard rename(staging, tree.baseDir(mv, target.build)) == 0 else {
             throw DKMSError(.badBuildOutput, "do_build: final mv failed (\(errno))")
         }
     }
@@ -101,7 +101,7 @@ extension Engine {
     /// The identity of a module's installed exports for `target`: the digest
     /// of its Module.symvers (empty when none is installed or it exports nothing).
     func dependencyExports(_ name: String, _ target: KernelTarget) -> String {
-        guard let dir = FS.realPath(tree.installedLink(name, target.version, target.arch)) else { return "none" }
+        guard let dir = FS.realPath(tree.installedLink(name, target.build)) else { return "none" }
         return SHA256.hash(bytes: FS.readFile(dir + "/module/Module.symvers") ?? []).short
     }
 
@@ -110,15 +110,15 @@ extension Engine {
     /// dkms 3.2 does for BUILD_DEPENDS_REBUILD.
     mutating func rebuildDependents(of dep: String, _ target: KernelTarget) throws {
         try rebuildForUpdatedDependencies(target)
-        let k = target.version, a = target.arch
+        let bt = target.build
         let now = dependencyExports(dep, target)
         for m in tree.modules() where m != dep {
-            guard let base = FS.realPath(tree.installedLink(m, k, a)),
+            guard let base = FS.realPath(tree.installedLink(m, bt)),
                   let manifest = BuildManifest.load(base + "/log/dkms-swift.manifest"),
                   let recorded = manifest.dependencies.first(where: { $0.name == dep }),
                   recorded.exports != now else { continue }
             let mv = ModuleVersion(m, String(base.split(separator: "/").dropLast(2).last ?? ""))
-            guard tree.isInstalled(mv, k, a) else { continue }
+            guard tree.isInstalled(mv, bt) else { continue }
             out.line("")
             out.line("Rebuilding module \(mv) due to updated dependencies")
             out.line("")
@@ -142,10 +142,10 @@ extension Engine {
     /// built and installed again.
     mutating func rebuildForUpdatedDependencies(_ target: KernelTarget) throws {
         if context.invocation.force { return }
-        let k = target.version, a = target.arch
+        let bt = target.build
         var toRebuild: [(ModuleVersion, ModuleConfig)] = []
         for m in tree.modules() {
-            for mv in tree.added(m) where tree.isBuilt(mv, k, a) {
+            for mv in tree.added(m) where tree.isBuilt(mv, bt) {
                 // Only files that name the directive are evaluated (one sandboxed
                 // evaluation per built module and install would be the price otherwise).
                 let (path, overrides) = confFiles(mv, target)
@@ -154,7 +154,7 @@ extension Engine {
                 }) else { continue }
                 guard let conf = try? readConf(mv, target, strict: false),
                       !conf.buildDepends.isEmpty, conf.rebuildOnDependencyUpdate else { continue }
-                let base = tree.baseDir(mv, k, a)
+                let base = tree.baseDir(mv, bt)
                 let updated = conf.buildDepends.contains { dep in
                     guard NameRules.problem(inComponent: dep) == nil, let now = latestVersion(of: dep) else { return false }
                     let recorded = FS.readText(base + "/.dep_" + dep)?.split(separator: "\n").first.map(String.init)
@@ -171,7 +171,7 @@ extension Engine {
             out.line("")
             out.line("Rebuilding module \(mv) due to updated dependencies")
             out.line("")
-            if tree.isInstalled(mv, k, a) { try uninstallOne(mv, target) }
+            if tree.isInstalled(mv, bt) { try uninstallOne(mv, target) }
             try unbuildOne(mv, target, uninstallFirst: false)
             let conf = try buildOne(mv, target)
             try installOne(mv, target, conf: conf)

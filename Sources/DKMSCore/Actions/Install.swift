@@ -17,7 +17,7 @@ extension Engine {
 
     mutating func maybeInstall(_ mv: ModuleVersion, _ target: KernelTarget) throws {
         let k = target.version, a = target.arch
-        if tree.isInstalled(mv, k, a) {
+        if tree.isInstalled(mv, target.build) {
             guard context.invocation.force else {
                 out.line("Module \(mv) already installed on kernel \(k) (\(a)), skip. You may override by specifying --force.")
                 return
@@ -25,7 +25,7 @@ extension Engine {
             try uninstallOne(mv, target)
             out.line("")
         }
-        let built = tree.isBuilt(mv, k, a) ? nil : try buildOne(mv, target)
+        let built = tree.isBuilt(mv, target.build) ? nil : try buildOne(mv, target)
         try installOne(mv, target, conf: built)
         try rebuildDependents(of: mv.name, target)
     }
@@ -38,7 +38,7 @@ extension Engine {
             throw DKMSError(.installFailed, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
         }
         let conf = try known ?? readConf(mv, target)
-        let builtDir = tree.builtModuleDir(mv, k, a)
+        let builtDir = tree.builtModuleDir(mv, target.build)
         var files: [(spec: ModuleSpec, path: String)] = []
         for spec in conf.modules {
             guard let f = ModuleFileName.find(in: builtDir, name: spec.destName) else {
@@ -46,13 +46,13 @@ extension Engine {
             }
             files.append((spec, f))
         }
-        if tree.isInstalledLink(mv, k, a) {
+        if tree.isInstalledLink(mv, target.build) {
             throw DKMSError(.alreadyInstalled, "This module/version combo is already installed for kernel \(k) (\(a)).")
         }
         if !(try runScript(.preInstall, conf.preInstall, mv, target)) && !context.invocation.force {
             throw DKMSError(.preInstallFailed, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
-        let markerExists = FS.isSymlink(tree.installedLink(mv.name, k, a))
+        let markerExists = FS.isSymlink(tree.installedLink(mv.name, target.build))
         var plan = TransactionPlan(description: "install \(mv) for \(k) (\(a))", touchedKernels: [k])
         let notes = try Staging.makeDirectory(in: try stagingRoot(), prefix: "origin-")
         defer { try? Files.removeTree(notes) }
@@ -65,7 +65,7 @@ extension Engine {
             // which would only call it the same module at another version).
             for suffix in ModuleFileName.suffixes {
                 let path = "\(destDir)/\(spec.destName)\(suffix)"
-                if FS.exists(path), let owner = installedOwner(of: path, except: mv.name, k, a) {
+                if FS.exists(path), let owner = installedOwner(of: path, except: mv.name, target.build) {
                     throw DKMSError(.installFailed, "\(path) is installed by the dkms module \(owner); \(mv) will not replace it.")
                 }
             }
@@ -83,9 +83,9 @@ extension Engine {
             plan.steps.append(.installFile(source: file, destination: "\(destDir)/\(name)", mode: 0o644))
         }
         if !conf.declaredModules.isEmpty && !installedAny { throw DKMSError(.installFailed, "Installation aborted.") }
-        plan.steps.append(.setLink(path: tree.installedLink(mv.name, k, a), target: "\(mv.version)/\(k)/\(a)"))
+        plan.steps.append(.setLink(path: tree.installedLink(mv.name, target.build), target: "\(mv.version)/\(k)/\(a)"))
         try commit(plan)
-        pinCache(mv, k, a, installed: true)
+        pinCache(mv, target.build, installed: true)
         try runScript(.postInstall, conf.postInstall, mv, target)
         depmod(k)
     }
@@ -101,17 +101,16 @@ extension Engine {
     /// original_module/<k>/<a>/, with a .origin file naming where it was.
     func archiveOriginal(_ m: String, _ spec: ModuleSpec, _ target: KernelTarget,
                          into plan: inout TransactionPlan, notes: String) throws {
-        let k = target.version, a = target.arch
-        let lib = tree.libTree(k)
+        let lib = tree.libTree(target.version)
         var candidates = ["\(lib)/extra", "\(lib)/updates", lib + spec.destLocation].compactMap {
             ModuleFileName.find(in: $0, name: spec.destName)
         }
         if candidates.isEmpty { candidates = ModuleLocator.find(in: lib, name: spec.destName) }
         guard let original = candidates.first else { return }
-        if let owner = installedOwner(of: original, except: m, k, a) {
+        if let owner = installedOwner(of: original, except: m, target.build) {
             throw DKMSError(.installFailed, "\(original) is installed by the dkms module \(owner); \(m) cannot archive it as its original.")
         }
-        let backup = tree.originalModuleDir(m, k, a)
+        let backup = tree.originalModuleDir(m, target.build)
         out.line("Found pre-existing \(original), archiving for uninstallation")
         let name = String(original[original.index(after: original.lastIndex(of: "/")!)...])
         let note = notes + "/" + name + ".origin"
@@ -123,13 +122,13 @@ extension Engine {
     /// The other dkms module (name/version) installed for k/a whose files
     /// include `path`, by its manifest (or its built files, for trees
     /// without one); nil when none.
-    func installedOwner(of path: String, except m: String, _ k: String, _ a: String) -> String? {
+    func installedOwner(of path: String, except m: String, _ t: BuildTarget) -> String? {
         func norm(_ p: String) -> String { p.split(separator: "/").joined(separator: "/") }
-        let want = norm(path), lib = tree.libTree(k)
+        let want = norm(path), lib = tree.libTree(t.kernel)
         for om in tree.modules() where om != m {
-            for other in tree.added(om) where tree.isInstalled(other, k, a) {
-                let manifest = BuildManifest.load(tree.manifestPath(other, k, a))
-                for e in installedEntries(other, k, a, manifest: manifest) {
+            for other in tree.added(om) where tree.isInstalled(other, t) {
+                let manifest = BuildManifest.load(tree.manifestPath(other, t))
+                for e in installedEntries(other, t, manifest: manifest) {
                     for suffix in ModuleFileName.suffixes where norm("\(lib)\(e.destLocation)/\(e.destName)\(suffix)") == want {
                         return "\(other)"
                     }

@@ -14,7 +14,7 @@ extension Engine {
         context.run.delayDepmod = true
         var failed = ""
         for m in GlobOrder.sorted(tree.modules()) {
-            for mv in GlobOrder.sorted(FS.list(tree.moduleDir(m))).map({ ModuleVersion(m, $0) }) where tree.isBuilt(mv, k, a) {
+            for mv in GlobOrder.sorted(FS.list(tree.moduleDir(m))).map({ ModuleVersion(m, $0) }) where tree.isBuilt(mv, target.build) {
                 if onlyAutoinstall { guard let conf = try? readConf(mv, target, strict: false), conf.autoinstall else { continue } }
                 out.errorLine("dkms: removing module \(mv) for kernel \(k) (\(a))")
                 do {

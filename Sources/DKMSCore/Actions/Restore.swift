@@ -10,7 +10,7 @@ extension Engine {
                  files: [ResultFile], store: CacheStore, key cacheKey: CacheKey) throws {
         let key = cacheKey.short
         let k = target.version, a = target.arch
-        let staging = try newStaging(mv, k, a)
+        let staging = try newStaging(mv, target.build)
         var committed = false
         defer { if !committed { try? Files.removeTree(staging) } }
         for f in files {
@@ -57,12 +57,12 @@ extension Engine {
 extension Engine {
     /// Installed builds are GC roots: pruning the cache never evicts what
     /// an installed module came from.
-    func pinCache(_ mv: ModuleVersion, _ k: String, _ a: String, installed: Bool) {
+    func pinCache(_ mv: ModuleVersion, _ t: BuildTarget, installed: Bool) {
         let root = BuildCacheSession.root(context)
         guard FS.isDirectory(root), let store = try? BuildCacheSession.store(context) else { return }
-        let reference = "\(mv)/\(k)/\(a)"
+        let reference = "\(mv)/\(t.kernel)/\(t.arch)"
         if installed {
-            guard let mark = CacheMark.read(tree.logDir(mv, k, a)), let digest = Digest(hex: mark.key) else { return }
+            guard let mark = CacheMark.read(tree.logDir(mv, t)), let digest = Digest(hex: mark.key) else { return }
             try? store.pin(digest, by: reference)
         } else {
             try? store.unpin(by: reference)

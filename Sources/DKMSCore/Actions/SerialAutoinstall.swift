@@ -16,7 +16,7 @@ extension Engine {
             pending = []
             for (e, deps) in waiting {
                 guard deps.isEmpty else { pending.append((e.mv, deps)); continue }
-                if !tree.isBuilt(e.mv, k, a) {
+                if !tree.isBuilt(e.mv, target.build) {
                     // dkms's prepare_kernel_and_signing, in the parent: missing headers end the run.
                     try requireHeaders(target)
                     _ = prepareSigning(target)

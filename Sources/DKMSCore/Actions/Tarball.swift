@@ -29,7 +29,7 @@ extension Engine {
             list = "source-only"
         } else {
             for t in targets {
-                let built = tree.baseDir(mv, t.version, t.arch)
+                let built = tree.baseDir(mv, t.build)
                 guard FS.isDirectory(built) else {
                     throw DKMSError(.tarballFailed, "No modules built for \(t.version) (\(t.arch)).",
                                     "Modules must already be in the built state before using mktarball.")
@@ -172,7 +172,7 @@ extension Engine {
             for a in FS.list("\(temp)/dkms_main_tree/\(k)").sorted() where NameRules.problem(inKernel: a) == nil {
                 let from = "\(temp)/dkms_main_tree/\(k)/\(a)"
                 guard FS.isDirectory(from), !FS.isSymlink(from) else { continue }
-                let dest = tree.baseDir(found, k, a)
+                let dest = tree.baseDir(found, BuildTarget(k, a))
                 if FS.exists(dest) && !context.invocation.force {
                     out.warn("\(dest) already exists. Skipping...")
                     continue

@@ -7,9 +7,9 @@ extension Engine {
     func removalTargets(_ mv: ModuleVersion) -> [KernelTarget] {
         guard context.invocation.all else { return context.targets() }
         return tree.kernelArches(mv)
-            .filter { tree.isBuilt(mv, $0.0, $0.1) }
-            .sorted { VersionOrder.less($0.0 + "/" + $0.1, $1.0 + "/" + $1.1) }
-            .map { context.target($0.0, $0.1) }
+            .filter { tree.isBuilt(mv, $0) }
+            .sorted { VersionOrder.less($0.kernel + "/" + $0.arch, $1.kernel + "/" + $1.arch) }
+            .map { context.target($0.kernel, $0.arch) }
     }
 
     public mutating func uninstall() throws {
@@ -38,7 +38,7 @@ extension Engine {
         var unbuilt: Set<String> = []
         for target in removalTargets(mv) {
             try maybeUninstall(mv, target)
-            if tree.isBuilt(mv, target.version, target.arch) {
+            if tree.isBuilt(mv, target.build) {
                 planUnbuild(mv, target, into: &unbuild)
                 unbuilt.insert(target.version + "/" + target.arch)
             } else {
@@ -62,7 +62,7 @@ extension Engine {
     }
 
     func maybeUninstall(_ mv: ModuleVersion, _ target: KernelTarget) throws {
-        guard tree.isInstalled(mv, target.version, target.arch) else {
+        guard tree.isInstalled(mv, target.build) else {
             // dkms says nothing when BUILD_EXCLUSIVE may be why (its words: "it can be confusing").
             if FS.isRegularFile(tree.confPath(mv)),
                let conf = try? readConf(mv, target, strict: false, silently: true), conf.hasExclusiveDirectives { return }
@@ -75,7 +75,7 @@ extension Engine {
     mutating func unbuildOne(_ mv: ModuleVersion, _ target: KernelTarget, uninstallFirst: Bool) throws {
         let k = target.version, a = target.arch
         if uninstallFirst { try maybeUninstall(mv, target) }
-        guard tree.isBuilt(mv, k, a) else {
+        guard tree.isBuilt(mv, target.build) else {
             out.line("Module \(mv) is not built for kernel \(k) (\(a)). Skipping...")
             return
         }
@@ -85,18 +85,18 @@ extension Engine {
     }
 
     func planUnbuild(_ mv: ModuleVersion, _ target: KernelTarget, into plan: inout TransactionPlan) {
-        plan.steps.append(.removeDirectory(path: tree.baseDir(mv, target.version, target.arch)))
+        plan.steps.append(.removeDirectory(path: tree.baseDir(mv, target.build)))
         plan.steps.append(.removeEmptyDirectory(path: tree.kernelDir(mv, target.version)))
     }
 
     /// Where each module of an installed build lives: its manifest's
     /// location, or for trees the reference dkms made (no manifest), the
     /// distribution's.
-    func installedEntries(_ mv: ModuleVersion, _ k: String, _ a: String,
+    func installedEntries(_ mv: ModuleVersion, _ t: BuildTarget,
                           manifest: BuildManifest?) -> [BuildManifest.Entry] {
         if let manifest { return manifest.modules }
         let location = context.destOverride ?? "/updates/dkms"
-        return tree.builtModuleFiles(mv, k, a).map { .init(destName: ModuleFileName.stem($0), destLocation: location) }
+        return tree.builtModuleFiles(mv, t).map { .init(destName: ModuleFileName.stem($0), destLocation: location) }
     }
 
     func uninstallOne(_ mv: ModuleVersion, _ target: KernelTarget) throws {
@@ -107,8 +107,8 @@ extension Engine {
         var plan = TransactionPlan(description: "uninstall \(mv) for \(k) (\(a))", touchedKernels: [k])
         var dirs: [String] = []
         var removing: Set<String> = []
-        let manifest = BuildManifest.load(tree.manifestPath(mv, k, a))
-        for e in installedEntries(mv, k, a, manifest: manifest) {
+        let manifest = BuildManifest.load(tree.manifestPath(mv, target.build))
+        for e in installedEntries(mv, target.build, manifest: manifest) {
             let dir = lib + e.destLocation
             guard let installed = ModuleFileName.find(in: dir, name: e.destName) else {
                 out.line("Module \(e.destName)\(KernelModuleSuffix.of(libTree: lib)) was not found within \(lib)/")
@@ -117,7 +117,7 @@ extension Engine {
             out.line("Deleting \(installed)")
             for s in ModuleFileName.suffixes where FS.exists("\(dir)/\(e.destName)\(s)") {
                 // Never a file another installed dkms module owns.
-                if let owner = installedOwner(of: "\(dir)/\(e.destName)\(s)", except: mv.name, k, a) {
+                if let owner = installedOwner(of: "\(dir)/\(e.destName)\(s)", except: mv.name, target.build) {
                     out.warn("\(dir)/\(e.destName)\(s) is installed by the dkms module \(owner); left in place.")
                     continue
                 }
@@ -126,21 +126,21 @@ extension Engine {
             }
             dirs.append(dir)
         }
-        restoreOriginals(mv.name, k, a, into: &plan, removing: removing)
-        plan.steps.append(.removeLink(path: tree.installedLink(mv.name, k, a)))
+        restoreOriginals(mv.name, target.build, into: &plan, removing: removing)
+        plan.steps.append(.removeLink(path: tree.installedLink(mv.name, target.build)))
         // Tidy what dkms would rmdir -p: empty install dirs, then the backup dirs.
         for dir in Set(dirs).sorted(by: >) {
             var d = dir
             while d.hasPrefix(lib + "/") { plan.steps.append(.removeEmptyDirectory(path: d)); d = String(d[..<d.lastIndex(of: "/")!]) }
         }
-        let backup = tree.originalModuleDir(mv.name, k, a)
+        let backup = tree.originalModuleDir(mv.name, target.build)
         if FS.isDirectory(backup) {
             plan.steps.append(.removeEmptyDirectory(path: backup))
             plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(mv.name) + "/original_module/\(k)"))
             plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(mv.name) + "/original_module"))
         }
         try commit(plan)
-        pinCache(mv, k, a, installed: false)
+        pinCache(mv, target.build, installed: false)
         // The build's own evaluation while dkms.conf and its overrides are
         // unchanged; otherwise (or for trees the reference dkms made) a new one.
         let postRemove: String
@@ -157,10 +157,10 @@ extension Engine {
     /// they came from, refusing any recorded path outside this kernel's tree.
     /// The original may go back where ours is being removed (`removing`): a
     /// module that replaced one of the same name in the same place.
-    func restoreOriginals(_ m: String, _ k: String, _ a: String, into plan: inout TransactionPlan,
+    func restoreOriginals(_ m: String, _ t: BuildTarget, into plan: inout TransactionPlan,
                           removing: Set<String> = []) {
-        let backup = tree.originalModuleDir(m, k, a)
-        let lib = tree.libTree(k)
+        let backup = tree.originalModuleDir(m, t)
+        let lib = tree.libTree(t.kernel)
         for entry in FS.list(backup).sorted() where entry.hasSuffix(".origin") {
             let file = backup + "/" + String(entry.dropLast(".origin".count))
             guard FS.isRegularFile(file) else { continue }

@@ -13,7 +13,7 @@ extension Engine {
         var differing = 0
         for target in context.targets() {
             let k = target.version, a = target.arch
-            guard tree.isBuilt(mv, k, a) else {
+            guard tree.isBuilt(mv, target.build) else {
                 out.line("Module \(mv) is not built for kernel \(k) (\(a)). Skipping...")
                 continue
             }
@@ -40,10 +40,10 @@ extension Engine {
             }
             out.line("Rebuilding \(mv) for kernel \(k) (\(a)) without the cache...")
             try engine.buildOne(mv, target)
-            let fresh = sub.tree.builtModuleDir(mv, k, a)
-            for name in tree.builtModuleFiles(mv, k, a) {
+            let fresh = sub.tree.builtModuleDir(mv, target.build)
+            for name in tree.builtModuleFiles(mv, target.build) {
                 // What the build produced is compared; signatures are not part of it.
-                let ours = ModuleSignature.stripped(FS.readFile(tree.builtModuleDir(mv, k, a) + "/" + name) ?? [])
+                let ours = ModuleSignature.stripped(FS.readFile(tree.builtModuleDir(mv, target.build) + "/" + name) ?? [])
                 let again = ModuleSignature.stripped(FS.readFile(fresh + "/" + name) ?? [])
                 let a1 = SHA256.hash(bytes: ours).short, a2 = SHA256.hash(bytes: again).short
                 if ours == again {

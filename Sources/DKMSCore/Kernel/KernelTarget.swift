@@ -13,6 +13,9 @@ public struct KernelTarget: Equatable, Hashable {
 
     public var configPath: String { sourceDir + "/.config" }
 
+    /// The kernel and arch, as the tree names builds.
+    public var build: BuildTarget { BuildTarget(version, arch) }
+
     /// The kernel's .config (`CONFIG_X=value`, string values unquoted), read
     /// on demand; a run that asks for the same kernel again gets the parsed copy.
     /// A missing file is an empty config.

@@ -131,12 +131,12 @@ public struct Cleanup {
                 guard let target = FS.readLink(tree.moduleDir(m) + "/" + link) else { continue }
                 let parts = target.split(separator: "/").map(String.init)
                 guard parts.count == 3 else { continue }
-                let (mv, k, a) = (ModuleVersion(m, parts[0]), parts[1], parts[2])
-                let entries = BuildManifest.load(tree.manifestPath(mv, k, a))?.modules
-                    ?? tree.builtModuleFiles(mv, k, a).map { BuildManifest.Entry(destName: ModuleFileName.stem($0), destLocation: destLocations[0]) }
+                let (mv, bt) = (ModuleVersion(m, parts[0]), BuildTarget(parts[1], parts[2]))
+                let entries = BuildManifest.load(tree.manifestPath(mv, bt))?.modules
+                    ?? tree.builtModuleFiles(mv, bt).map { BuildManifest.Entry(destName: ModuleFileName.stem($0), destLocation: destLocations[0]) }
                 for e in entries {
                     for loc in Set([e.destLocation] + destLocations) {
-                        if let f = ModuleFileName.find(in: tree.libTree(k) + loc, name: e.destName) { owned.insert(f) }
+                        if let f = ModuleFileName.find(in: tree.libTree(bt.kernel) + loc, name: e.destName) { owned.insert(f) }
                     }
                 }
             }

@@ -24,16 +24,16 @@ public struct DKMSTree {
     public func confPath(_ mv: ModuleVersion) -> String { "\(root)/\(mv.name)/\(mv.version)/source/dkms.conf" }
     public func sourceDir(_ mv: ModuleVersion) -> String { "\(sourceTree)/\(mv.name)-\(mv.version)" }
     public func kernelDir(_ mv: ModuleVersion, _ k: String) -> String { "\(root)/\(mv.name)/\(mv.version)/\(k)" }
-    public func baseDir(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { "\(root)/\(mv.name)/\(mv.version)/\(k)/\(a)" }
-    public func builtModuleDir(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { baseDir(mv, k, a) + "/module" }
-    public func logDir(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { baseDir(mv, k, a) + "/log" }
+    public func baseDir(_ mv: ModuleVersion, _ t: BuildTarget) -> String { "\(root)/\(mv.name)/\(mv.version)/\(t.kernel)/\(t.arch)" }
+    public func builtModuleDir(_ mv: ModuleVersion, _ t: BuildTarget) -> String { baseDir(mv, t) + "/module" }
+    public func logDir(_ mv: ModuleVersion, _ t: BuildTarget) -> String { baseDir(mv, t) + "/log" }
     /// Names no version: the link says which version is installed.
-    public func installedLink(_ m: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/kernel-\(k)-\(a)" }
-    public func originalModuleDir(_ m: String, _ k: String, _ a: String) -> String { "\(root)/\(m)/original_module/\(k)/\(a)" }
+    public func installedLink(_ m: String, _ t: BuildTarget) -> String { "\(root)/\(m)/kernel-\(t.kernel)-\(t.arch)" }
+    public func originalModuleDir(_ m: String, _ t: BuildTarget) -> String { "\(root)/\(m)/original_module/\(t.kernel)/\(t.arch)" }
     public func libTree(_ k: String) -> String { "\(installTree)/\(k)" }
     /// What we record at build time so that `status` and `uninstall` know
     /// each module's destination without evaluating dkms.conf again.
-    public func manifestPath(_ mv: ModuleVersion, _ k: String, _ a: String) -> String { logDir(mv, k, a) + "/dkms-swift.manifest" }
+    public func manifestPath(_ mv: ModuleVersion, _ t: BuildTarget) -> String { logDir(mv, t) + "/dkms-swift.manifest" }
 
     // MARK: State, as dkms decides it
 
@@ -42,26 +42,26 @@ public struct DKMSTree {
     }
 
     /// Module files in the built area, by name (compressed or not).
-    public func builtModuleFiles(_ mv: ModuleVersion, _ k: String, _ a: String) -> [String] {
-        FS.list(builtModuleDir(mv, k, a)).filter { ModuleFileName.isModule($0) }.sorted()
+    public func builtModuleFiles(_ mv: ModuleVersion, _ t: BuildTarget) -> [String] {
+        FS.list(builtModuleDir(mv, t)).filter { ModuleFileName.isModule($0) }.sorted()
     }
 
     /// dkms 3.2: a build exists when its module/ directory does; missing
     /// files inside it are reported by status as a warning, not a state.
-    public func isBuilt(_ mv: ModuleVersion, _ k: String, _ a: String) -> Bool {
-        FS.isDirectory(builtModuleDir(mv, k, a))
+    public func isBuilt(_ mv: ModuleVersion, _ t: BuildTarget) -> Bool {
+        FS.isDirectory(builtModuleDir(mv, t))
     }
 
     /// The kernel-<k>-<a> link resolves to this version's build directory.
-    public func isInstalledLink(_ mv: ModuleVersion, _ k: String, _ a: String) -> Bool {
-        let link = installedLink(mv.name, k, a)
+    public func isInstalledLink(_ mv: ModuleVersion, _ t: BuildTarget) -> Bool {
+        let link = installedLink(mv.name, t)
         guard FS.isSymlink(link), let target = FS.realPath(link) else { return false }
-        guard let base = FS.realPath(baseDir(mv, k, a)) else { return false }
+        guard let base = FS.realPath(baseDir(mv, t)) else { return false }
         return target == base
     }
 
-    public func isInstalled(_ mv: ModuleVersion, _ k: String, _ a: String) -> Bool {
-        isBuilt(mv, k, a) && isInstalledLink(mv, k, a)
+    public func isInstalled(_ mv: ModuleVersion, _ t: BuildTarget) -> Bool {
+        isBuilt(mv, t) && isInstalledLink(mv, t)
     }
 
     /// Module names in the tree (directories holding at least one version).
@@ -80,13 +80,13 @@ public struct DKMSTree {
 
     /// (kernel, arch) pairs that have a directory under <m>/<v>. dkms globs
     /// `+([0-9]).*/*`: kernel names start with a digit and contain a dot.
-    public func kernelArches(_ mv: ModuleVersion) -> [(String, String)] {
-        var result: [(String, String)] = []
+    public func kernelArches(_ mv: ModuleVersion) -> [BuildTarget] {
+        var result: [BuildTarget] = []
         for k in FS.list(versionDir(mv)) where ModuleFileName.looksLikeKernel(k) {
             let kdir = kernelDir(mv, k)
             guard FS.isDirectory(kdir) else { continue }
             for a in FS.list(kdir) where FS.isDirectory("\(kdir)/\(a)") {
-                result.append((k, a))
+                result.append(BuildTarget(k, a))
             }
         }
         return result

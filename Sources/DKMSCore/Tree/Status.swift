@@ -51,26 +51,26 @@ public struct StatusReport {
         let kernels = kernel.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.versionDir(mv)).filter(ModuleFileName.looksLikeKernel))
         for k in kernels {
             let arches = arch.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.kernelDir(mv, k)))
-            for a in arches where tree.isBuilt(mv, k, a) {
-                let installed = tree.isInstalledLink(mv, k, a)
+            for a in arches where tree.isBuilt(mv, BuildTarget(k, a)) {
+                let installed = tree.isInstalledLink(mv, BuildTarget(k, a))
                 out.append(Entry(module: mv.name, version: mv.version, kernel: k, arch: a,
                                  state: installed ? "installed" : "built",
-                                 notes: notes(mv, k, a, installed: installed)))
+                                 notes: notes(mv, BuildTarget(k, a), installed: installed)))
             }
         }
         return out
     }
 
     /// The warnings dkms appends to a built or installed line.
-    func notes(_ mv: ModuleVersion, _ k: String, _ a: String, installed: Bool) -> [String] {
+    func notes(_ mv: ModuleVersion, _ t: BuildTarget, installed: Bool) -> [String] {
         var notes: [String] = []
-        if FS.isDirectory(tree.originalModuleDir(mv.name, k, a)) { notes.append("Original modules exist") }
-        let builtDir = tree.builtModuleDir(mv, k, a)
+        if FS.isDirectory(tree.originalModuleDir(mv.name, t)) { notes.append("Original modules exist") }
+        let builtDir = tree.builtModuleDir(mv, t)
         let expected: [BuildManifest.Entry]
-        if let manifest = BuildManifest.load(tree.manifestPath(mv, k, a)) {
+        if let manifest = BuildManifest.load(tree.manifestPath(mv, t)) {
             expected = manifest.modules
         } else {
-            expected = tree.builtModuleFiles(mv, k, a).map {
+            expected = tree.builtModuleFiles(mv, t).map {
                 BuildManifest.Entry(destName: ModuleFileName.stem($0), destLocation: defaultDestLocation)
             }
         }
@@ -81,7 +81,7 @@ public struct StatusReport {
                 break
             }
             if installed {
-                let dir = tree.libTree(k) + e.destLocation
+                let dir = tree.libTree(t.kernel) + e.destLocation
                 guard let installedFile = ModuleFileName.find(in: dir, name: e.destName),
                       FS.sameContent(builtFile, installedFile) else {
                     notes.append("Differences between built and installed modules")

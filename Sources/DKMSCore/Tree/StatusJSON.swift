@@ -24,11 +24,11 @@ public struct StatusJSON {
         fields.append(("state", q(e.state)))
         fields.append(("notes", "[" + e.notes.map(q).joined(separator: ", ") + "]"))
         if let k = e.kernel, let a = e.arch {
-            let tree = report.tree, mv = ModuleVersion(e.module, e.version)
-            let builtDir = tree.builtModuleDir(mv, k, a)
-            let manifest = BuildManifest.load(tree.manifestPath(mv, k, a))
+            let tree = report.tree, mv = ModuleVersion(e.module, e.version), bt = BuildTarget(k, a)
+            let builtDir = tree.builtModuleDir(mv, bt)
+            let manifest = BuildManifest.load(tree.manifestPath(mv, bt))
             var files: [String] = []
-            for f in tree.builtModuleFiles(mv, k, a) {
+            for f in tree.builtModuleFiles(mv, bt) {
                 let stem = ModuleFileName.stem(f)
                 let location = manifest?.modules.first { $0.destName == stem }?.destLocation ?? report.defaultDestLocation
                 let installed = e.state == "installed" ? ModuleFileName.find(in: tree.libTree(k) + location, name: stem) : nil
@@ -42,7 +42,7 @@ public struct StatusJSON {
                 ].map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
             }
             fields.append(("modules", "[" + files.joined(separator: ", ") + "]"))
-            if let cache = CacheMark.read(tree.logDir(mv, k, a)) {
+            if let cache = CacheMark.read(tree.logDir(mv, bt)) {
                 fields.append(("cache", "{\"key\": \(q(String(cache.key.prefix(12)))), \"hit\": \(cache.hit)}"))
             }
         }
