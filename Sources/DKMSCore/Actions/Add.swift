@@ -35,13 +35,13 @@ extension Engine {
         if viaTree {
             let created = !FS.isDirectory(tree.versionDir(mv))
             try link(src, mv)
-            do { conf = try readConf(mv, target) } catch {
+            do { conf = try confs.read(mv, target) } catch {
                 unlink(tree.sourceLink(mv))
                 if created { try? Files.removeTree(tree.versionDir(mv)); rmdir(tree.moduleDir(mv.name)) }
                 throw error
             }
         } else {
-            conf = try readConf(mv, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
+            conf = try confs.read(mv, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
         }
         out.line("Creating symlink \(tree.sourceLink(mv)) -> \(src)")
         if !viaTree { try link(src, mv) }
@@ -74,7 +74,7 @@ extension Engine {
         let target = context.targets()[0]
         let conf: ModuleConfig
         do {
-            conf = try readConf(ModuleVersion("", ""), target, confPath: from + "/dkms.conf", strict: false)
+            conf = try confs.read(ModuleVersion("", ""), target, confPath: from + "/dkms.conf", strict: false)
         }
         let mv = ModuleVersion(conf.packageName, conf.packageVersion)
         for (what, s) in [("PACKAGE_NAME", mv.name), ("PACKAGE_VERSION", mv.version)] {

@@ -26,7 +26,7 @@ extension Engine {
             var latest: String? = nil
             for v in versions {
                 let mv = ModuleVersion(m, v)
-                if isBroken(mv) {
+                if tree.isBroken(mv) {
                     out.errorLine("")
                     out.error(DKMSError(.success, "\(mv) is broken! Missing the source directory or the symbolic link pointing to it.",
                                         "Manual intervention is required!"))
@@ -41,7 +41,7 @@ extension Engine {
             // A dkms.conf that cannot be evaluated (stopped at the sandbox's
             // limits, malformed) is that module's error, said, not the run's.
             let conf: ModuleConfig
-            do { conf = try readConf(mv, target, strict: false) } catch let e as DKMSError {
+            do { conf = try self.confs.read(mv, target, strict: false) } catch let e as DKMSError {
                 out.errorLine("")
                 out.error(DKMSError(.success, lines: ["Autoinstall of \(mv) for kernel \(k) (\(a)) skipped:"] + e.lines))
                 continue

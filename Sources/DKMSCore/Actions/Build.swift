@@ -10,7 +10,7 @@ extension Engine {
         if context.invocation.all { throw DKMSError(.allUnsupported, "The action build does not support the --all parameter.") }
         if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
         let mv = try requireModuleArgs("build")
-        if isBroken(mv) { try requireAdded(mv) }
+        if tree.isBroken(mv) { try requireAdded(mv) }
         for target in context.targets() {
             try maybeBuild(mv, target)
         }
@@ -44,7 +44,7 @@ extension Engine {
             throw DKMSError(.alreadyInTree, "This module/version has already been built on: \(k)",
                             "Directory \(base) already exists. Use the dkms remove function before trying to build again.")
         }
-        let conf = try readConf(mv, target)
+        let conf = try confs.read(mv, target)
         if conf.buildExclusion != nil {
             out.warn("The \(base)/dkms.conf\nfor module \(mv) includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.")
             throw DKMSError(.buildExclusiveSkip, lines: [])

@@ -33,7 +33,7 @@ extension Engine {
             manifest.modules.append(.init(destName: spec.destName, destLocation: spec.destLocation))
         }
         manifest.dependencies = conf.buildDepends.sorted().map { ($0, dependencyExports($0, target)) }
-        manifest.postRemove = (confInputs(mv, target), conf.postRemove)
+        manifest.postRemove = (confs.inputs(mv, target), conf.postRemove)
         // dkms's .dep_<module> files: the BUILD_DEPENDS versions this build was made with.
         if conf.rebuildOnDependencyUpdate && !context.invocation.force {
             for dep in conf.buildDepends where NameRules.problem(inComponent: dep) == nil {
@@ -148,11 +148,11 @@ extension Engine {
             for mv in tree.added(m) where tree.isBuilt(mv, bt) {
                 // Only files that name the directive are evaluated (one sandboxed
                 // evaluation per built module and install would be the price otherwise).
-                let (path, overrides) = confFiles(mv, target)
+                let (path, overrides) = confs.files(mv, target)
                 guard ([path] + overrides).contains(where: { f in
                     FS.readFile(f).map { String(decoding: $0, as: UTF8.self).contains("BUILD_DEPENDS_REBUILD") } ?? false
                 }) else { continue }
-                guard let conf = try? readConf(mv, target, strict: false),
+                guard let conf = try? confs.read(mv, target, strict: false),
                       !conf.buildDepends.isEmpty, conf.rebuildOnDependencyUpdate else { continue }
                 let base = tree.baseDir(mv, bt)
                 let updated = conf.buildDepends.contains { dep in

@@ -9,7 +9,7 @@ extension Engine {
         if context.invocation.all { throw DKMSError(.allUnsupported, "The action install does not support the --all parameter.") }
         if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
         let mv = try requireModuleArgs("install")
-        if isBroken(mv) { try requireAdded(mv) }
+        if tree.isBroken(mv) { try requireAdded(mv) }
         for target in context.targets() {
             try maybeInstall(mv, target)
         }
@@ -37,7 +37,7 @@ extension Engine {
         guard FS.isDirectory(lib) else {
             throw DKMSError(.installFailed, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
         }
-        let conf = try known ?? readConf(mv, target)
+        let conf = try known ?? confs.read(mv, target)
         let builtDir = tree.builtModuleDir(mv, target.build)
         var files: [(spec: ModuleSpec, path: String)] = []
         for spec in conf.modules {

@@ -15,7 +15,7 @@ extension Engine {
         var failed = ""
         for m in GlobOrder.sorted(tree.modules()) {
             for mv in GlobOrder.sorted(FS.list(tree.moduleDir(m))).map({ ModuleVersion(m, $0) }) where tree.isBuilt(mv, target.build) {
-                if onlyAutoinstall { guard let conf = try? readConf(mv, target, strict: false), conf.autoinstall else { continue } }
+                if onlyAutoinstall { guard let conf = try? confs.read(mv, target, strict: false), conf.autoinstall else { continue } }
                 out.errorLine("dkms: removing module \(mv) for kernel \(k) (\(a))")
                 do {
                     try unbuildOne(mv, target, uninstallFirst: true)

@@ -32,7 +32,7 @@ extension Engine {
             let mv = ModuleVersion(e.module, e.version)
             out.line("Module:  \(Printable.visible(e.module))")
             out.line("Version: \(Printable.visible(e.version))")
-            if isBroken(mv) {
+            if tree.isBroken(mv) {
                 out.errorLine("")
                 out.error(DKMSError(.broken, "\(e.module)/\(e.version) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                                     "Manual intervention is required!"))

@@ -17,7 +17,7 @@ extension Engine {
             for (k, a) in kernelFilters {
                 for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
                     for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
-                        if isBroken(ModuleVersion(m, v)) { all.append(.init(module: m, version: v, kernel: nil, arch: nil, state: "broken", notes: [])); continue }
+                        if tree.isBroken(ModuleVersion(m, v)) { all.append(.init(module: m, version: v, kernel: nil, arch: nil, state: "broken", notes: [])); continue }
                         all += report.entries(module: m, version: v, kernel: k, arch: a)
                     }
                 }
@@ -27,7 +27,7 @@ extension Engine {
         for (k, a) in kernelFilters {
             for m in (inv.module.map { [$0] } ?? GlobOrder.sorted(tree.modules())) {
                 for v in (inv.moduleVersion.map { [$0] } ?? GlobOrder.sorted(FS.list(tree.moduleDir(m)))) {
-                    if isBroken(ModuleVersion(m, v)) {
+                    if tree.isBroken(ModuleVersion(m, v)) {
                         let (m, v) = (Printable.visible(m), Printable.visible(v))
                         said += [.line("\(m)/\(v): broken"), .errorLine(""),
                                  .error(["\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",

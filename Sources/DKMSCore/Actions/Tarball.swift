@@ -11,7 +11,7 @@ extension Engine {
     /// dkms_binaries_only/), so either dkms's ldtarball reads it.
     public mutating func makeTarball() throws {
         let mv = try requireModuleArgs("mktarball")
-        if isBroken(mv) {
+        if tree.isBroken(mv) {
             throw DKMSError(.broken, "\(mv) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                             "Manual intervention is required!")
         }
@@ -20,7 +20,7 @@ extension Engine {
         }
         let targets = context.targets()
         // As dkms: a dkms.conf it cannot read stops it.
-        _ = try readConf(mv, targets[0], strict: false)
+        _ = try confs.read(mv, targets[0], strict: false)
         let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "tarball-")
         defer { try? Files.removeTree(temp) }
         try Files.makeDirectories(temp + "/dkms_main_tree")
@@ -138,7 +138,7 @@ extension Engine {
         for candidate in ["dkms_source_tree", "dkms_binaries_only"] {
             let conf = "\(temp)/\(candidate)/dkms.conf"
             guard FS.isRegularFile(conf), !FS.isSymlink(conf) else { continue }
-            guard let c = try? readConf(ModuleVersion("", ""), context.targets()[0], confPath: conf, strict: false),
+            guard let c = try? confs.read(ModuleVersion("", ""), context.targets()[0], confPath: conf, strict: false),
                   !c.packageName.isEmpty, !c.packageVersion.isEmpty else {
                 out.errorLine("")
                 out.errorLine("Malformed dkms.conf, refusing to load.")

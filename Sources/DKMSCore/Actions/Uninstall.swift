@@ -65,7 +65,7 @@ extension Engine {
         guard tree.isInstalled(mv, target.build) else {
             // dkms says nothing when BUILD_EXCLUSIVE may be why (its words: "it can be confusing").
             if FS.isRegularFile(tree.confPath(mv)),
-               let conf = try? readConf(mv, target, strict: false, silently: true), conf.hasExclusiveDirectives { return }
+               let conf = try? confs.read(mv, target, strict: false, silently: true), conf.hasExclusiveDirectives { return }
             out.line("Module \(mv) is not installed for kernel \(target.version) (\(target.arch)). Skipping...")
             return
         }
@@ -144,10 +144,10 @@ extension Engine {
         // The build's own evaluation while dkms.conf and its overrides are
         // unchanged; otherwise (or for trees the reference dkms made) a new one.
         let postRemove: String
-        if let recorded = manifest?.postRemove, recorded.confInputs == confInputs(mv, target) {
+        if let recorded = manifest?.postRemove, recorded.confInputs == confs.inputs(mv, target) {
             postRemove = recorded.script
         } else {
-            postRemove = (try? readConf(mv, target, strict: false))?.postRemove ?? ""
+            postRemove = (try? confs.read(mv, target, strict: false))?.postRemove ?? ""
         }
         if !postRemove.isEmpty { try runScript(.postRemove, postRemove, mv, target) }
         depmod(k)

@@ -41,6 +41,14 @@ public struct DKMSTree {
         FS.isDirectory(versionDir(mv)) && (FS.isSymlink(sourceLink(mv)) || FS.isDirectory(sourceLink(mv)))
     }
 
+    /// dkms 3.1+: the version dir exists but its source link leads nowhere.
+    public func isBroken(_ mv: ModuleVersion) -> Bool {
+        guard FS.isDirectory(versionDir(mv)) else { return false }
+        let link = sourceLink(mv)
+        if FS.isSymlink(link) { return !FS.isDirectory(link) }
+        return !FS.isDirectory(link) && FS.isDirectory(sourceDir(mv))
+    }
+
     /// Module files in the built area, by name (compressed or not).
     public func builtModuleFiles(_ mv: ModuleVersion, _ t: BuildTarget) -> [String] {
         FS.list(builtModuleDir(mv, t)).filter { ModuleFileName.isModule($0) }.sorted()
