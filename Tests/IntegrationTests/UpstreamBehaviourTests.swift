@@ -35,6 +35,14 @@ final class UpstreamBehaviourTests: XCTestCase {
         let added = sb.dkms("add", zero)
         XCTAssertEqual(added.status, 0, added.all)
         XCTAssertTrue(added.stderr.contains("dkms.conf: Warning! Zero modules specified."), added.all)
+        // dkms 3.4 reads it strictly three times in an install: its add, its build, its install.
+        XCTAssertEqual(sb.dkms("remove", "zero/1", "--all").status, 0)
+        try "all:\n\ttrue\n".write(toFile: "\(sb.sourceTree)/zero-1/Makefile", atomically: true, encoding: .utf8)
+        let installed = sb.dkms("install", "zero/1", "-k", k)
+        XCTAssertEqual(installed.status, 0, installed.all)
+        XCTAssertEqual(installed.stderr.components(separatedBy: "dkms.conf: Warning! Zero modules specified.\n").count - 1, 3,
+                       installed.all)
+        XCTAssertEqual(sb.dkms("status", "zero/1").stdout, "zero/1, \(k), x86_64: installed\n")
 
         let dup = "\(sb.base)/dup"
         writeModule(at: dup, name: "dup", conf: "PACKAGE_NAME=dup\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME=(dup dup)\n"

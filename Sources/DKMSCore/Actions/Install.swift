@@ -37,7 +37,14 @@ extension Engine {
         guard FS.isDirectory(lib) else {
             throw DKMSError(.installFailed, "The directory \(lib) doesn't exist.", "You cannot install a module onto a non-existant kernel.")
         }
-        let conf = try known ?? confs.read(mv, target)
+        let conf: ModuleConfig
+        if let known {
+            // The build's evaluation, checked as dkms's install reads the file again.
+            try confs.checkStrictly(known, path: confs.files(mv, target).path, out: out)
+            conf = known
+        } else {
+            conf = try confs.read(mv, target)
+        }
         let builtDir = tree.builtModuleDir(mv, target.build)
         var files: [(spec: ModuleSpec, path: String)] = []
         for spec in conf.modules {

@@ -47,15 +47,19 @@ struct ConfReader {
             }
             context.run.confs[memoKey] = conf
         }
-        if strict {
-            let (warnings, errors) = ModuleConfigBuilder.strictFindings(conf)
-            for w in warnings { out.errorLine(w) }
-            if !errors.isEmpty {
-                for l in errors { out.errorLine(l) }
-                throw DKMSError(.badConf, "Bad conf file.", "File: \(path) does not represent a valid dkms.conf file.")
-            }
-        }
+        if strict { try checkStrictly(conf, path: path, out: out) }
         return conf
+    }
+
+    /// read_conf_strict's findings on an evaluated file, said each time dkms reads it
+    /// strictly (a build, then its install: "Zero modules specified" twice).
+    func checkStrictly(_ conf: ModuleConfig, path: String, out: Output) throws {
+        let (warnings, errors) = ModuleConfigBuilder.strictFindings(conf)
+        for w in warnings { out.errorLine(w) }
+        if !errors.isEmpty {
+            for l in errors { out.errorLine(l) }
+            throw DKMSError(.badConf, "Bad conf file.", "File: \(path) does not represent a valid dkms.conf file.")
+        }
     }
 
     /// The dkms.conf evaluated for m/v on `target` and the override files
