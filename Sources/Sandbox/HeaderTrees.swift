@@ -21,8 +21,7 @@ public enum HeaderTrees {
         }
         // kbuild's O= link, and /lib/modules/<k>/source beside /lib/modules/<k>/build.
         add(objtree + "/source")
-        let named = URL(fileURLWithPath: dir)
-        if named.lastPathComponent == "build" { add(named.deletingLastPathComponent().appendingPathComponent("source").path) }
+        for sibling in namedWith(dir).dropFirst() { add(sibling) }
         for included in makefileIncludes(objtree + "/Makefile") {
             let path = included.hasPrefix("/") ? included : objtree + "/" + included
             add(URL(fileURLWithPath: path).deletingLastPathComponent().path)
@@ -38,11 +37,7 @@ public enum HeaderTrees {
     public static func links(showing headers: [String]) -> [SandboxSpec.Mount] {
         var links: [SandboxSpec.Mount] = []
         for h in headers where !h.hasPrefix("/usr/") && !h.hasPrefix("/lib/") {
-            var named = [h]
-            if URL(fileURLWithPath: h).lastPathComponent == "build" {
-                named.append(URL(fileURLWithPath: h).deletingLastPathComponent().appendingPathComponent("source").path)
-            }
-            for path in named {
+            for path in namedWith(h) {
                 let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
                 var isDir: ObjCBool = false
                 guard real != path, FileManager.default.fileExists(atPath: real, isDirectory: &isDir), isDir.boolValue,
@@ -51,6 +46,13 @@ public enum HeaderTrees {
             }
         }
         return links
+    }
+
+    /// `dir`, and the `<k>/source` named beside it when `dir` is a `<k>/build`.
+    static func namedWith(_ dir: String) -> [String] {
+        let named = URL(fileURLWithPath: dir)
+        guard named.lastPathComponent == "build" else { return [dir] }
+        return [dir, named.deletingLastPathComponent().appendingPathComponent("source").path]
     }
 
     /// The files an objtree's small Makefile includes (`include PATH/Makefile`), from its first

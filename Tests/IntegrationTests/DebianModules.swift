@@ -55,7 +55,7 @@ struct DebianModule {
         return !k.lexicographicallyPrecedes(low) && !high.lexicographicallyPrecedes(k)
     }
 
-    /// "6.12.118+deb12-amd64" → [6, 12].
+    /// A kernel release's first two numbers ("<major>.<minor>.<rest>" → [major, minor]).
     static func majorMinor(_ release: String) -> [Int] {
         release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
     }

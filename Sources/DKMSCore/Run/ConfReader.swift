@@ -16,7 +16,7 @@ struct ConfReader {
     /// dkms skips a file it has just read), warns about zero modules and
     /// refuses duplicate module names, each time.
     func read(_ mv: ModuleVersion, _ target: KernelTarget, confPath: String? = nil,
-                         strict: Bool = true, silently: Bool = false) throws -> ModuleConfig {
+              strict: Bool = true, silently: Bool = false) throws -> ModuleConfig {
         let out = silently ? Output(quiet: true) : context.output
         let (path, overrides) = files(mv, target, confPath: confPath)
         let memoKey = "\(path)\u{0}\(mv.name)\u{0}\(mv.version)\u{0}\(target.version)\u{0}\(target.arch)\u{0}\(target.sourceDir)"
