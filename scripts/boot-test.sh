@@ -61,6 +61,7 @@ source "$BOOT_LIB/boot-image.sh"
 source "$BOOT_LIB/boot-initramfs.sh"
 source "$BOOT_LIB/apt-contrib.sh"
 source "$BOOT_LIB/boot-zfs.sh"
+source "$BOOT_LIB/kernel-links.sh"
 
 say() { printf '[boot-test] %s\n' "$*"; }
 die() { printf '[boot-test] error: %s\n' "$*" >&2; exit 2; }
@@ -210,14 +211,7 @@ build_side() {
         printf 'mok_signing_key=%s\nmok_certificate=%s\n' "$t/mok.key" "$t/mok.pub" > "$t/etc-dkms/framework.conf"
     fi
     for k in "${kernels[@]}"; do
-        mkdir -p "$t/root/lib/modules/$k"
-        # build and, where the headers package has one, source: zfs's configure
-        # takes its sources from .../source when it exists (Debian's -common
-        # headers), and fails without them.
-        for l in build source; do
-            [[ -L /lib/modules/$k/$l ]] && ln -s "/lib/modules/$k/$l" "$t/root/lib/modules/$k/$l"
-        done
-        : > "$t/root/lib/modules/$k/modules.dep"
+        link_kernel "$k" "$t/root/lib/modules"
     done
     : > "$t/built"
     start=$SECONDS

@@ -4,6 +4,7 @@
 # for every installed kernel into a scratch tree and show `dkms status`.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/scripts/lib/kernel-links.sh"
 cd "$repo"
 
 scripts/install-deps.sh
@@ -21,10 +22,7 @@ for build in /lib/modules/*/build; do
   k=$(basename "$(dirname "$build")")
   kernels+=("$k")
   # The scratch install tree mirrors /lib/modules: headers are linked in.
-  mkdir -p "$scratch/root/lib/modules/$k"
-  ln -sfn "$build" "$scratch/root/lib/modules/$k/build"
-  [[ -L /lib/modules/$k/source ]] && ln -sfn "/lib/modules/$k/source" "$scratch/root/lib/modules/$k/source"
-  touch "$scratch/root/lib/modules/$k/modules.dep"
+  link_kernel "$k" "$scratch/root/lib/modules"
 done
 if ((${#kernels[@]} == 0)); then
   echo "setup: no kernel headers under /lib/modules/*/build" >&2

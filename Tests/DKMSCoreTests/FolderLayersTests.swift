@@ -8,7 +8,7 @@ import TestSupport
 /// left out (a type nested under the same name, like ConfEvaluator.Context, is the file's own).
 final class FolderLayersTests: XCTestCase {
     static let bottomUp = ["Support", "Kernel", "Tree", "Config", "Run", "Build", "Cache", "Maintenance",
-                           "Sandboxing", "Actions", "CommandLine"]
+                           "Sandboxing", "Steps", "Actions", "CommandLine"]
 
     func testFoldersImportDownwardOnly() throws {
         let root = Repo.root + "/Sources/DKMSCore"

@@ -2,6 +2,7 @@
 # dkms confined to its scratch trees, and timing.
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$repo/scripts/lib/kernel-links.sh"
 # The first kernel with headers in version order (Debian 12's default 6.1 series sorts
 # before its 6.12), unless BENCH_KERNEL names one.
 first_kernel() {
@@ -23,12 +24,8 @@ ours_bin() {
 new_trees() {
   local d=$1
   rm -rf "$d"
-  mkdir -p "$d"/{tree,src,etc/framework.conf.d,root/lib/modules/"$kernel"}
-  local l
-  for l in build source; do
-    [[ -L /lib/modules/$kernel/$l ]] && ln -s "/lib/modules/$kernel/$l" "$d/root/lib/modules/$kernel/$l"
-  done
-  touch "$d/root/lib/modules/$kernel/modules.dep"
+  mkdir -p "$d"/{tree,src,etc/framework.conf.d}
+  link_kernel "$kernel" "$d/root/lib/modules"
   # The reference keeps its signing key under /var/lib/dkms whatever the
   # tree; its runs see this directory as /etc/dkms instead.
   printf 'mok_signing_key=%s\nmok_certificate=%s\n' "$d/ref-mok.key" "$d/ref-mok.pub" > "$d/etc/framework.conf"

@@ -34,7 +34,7 @@ extension Engine {
         let conf: ModuleConfig
         if viaTree {
             let created = !FS.isDirectory(tree.versionDir(mv))
-            try link(src, mv)
+            try tree.linkSource(src, mv)
             do { conf = try confs.read(mv, target) } catch {
                 unlink(tree.sourceLink(mv))
                 if created { try? Files.removeTree(tree.versionDir(mv)); rmdir(tree.moduleDir(mv.name)) }
@@ -44,15 +44,8 @@ extension Engine {
             conf = try confs.read(mv, target, confPath: context.invocation.conf ?? "\(src)/dkms.conf")
         }
         out.line("Creating symlink \(tree.sourceLink(mv)) -> \(src)")
-        if !viaTree { try link(src, mv) }
-        try runScript(.postAdd, conf.postAdd, mv, target)
-    }
-
-    private func link(_ src: String, _ mv: ModuleVersion) throws {
-        try Files.makeDirectories(tree.buildDir(mv))
-        guard symlink(src, tree.sourceLink(mv)) == 0 else {
-            throw DKMSError(.failure, "Could not create \(tree.sourceLink(mv)): \(FS.errnoText())")
-        }
+        if !viaTree { try tree.linkSource(src, mv) }
+        try scripts.run(.postAdd, conf.postAdd, mv, target)
     }
 
     /// `dkms add <dir>`: read PACKAGE_NAME/VERSION from the directory's
@@ -89,7 +82,7 @@ extension Engine {
         if from == dest || from == FS.realPath(tree.sourceLink(mv)) || from == FS.realPath(tree.buildDir(mv)) { return }
         if let st = FS.lstatInfo(dest) {
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-            if let owner = otherOwner(of: dest, mv) {
+            if let owner = tree.sourceOwner(of: dest, except: mv) {
                 throw DKMSError(.alreadyInTree, "\(dest) already exists: it is the source of \(Printable.visible(owner)) in the DKMS tree.",
                                 "\(mv) cannot be copied there.")
             }
@@ -131,14 +124,4 @@ extension Engine {
         }
     }
 
-    /// The module/version of the DKMS tree, other than m/v, whose source link leads to `dir`.
-    private func otherOwner(of dir: String, _ mv: ModuleVersion) -> String? {
-        guard let real = FS.realPath(dir) else { return nil }
-        for om in tree.modules() {
-            for ov in tree.versions(om) where ModuleVersion(om, ov) != mv {
-                if FS.realPath(tree.sourceLink(ModuleVersion(om, ov))) == real { return "\(om)/\(ov)" }
-            }
-        }
-        return nil
-    }
 }

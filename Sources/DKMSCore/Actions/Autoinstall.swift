@@ -17,7 +17,7 @@ extension Engine {
             out.line("Automatic installation of modules has been disabled.")
             return
         }
-        prefetchKernelDigest(target)
+        cached.prefetchKernelDigest(target)
         var installed: [String] = []
         var queue: [(mv: ModuleVersion, deps: [String])] = []
         var confs: [String: ModuleConfig] = [:]
@@ -59,13 +59,13 @@ extension Engine {
         var succeeded = installed, skipped: [String] = [], failed: [String] = []
         var items = plan.order.map { m -> ParallelAutoinstall.Item in
             let e = queue.first { $0.mv.name == m }!
-            return .init(module: m, version: e.mv.version, deps: e.deps.filter { d in queue.contains { $0.mv.name == d } })
+            return .init(moduleVersion: e.mv, deps: e.deps.filter { d in queue.contains { $0.mv.name == d } })
         }
         var touched = false
         // Cache hits are quicker done here than in a child process each:
         // the kernel tree is digested once for all of them.
         for item in items where item.deps.isEmpty {
-            guard let conf = confs[item.module], wouldHit(item.moduleVersion, conf, target) else { continue }
+            guard let conf = confs[item.module], cached.wouldHit(item.moduleVersion, conf, target) else { continue }
             let started = Date()
             do {
                 let quiet = Output(quiet: true)
@@ -74,7 +74,7 @@ extension Engine {
                 // One depmod at the end covers every module installed here.
                 inner.context.invocation.noDepmod = true
                 try inner.maybeInstall(item.moduleVersion, target)
-                out.line("Autoinstall of module \(item.module)/\(item.version) for kernel \(k) (\(a)): installed from the build cache (\(String(format: "%.2f", Date().timeIntervalSince(started))) s)")
+                out.line("Autoinstall of module \(item.moduleVersion) for kernel \(k) (\(a)): installed from the build cache (\(String(format: "%.2f", Date().timeIntervalSince(started))) s)")
                 succeeded.append(item.module)
                 touched = true
                 items.removeAll { $0.module == item.module }
@@ -83,9 +83,9 @@ extension Engine {
             }
         }
         var runner = ParallelAutoinstall(items: items, kernel: k, arch: a, jobs: context.jobs,
-                                         childArguments: childArguments(), environment: childEnvironment(), out: out,
+                                         childArguments: ParallelAutoinstall.childArguments(context), environment: ParallelAutoinstall.childEnvironment(context), out: out,
                                          inheritFD: context.run.lock?.descriptor,
-                                         logDir: { [tree] m, v in "\(tree.buildDir(ModuleVersion(m, v)))/make.log" })
+                                         logDir: { [tree] mv in "\(tree.buildDir(mv))/make.log" })
         for item in items { runner.buildWeights[item.module] = buildWeight(tree.sourceLink(item.moduleVersion)) }
         for (item, result) in runner.run() {
             switch result {
@@ -93,7 +93,7 @@ extension Engine {
             case .skipped: skipped.append(item.module)
             case .failed(let code, _, _): failed.append("\(item.module)(\(code))")
             case .blocked(let dep):
-                out.line("\(item.module)/\(item.version) autoinstall failed due to missing dependencies: \(dep).")
+                out.line("\(item.moduleVersion) autoinstall failed due to missing dependencies: \(dep).")
                 failed.append("\(item.module)(13)")
             }
         }
@@ -101,83 +101,12 @@ extension Engine {
             out.line("\(cycle.joined(separator: " ")) autoinstall failed due to a dependency cycle: \(cycle.joined(separator: " -> ")) -> \(cycle[0]).")
             failed += cycle.map { "\($0)(13)" }
         }
-        if touched { depmod(k) }
+        if touched { depmodStep.run(k) }
         if !succeeded.isEmpty { out.line("Autoinstall on \(k) succeeded for module(s) \(succeeded.joined(separator: " ")).") }
         if !skipped.isEmpty { out.line("Autoinstall on \(k) was skipped for module(s) \(skipped.joined(separator: " ")).") }
         if !failed.isEmpty {
             out.line("Autoinstall on \(k) failed for module(s) \(failed.joined(separator: " ")).")
             throw DKMSError(.autoinstallFailed, "One or more modules failed to install during autoinstall.", "Refer to previous errors for more information.")
         }
-    }
-}
-
-/// Orders modules so that each comes after its BUILD_DEPENDS, and names the
-/// cycles that make an order impossible.
-extension Engine {
-    /// What a child `dkms install` needs to act on the same trees, the same way.
-    func childArguments() -> [String] {
-        var args = ["--dkmstree", tree.root, "--sourcetree", tree.sourceTree, "--installtree", tree.installTree]
-        let inv = context.invocation
-        if let k = inv.kernelSourceDir { args += ["--kernelsourcedir", k] }
-        if inv.noCache { args.append("--no-cache") }
-        if inv.noSandbox { args.append("--no-sandbox") }
-        if let p = inv.sandboxProfile { args += ["--sandbox-profile", p] }
-        if inv.verbose { args.append("--verbose") }
-        return args
-    }
-
-    func childEnvironment() -> [String] {
-        var env = Spawn.baseEnvironment + ["DKMS_CONFIG_DIR=\(context.configDir)"]
-        if let fd = context.run.lock?.descriptor { env.append("DKMS_TREE_LOCK_FD=\(fd)") }
-        return env
-    }
-}
-
-/// A build's expected cost, to start the longest first: each C or assembly
-/// file is a compiler run that reads the kernel's headers (~1 MB of them), so
-/// it counts as 200 KB of code of its own plus its size. Headers count only
-/// through the files that include them (gost-crypto's 1.4 MB of test-vector
-/// headers build in 12 s, jool's 71 files in 45 s).
-func buildWeight(_ dir: String) -> Int64 {
-    var total: Int64 = 0
-    var stack = [FS.realPath(dir) ?? dir]
-    while let d = stack.popLast() {
-        for name in FS.list(d) {
-            let p = d + "/" + name
-            guard let st = FS.lstatInfo(p) else { continue }
-            if (st.st_mode & S_IFMT) == S_IFDIR { stack.append(p) }
-            else if name.hasSuffix(".c") || name.hasSuffix(".S") { total += 200_000 + Int64(st.st_size) }
-        }
-    }
-    return total
-}
-
-public enum DependencyOrder {
-    public struct Plan: Equatable {
-        public var order: [String]
-        public var cycles: [[String]]
-    }
-
-    public static func plan(_ modules: [(String, [String])], alreadyInstalled: Set<String>) throws -> Plan {
-        let names = modules.map(\.0)
-        let deps = Dictionary(modules.map { ($0.0, $0.1.filter { !alreadyInstalled.contains($0) }) }, uniquingKeysWith: { a, _ in a })
-        var order: [String] = []
-        var state: [String: Int] = [:]   // 1 visiting, 2 done
-        var cycles: [[String]] = []
-        var inCycle = Set<String>()
-        func visit(_ m: String, _ path: [String]) {
-            if state[m] == 2 { return }
-            if state[m] == 1 {
-                let cycle = Array(path[path.firstIndex(of: m)!...])
-                cycles.append(cycle); inCycle.formUnion(cycle)
-                return
-            }
-            state[m] = 1
-            for d in deps[m] ?? [] where deps[d] != nil { visit(d, path + [m]) }
-            state[m] = 2
-            if !inCycle.contains(m) { order.append(m) }
-        }
-        for m in names { visit(m, []) }
-        return Plan(order: order.filter { !inCycle.contains($0) }, cycles: cycles)
     }
 }

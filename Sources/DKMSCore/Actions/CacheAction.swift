@@ -22,7 +22,7 @@ extension Engine {
                 for d in r.corruptBlobs { out.line("  corrupt blob \(d.hex)") }
                 if !r.corruptBlobs.isEmpty { throw DKMSError(.failure, "The build cache had corrupt entries; they were removed.") }
             case "prune":
-                let limit = try maxSize()
+                let limit = try context.cacheSizeLimit()
                 let r = try store.prune(maxBytes: limit)
                 out.line("Pruned \(r.evicted.count) entr(ies): \(humanSize(r.bytesBefore)) -> \(humanSize(r.bytesAfter)) (\(humanSize(r.pinnedBytes)) pinned by installed modules).")
             case "clear":
@@ -36,23 +36,5 @@ extension Engine {
                 throw DKMSError(.badArgument, "Unknown cache command '\(sub)'. Use stats, verify, prune or clear.")
             }
         } catch let e as DKMSError { throw e } catch { throw DKMSError(.failure, "Build cache: \(error)") }
-    }
-
-    /// --max-size from the command line, else cache_max_size from framework.conf.
-    func maxSize() throws -> Int64 {
-        let words = context.invocation.subcommand.dropFirst()
-        let text = words.first ?? context.settings.cacheMaxSize
-        guard let n = ByteSize.parse(text) else { throw DKMSError(.badArgument, "Invalid cache size '\(text)' (use bytes, or K, M, G suffixes).") }
-        return n
-    }
-}
-
-public enum ByteSize {
-    public static func parse(_ s: String) -> Int64? {
-        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var t = s.uppercased()
-        if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
-        if let u = t.last, let mult = units[u], let n = Int64(t.dropLast()) { return n * mult }
-        return Int64(t)
     }
 }

@@ -8,7 +8,7 @@ extension Engine {
         let locations = [context.destOverride ?? "/updates/dkms", "/updates/dkms", "/updates", "/extra"]
         let finder = Cleanup(tree: tree, destLocations: locations, headersDir: { self.context.kernelSourceDir(for: $0) })
         var findings = finder.findings()
-        var cache = cacheCleanup()
+        var cache = CacheCleanup.of(context)
         do { if let c = cache { findings += try c.findings(removing: Set(findings.map(\.path))) } } catch {
             out.warn("Build cache at \(BuildCacheSession.root(context)): \(error); its entries were not checked.")
             cache = nil
@@ -41,8 +41,8 @@ extension Engine {
             if let k = f.kernel { kernels.insert(k) }
             removed += 1; bytes += f.bytes
         }
-        try commit(plan)
-        for k in kernels.sorted() where FS.isDirectory(tree.libTree(k)) { depmod(k) }
+        try journal.commit(plan)
+        for k in kernels.sorted() where FS.isDirectory(tree.libTree(k)) { depmodStep.run(k) }
         if let store = cache?.session.store, !records.isEmpty || !blobs.isEmpty {
             let report: RemovalReport
             do { report = try store.remove(records: records, blobs: blobs) } catch {
@@ -61,12 +61,4 @@ extension Engine {
         out.line("Removed \(removed) item(s), \(humanSize(bytes)).")
     }
 
-    /// The cache part of cleanup; nil when the cache is off (cache=no,
-    /// --no-cache) or was never created: then there is nothing to look at.
-    func cacheCleanup() -> CacheCleanup? {
-        let root = BuildCacheSession.root(context)
-        guard context.usesCache, FS.isDirectory(root),
-              let session = try? BuildCacheSession(context) else { return nil }
-        return CacheCleanup(tree: tree, session: session, run: context.run, headersDir: { self.context.kernelSourceDir(for: $0) })
-    }
 }

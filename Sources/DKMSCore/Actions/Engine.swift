@@ -20,6 +20,15 @@ public struct Engine {
     var tree: DKMSTree { context.tree }
     /// dkms.conf as this run reads it: evaluated in `evaluator`, memoized in the run's state.
     var confs: ConfReader { ConfReader(context: context, evaluator: evaluator) }
+    /// The steps the verbs run, each a value holding what it needs of this run.
+    var signing: ModuleSigning { ModuleSigning(context: context) }
+    var publication: BuildPublication { BuildPublication(context: context, confs: confs) }
+    var scripts: ModuleScripts { ModuleScripts(context: context, environment: environment) }
+    var variables: BuildVariables { BuildVariables(context: context) }
+    var loggedStep: LoggedStep { LoggedStep(context: context, environment: environment) }
+    var depmodStep: DepmodStep { DepmodStep(context: context) }
+    var journal: Journal { Journal(context: context) }
+    var cached: CachedBuilds { CachedBuilds(context: context, environment: environment, confs: confs) }
 
     /// Says what an interrupted earlier run left and what was done about it.
     public func reportRecovery() {
@@ -55,6 +64,17 @@ public struct Engine {
             if let p = NameRules.problem(inName: s) { throw DKMSError(.failure, "Invalid \(what) '\(Printable.visible(s))': \(p).") }
         }
         return ModuleVersion(m, v)
+    }
+
+    /// The module build and install act on: `--all` refused, a source
+    /// directory given instead copied to the source tree and named, a broken
+    /// entry refused (one not yet added is added by the build).
+    mutating func moduleToBuild(_ action: String) throws -> ModuleVersion {
+        if context.invocation.all { throw DKMSError(.allUnsupported, "The action \(action) does not support the --all parameter.") }
+        if let path = context.invocation.sourcePath, context.invocation.module == nil { try addSourceTree(path) }
+        let mv = try requireModuleArgs(action)
+        if tree.isBroken(mv) { try requireAdded(mv) }
+        return mv
     }
 
     func requireAdded(_ mv: ModuleVersion) throws {

@@ -8,7 +8,7 @@ extension Engine {
     /// one depmod at the end, empty directories of the kernel's tree removed.
     mutating func kernelRemoval(onlyAutoinstall: Bool) throws {
         let name = onlyAutoinstall ? "kernel_preinst" : "kernel_prerm"
-        try requireOneKernel(name)
+        try context.invocation.requireOneKernel(name)
         let targets = context.targets()
         let target = targets[0], k = target.version, a = target.arch
         context.run.delayDepmod = true
@@ -27,29 +27,11 @@ extension Engine {
             }
         }
         context.run.delayDepmod = false
-        if context.run.depmodPending.remove(k) != nil { depmod(k) }
-        removeEmptyDirectories(tree.libTree(k), keepTop: true)
+        if context.run.depmodPending.remove(k) != nil { depmodStep.run(k) }
+        Files.removeEmptyDirectories(tree.libTree(k), keepTop: true)
         if !failed.isEmpty {
             throw DKMSError(.kernelHookFailed, "dkms \(name) for kernel \(k) (\(a)) failed for module(s)\(failed).")
         }
     }
 
-    /// dkms's have_one_kernel for the kernel hooks: exactly one -k, the
-    /// running kernel is not assumed.
-    func requireOneKernel(_ name: String) throws {
-        if context.invocation.all { throw DKMSError(.allUnsupported, "The action \(name) does not support the --all parameter.") }
-        guard context.invocation.kernels.count == 1 else {
-            throw DKMSError(.wrongKernelCount, "The action \(name) requires exactly one kernel version parameter on the command line.")
-        }
-    }
-
-    /// find DIR -type d -empty -delete, without following links.
-    func removeEmptyDirectories(_ dir: String, keepTop: Bool) {
-        guard FS.isDirectory(dir), !FS.isSymlink(dir) else { return }
-        for name in FS.list(dir) {
-            let p = dir + "/" + name
-            if FS.isDirectory(p) && !FS.isSymlink(p) { removeEmptyDirectories(p, keepTop: false) }
-        }
-        if !keepTop && FS.list(dir).isEmpty { rmdir(dir) }
-    }
 }

@@ -18,8 +18,8 @@ extension Engine {
                 guard deps.isEmpty else { pending.append((e.mv, deps)); continue }
                 if !tree.isBuilt(e.mv, target.build) {
                     // dkms's prepare_kernel_and_signing, in the parent: missing headers end the run.
-                    try requireHeaders(target)
-                    _ = prepareSigning(target)
+                    try tree.requireHeaders(target)
+                    _ = signing.decision(for: target)
                 }
                 out.line("Autoinstall of module \(e.mv) for kernel \(k) (\(a))")
                 do {
@@ -64,11 +64,4 @@ extension Engine {
         }
     }
 
-    func requireHeaders(_ target: KernelTarget) throws {
-        let k = target.version
-        guard target.hasHeaders else {
-            throw DKMSError(.missingHeaders, "Your kernel headers for kernel \(k) cannot be found at \(tree.installTree)/\(k)/build or \(tree.installTree)/\(k)/source.",
-                            "Please install your distribution's kernel headers package matching \(k), or use the --kernelsourcedir option to tell DKMS where it's located.")
-        }
-    }
 }

@@ -21,7 +21,7 @@ extension Engine {
         let targets = context.targets()
         // As dkms: a dkms.conf it cannot read stops it.
         _ = try confs.read(mv, targets[0], strict: false)
-        let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "tarball-")
+        let temp = try Staging.makeDirectory(in: try tree.stagingRoot(), prefix: "tarball-")
         defer { try? Files.removeTree(temp) }
         try Files.makeDirectories(temp + "/dkms_main_tree")
         var list = ""
@@ -38,7 +38,7 @@ extension Engine {
                 list += (list.isEmpty ? "" : "-") + "kernel\(t.version)-\(t.arch)"
                 let dest = "\(temp)/dkms_main_tree/\(t.version)/\(t.arch)"
                 try Files.makeDirectories(dest)
-                try Engine.copyTree(built, into: dest)
+                try TarballFiles.copy(built, into: dest)
             }
         }
         let source = tree.sourceLink(mv)
@@ -55,7 +55,7 @@ extension Engine {
             out.line("")
             out.line("Marking \(source) for archiving...")
             try Files.makeDirectories(temp + "/dkms_source_tree")
-            try Engine.copyTree(source, into: temp + "/dkms_source_tree")
+            try TarballFiles.copy(source, into: temp + "/dkms_source_tree")
         }
         if list.count + 1 > 200 { list = "manykernels" }
         var name = "\(mv.name)-\(mv.version)-\(list).dkms.tar.gz"
@@ -120,14 +120,14 @@ extension Engine {
         for line in verbose.stdoutText.split(separator: "\n") where !(line.first == "-" || line.first == "d" || line.first == "l") {
             throw DKMSError(.malformedArchive, "\(archive) holds a member that is neither a file, a directory nor a symbolic link; not loaded.")
         }
-        let temp = try Staging.makeDirectory(in: try stagingRoot(), prefix: "ldtarball-")
+        let temp = try Staging.makeDirectory(in: try tree.stagingRoot(), prefix: "ldtarball-")
         defer { try? Files.removeTree(temp) }
         let x = Spawn.hostTool(["tar", "--no-same-owner", "-xaf", archive, "-C", temp])
         guard x.succeeded else { throw DKMSError(.malformedArchive, "Cannot unpack \(archive): \(x.stderrText.trimmingCharacters(in: "\n"))") }
 
         if !FS.isDirectory(temp + "/dkms_main_tree") {
             // Not mktarball's: the first dkms.conf found names the source.
-            guard let conf = Self.findFile(named: "dkms.conf", under: temp) else {
+            guard let conf = TarballFiles.findFile(named: "dkms.conf", under: temp) else {
                 throw DKMSError(.malformedArchive, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
             }
             try addSourceTree(String(conf.dropLast("dkms.conf".count)))
@@ -178,61 +178,16 @@ extension Engine {
                     continue
                 }
                 for file in FS.list(from + "/module") where ModuleFileName.isModule(file) {
-                    try checkPrecompiled("\(from)/module/\(file)", kernel: k, arch: a)
+                    try TarballFiles.checkPrecompiled("\(from)/module/\(file)", kernel: k, arch: a)
                 }
                 out.line("Loading \(dest)...")
                 try Files.removeTree(dest)
                 try Files.makeDirectories(dest)
-                try Engine.copyTree(from, into: dest)
+                try TarballFiles.copy(from, into: dest)
             }
         }
         return loc != "dkms_binaries_only" || FS.isDirectory(tree.sourceDir(found))
     }
 
-    /// A precompiled module from a tarball: a regular file (after
-    /// decompression when it is compressed) that ModuleCheck accepts for the
-    /// kernel and arch it is filed under.
-    func checkPrecompiled(_ path: String, kernel: String, arch: String) throws {
-        guard FS.isRegularFile(path), !FS.isSymlink(path) else {
-            throw DKMSError(.invalidTarball, "Precompiled module \(path) is not a regular file; the tarball is not loaded.")
-        }
-        var plain = path
-        var scratch: String?
-        defer { if let s = scratch { unlink(s) } }
-        if !path.hasSuffix(".ko") {
-            guard let bytes = try? Compressor().decompressed(path, limit: ModuleCheck.maxSize) else {
-                throw DKMSError(.invalidTarball, "Precompiled module \(path) cannot be decompressed; the tarball is not loaded.")
-            }
-            let s = path + ".dkms-check"
-            try Staging.writeFile(s, bytes)
-            scratch = s
-            plain = s
-        }
-        do { _ = try ModuleCheck.read(plain, kernel: kernel, arch: arch, read: { BoundedFile.read($0, limit: $1) }) } catch let e as DKMSError {
-            throw DKMSError(.invalidTarball, "Precompiled module \(path): \(e.lines.first ?? "not a module"); the tarball is not loaded.")
-        }
-    }
 
-    static func findFile(named name: String, under root: String) -> String? {
-        var stack = [root]
-        while let dir = stack.popLast() {
-            for entry in FS.list(dir).sorted() {
-                let p = dir + "/" + entry
-                if entry == name && FS.isRegularFile(p) && !FS.isSymlink(p) { return p }
-                if FS.isDirectory(p) && !FS.isSymlink(p) { stack.append(p) }
-            }
-        }
-        return nil
-    }
-}
-
-extension Engine {
-    /// A tree copied for a tarball, in either direction (a module's source or
-    /// build going in, an archive's contents coming out): through SafeFS's
-    /// descriptor walk, which follows no link and is bounded.
-    static func copyTree(_ from: String, into: String) throws {
-        do { try TreeCopy.copy(from: from, into: into) } catch {
-            throw DKMSError(.failure, "Cannot copy \(from) to \(into): \(error)")
-        }
-    }
 }

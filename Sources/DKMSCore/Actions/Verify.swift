@@ -30,7 +30,7 @@ extension Engine {
             sub.tree = DKMSTree(root: scratch, sourceTree: tree.sourceTree, installTree: tree.installTree)
             sub.output = Output(quiet: true)
             // Sign with this tree's key, so signed bytes are comparable too.
-            let keys = signingSettings(target)
+            let keys = signing.settings(for: target)
             sub.settings.mokSigningKey = keys.key
             sub.settings.mokCertificate = keys.certificate
             var engine = Engine(context: sub, evaluator: evaluator, environment: environment)

@@ -42,6 +42,11 @@ public enum StepOutcome: Equatable {
     public var output: String {
         switch self { case .exited(_, let o), .killed(_, let o): return o }
     }
+    /// ": <why>" after a failure's message when the sandbox killed the step.
+    var reasonSuffix: String {
+        if case .killed(let why, _) = self { return ": \(why)" }
+        return ""
+    }
     public var exitStatus: Int32 {
         switch self { case .exited(let c, _): return c; case .killed: return 137 }
     }

@@ -74,7 +74,7 @@ public enum CLI {
             case .unbuild: try engine.unbuild()
             case .remove: try engine.remove()
             case .autoinstall: try engine.autoinstall()
-            case .kernel_postinst: try engine.requireOneKernel("kernel_postinst"); try engine.autoinstall(as: "kernel_postinst")
+            case .kernel_postinst: try engine.context.invocation.requireOneKernel("kernel_postinst"); try engine.autoinstall(as: "kernel_postinst")
             case .kernel_prerm: try engine.kernelRemoval(onlyAutoinstall: false)
             case .kernel_preinst: try engine.kernelRemoval(onlyAutoinstall: true)
             case .cleanup: try engine.cleanup()
@@ -87,8 +87,8 @@ public enum CLI {
             case .ldtarball: try engine.loadTarball()
             }
             // dkms runs it after install, uninstall, unbuild and remove, and after an autoinstall that installed something.
-            if [.install, .uninstall, .unbuild, .remove].contains(action) { engine.runPostTransaction() }
-            if action == .autoinstall && !engine.context.run.autoinstalled.isEmpty { engine.runPostTransaction() }
+            if [.install, .uninstall, .unbuild, .remove].contains(action) { PostTransaction(context: engine.context).run() }
+            if action == .autoinstall && !engine.context.run.autoinstalled.isEmpty { PostTransaction(context: engine.context).run() }
             return DKMSError.Code.success.rawValue
         } catch let e as DKMSError {
             if !e.lines.isEmpty {

@@ -177,3 +177,14 @@ public struct Invocation: Equatable {
                   [--no-cache] [--no-sandbox] [--sandbox-profile name] [--json] [--yes]
     """
 }
+
+extension Invocation {
+    /// dkms's have_one_kernel for the kernel hooks: exactly one -k, the
+    /// running kernel is not assumed.
+    public func requireOneKernel(_ name: String) throws {
+        if all { throw DKMSError(.allUnsupported, "The action \(name) does not support the --all parameter.") }
+        guard kernels.count == 1 else {
+            throw DKMSError(.wrongKernelCount, "The action \(name) requires exactly one kernel version parameter on the command line.")
+        }
+    }
+}

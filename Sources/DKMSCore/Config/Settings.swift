@@ -34,7 +34,7 @@ public struct Settings: Equatable {
     /// try_sign_modules=false, or sign_modules=no (our older spelling of it), turns signing off.
     public var signModules: Bool
     /// mok_signing_key, mok_certificate, sign_file; nil: the defaults, which
-    /// depend on the tree and the kernel (Engine.signingSettings).
+    /// depend on the tree and the kernel (ModuleSigning.settings).
     public var mokSigningKey: String?
     public var mokCertificate: String?
     public var signFile: String?

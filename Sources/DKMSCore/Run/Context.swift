@@ -83,3 +83,38 @@ public struct Context {
         GlobOrder.sorted(FS.list(tree.installTree)).filter { FS.isDirectory("\(tree.installTree)/\($0)") && ModuleFileName.looksLikeKernel($0) }
     }
 }
+
+extension Context {
+    /// dkms's distro_version: ID for Ubuntu, else the first word of ID_LIKE, else ID.
+    static func runningDistribution() -> String {
+        guard let text = FS.readText("/etc/os-release") ?? FS.readText("/usr/lib/os-release") else { return "" }
+        var id = "", like = ""
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("ID=") { id = String(line.dropFirst(3)).trimmingCharacters(in: "\"'") }
+            if line.hasPrefix("ID_LIKE=") { like = String(line.dropFirst(8)).trimmingCharacters(in: "\"'") }
+        }
+        if id == "ubuntu" { return id }
+        return like.split(separator: " ").first.map(String.init) ?? id
+    }
+}
+
+extension Context {
+    /// Targets for uninstall/unbuild/remove: every built kernel with --all.
+    public func removalTargets(_ mv: ModuleVersion) -> [KernelTarget] {
+        guard invocation.all else { return targets() }
+        return tree.kernelArches(mv)
+            .filter { tree.isBuilt(mv, $0) }
+            .sorted { VersionOrder.less($0.kernel + "/" + $0.arch, $1.kernel + "/" + $1.arch) }
+            .map { target($0.kernel, $0.arch) }
+    }
+}
+
+extension Context {
+    /// --max-size from the command line, else cache_max_size from framework.conf.
+    public func cacheSizeLimit() throws -> Int64 {
+        let words = invocation.subcommand.dropFirst()
+        let text = words.first ?? settings.cacheMaxSize
+        guard let n = ByteSize.parse(text) else { throw DKMSError(.badArgument, "Invalid cache size '\(text)' (use bytes, or K, M, G suffixes).") }
+        return n
+    }
+}

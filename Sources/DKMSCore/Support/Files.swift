@@ -19,3 +19,15 @@ public enum Files {
         }
     }
 }
+
+extension Files {
+    /// find DIR -type d -empty -delete, without following links.
+    public static func removeEmptyDirectories(_ dir: String, keepTop: Bool) {
+        guard FS.isDirectory(dir), !FS.isSymlink(dir) else { return }
+        for name in FS.list(dir) {
+            let p = dir + "/" + name
+            if FS.isDirectory(p) && !FS.isSymlink(p) { removeEmptyDirectories(p, keepTop: false) }
+        }
+        if !keepTop && FS.list(dir).isEmpty { rmdir(dir) }
+    }
+}

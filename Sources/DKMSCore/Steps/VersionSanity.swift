@@ -52,21 +52,21 @@ public struct ModuleVersionInfo: Equatable {
     }
 }
 
-extension Engine {
+extension InstallPlanning {
     /// dkms's check_version_sanity for one module about to be installed:
     /// nil when it may be installed, otherwise what dkms prints when it skips
     /// it (the install then ends "Installation aborted." when nothing was
     /// installed). Compares with the one same-named module already anywhere in
     /// the kernel's tree: an older one is replaced; a newer one, or the same
     /// version and srcversion, is kept unless --force.
-    func versionSanityProblem(_ spec: ModuleSpec, builtFile: String, _ target: KernelTarget) -> [String]? {
+    mutating func versionSanityProblem(_ spec: ModuleSpec, builtFile: String, _ target: KernelTarget) -> [String]? {
         if context.invocation.force { return nil }
         let lib = tree.libTree(target.version)
         let present = ModuleLocator.find(in: lib, name: spec.destName)
         guard !present.isEmpty else { return nil }
         let suffix = KernelModuleSuffix.of(libTree: lib)
         if present.count > 1 {
-            out.warn("Cannot do version sanity checking because multiple \(spec.destName)\(suffix) modules were found in kernel \(target.version).")
+            said.append(.warning("Cannot do version sanity checking because multiple \(spec.destName)\(suffix) modules were found in kernel \(target.version)."))
             return nil
         }
         let installed = present[0]

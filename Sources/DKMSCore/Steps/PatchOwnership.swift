@@ -1,6 +1,9 @@
 import Glibc
 
-extension Engine {
+/// Files patch can rewrite in a sandboxed build area.
+struct PatchOwnership {
+    let environment: BuildEnvironment
+
     /// GNU patch gives each file it patches its original owner and fails
     /// (EINVAL) when that owner does not exist in the sandbox's user
     /// namespace, as root, who owns most of /usr/src, does not. Before
@@ -10,7 +13,7 @@ extension Engine {
     /// directories the build cannot write (patches/ of a read-only tree)
     /// stay as they are: patch does not rewrite those. Unsandboxed
     /// builds need nothing (dkms's own case).
-    func ownPatchedFiles(_ conf: ModuleConfig, buildDir: String, env: [String]) throws {
+    func prepare(_ conf: ModuleConfig, buildDir: String, env: [String]) throws {
         guard !conf.patches.isEmpty, !(environment is HostBuildEnvironment) else { return }
         // Writable by their owner as well: dkms patches as root, to whom no file
         // is read-only (GNU patch would say "File ... is read-only; trying to patch anyway").

@@ -8,8 +8,8 @@ import SafeFS
 /// with the reason when a dependency failed.
 struct ParallelAutoinstall {
     struct Item {
-        var module: String; var version: String; var deps: [String]
-        var moduleVersion: ModuleVersion { ModuleVersion(module, version) }
+        var moduleVersion: ModuleVersion; var deps: [String]
+        var module: String { moduleVersion.name }
     }
     enum Result { case installed(Double), skipped, failed(Int32, Double, String), blocked(String) }
 
@@ -22,7 +22,7 @@ struct ParallelAutoinstall {
     var out: Output
     /// The held tree lock, shared with the children (they act under it).
     var inheritFD: Int32?
-    var logDir: (String, String) -> String
+    var logDir: (ModuleVersion) -> String
 
     /// Returns each module's result, in plan order.
     func run() -> [(Item, Result)] {
@@ -53,7 +53,7 @@ struct ParallelAutoinstall {
                 // stretches (modpost, linking, a MAKE of several makes in a
                 // row) that the other build running beside it fills.
                 let share = max(1, jobs)
-                let argv = [selfPath()] + ["install", "\(item.module)/\(item.version)", "-k", "\(kernel)/\(arch)",
+                let argv = [selfPath()] + ["install", "\(item.moduleVersion)", "-k", "\(kernel)/\(arch)",
                                            "--no-depmod", "-j", String(share)] + childArguments
                 // Critical path first: a build started beside a bigger one runs
                 // at a lower priority, so it fills the bigger build's serial
@@ -74,7 +74,7 @@ struct ParallelAutoinstall {
 
         func report(_ item: Item, _ r: Result, output: String) {
             if interactive && !lastProgress.isEmpty { out.text("\r\u{1b}[K"); lastProgress = "" }
-            let who = "\(item.module)/\(item.version) for kernel \(kernel) (\(arch))"
+            let who = "\(item.moduleVersion) for kernel \(kernel) (\(arch))"
             switch r {
             case .installed(let t): out.line("Autoinstall of module \(who): installed (\(String(format: "%.1f", t)) s)")
             case .skipped: out.line("Autoinstall of module \(who): skipped (BUILD_EXCLUSIVE)")
@@ -83,7 +83,7 @@ struct ParallelAutoinstall {
                 out.line("Autoinstall of module \(who): FAILED with exit code \(code) (\(String(format: "%.1f", t)) s)")
                 let tail = output.split(separator: "\n", omittingEmptySubsequences: false).suffix(20)
                 for l in tail where !l.isEmpty { out.line("    " + l) }
-                let log = logDir(item.module, item.version)
+                let log = logDir(item.moduleVersion)
                 out.line("    log: \(log)")
             }
         }
@@ -120,4 +120,25 @@ struct ParallelAutoinstall {
     func weight(_ item: Item) -> Int64 { buildWeights[item.module] ?? 0 }
 
     func selfPath() -> String { FS.realPath("/proc/self/exe") ?? CommandLine.arguments[0] }
+}
+
+extension ParallelAutoinstall {
+    /// What a child `dkms install` needs to act on the same trees, the same way.
+    static func childArguments(_ context: Context) -> [String] {
+        let tree = context.tree
+        var args = ["--dkmstree", tree.root, "--sourcetree", tree.sourceTree, "--installtree", tree.installTree]
+        let inv = context.invocation
+        if let k = inv.kernelSourceDir { args += ["--kernelsourcedir", k] }
+        if inv.noCache { args.append("--no-cache") }
+        if inv.noSandbox { args.append("--no-sandbox") }
+        if let p = inv.sandboxProfile { args += ["--sandbox-profile", p] }
+        if inv.verbose { args.append("--verbose") }
+        return args
+    }
+
+    static func childEnvironment(_ context: Context) -> [String] {
+        var env = Spawn.baseEnvironment + ["DKMS_CONFIG_DIR=\(context.configDir)"]
+        if let fd = context.run.lock?.descriptor { env.append("DKMS_TREE_LOCK_FD=\(fd)") }
+        return env
+    }
 }

@@ -1,12 +1,20 @@
 import Glibc
 import SafeFS
 
-extension Engine {
+/// The build's modules, out of the build environment and into staging.
+struct BuildCollection {
+    let context: Context
+    let environment: BuildEnvironment
+    var tree: DKMSTree { context.tree }
+
+    /// Module.symvers of the largest real modules is a few hundred KiB.
+    static let maxSymversBytes = 64 << 20
+
     /// Takes the built modules out of the build area into
     /// <m>/<v>/<k>/<a>/module: stripped inside the build environment, then
     /// checked and copied byte by byte into a staging directory that is
     /// renamed into place only when complete (dkms 3.2's .tmp_<arch>_XXXXXX).
-    /// Returns the staging directory; `finalize` signs, compresses and
+    /// Returns the staging directory; `BuildPublication.publish` signs, compresses and
     /// renames it into place.
     func collect(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig,
                  env: [String], logger: BuildLog, logPath: String) throws -> String {
@@ -39,7 +47,7 @@ extension Engine {
             }
         }
 
-        let staging = try newStaging(mv, target.build)
+        let staging = try tree.newStaging(mv, target.build)
         var done = false
         defer { if !done { try? Files.removeTree(staging) } }
         for spec in conf.modules {
@@ -58,25 +66,3 @@ extension Engine {
         return staging
     }
 }
-
-extension Engine {
-    /// Module.symvers of the largest real modules is a few hundred KiB.
-    static let maxSymversBytes = 64 << 20
-
-    /// <m>/<v>/<k>/.tmp_<a>_XXXXXX with module/ and log/: where a build's
-    /// output, fresh or from the cache, is assembled before `finalize`
-    /// renames it to <a> (dkms 3.2's staging).
-    func newStaging(_ mv: ModuleVersion, _ t: BuildTarget) throws -> String {
-        try Files.makeDirectories(tree.kernelDir(mv, t.kernel))
-        let staging = try Staging.makeDirectory(in: tree.kernelDir(mv, t.kernel), prefix: ".tmp_\(t.arch)_")
-        do {
-            try Files.makeDirectories(staging + "/module")
-            try Files.makeDirectories(staging + "/log")
-        } catch {
-            try? Files.removeTree(staging)
-            throw error
-        }
-        return staging
-    }
-}
-

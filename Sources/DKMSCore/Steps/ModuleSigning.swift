@@ -1,24 +1,34 @@
 import ModuleTools
+import BuildCache
 import SafeFS
 import Glibc
 
-extension Engine {
+/// Signing a build's modules with the MOK key, as dkms 3.4 decides and
+/// says it: the decision once per kernel/arch in a run (its messages before
+/// "Building module(s)"), the key and sign-file only from places no module
+/// data reaches, and sign-file's output cached beside the build's.
+/// Runs outside any sandbox: the private key never meets module code.
+struct ModuleSigning {
+    let context: Context
+    var tree: DKMSTree { context.tree }
+    var out: Output { context.output }
+
     /// Whether modules built for `target` get signed, decided once per
     /// kernel/arch in a run and said the way dkms 3.4 says it: before
     /// "Building module(s)", followed by an empty line (its
     /// prepare_kernel_and_signing). Later builds for the same kernel in the
     /// run reuse the decision silently, as dkms does.
-    func prepareSigning(_ target: KernelTarget) -> SigningDecision {
+    func decision(for target: KernelTarget) -> SigningDecision {
         let id = target.version + "/" + target.arch
         if let known = context.run.signing[id] { return known }
-        let decision = decideSigning(target)
+        let decision = decide(target)
         context.run.signing[id] = decision
         out.line("")
         return decision
     }
 
     /// dkms 3.4's prepare_signing and prepare_mok, message for message.
-    private func decideSigning(_ target: KernelTarget) -> SigningDecision {
+    private func decide(_ target: KernelTarget) -> SigningDecision {
         func skip(_ why: String) -> SigningDecision {
             out.line(why)
             return .skip(reason: why, isWarning: false)
@@ -36,7 +46,7 @@ extension Engine {
         guard let hash = Self.signatureHash(configPath) else {
             return skip("The kernel is built without module signing facility, modules won't be signed")
         }
-        let settings = signingSettings(target)
+        let settings = settings(for: target)
         let tool = settings.signFile ?? SigningSettings.defaultSignFile(kernel: target.version, installTree: tree.installTree)
         out.line("Sign command: \(tool)")
         guard FS.isRegularFile(tool), access(tool, X_OK) == 0 else {
@@ -49,12 +59,12 @@ extension Engine {
         }
         // sign-file runs as root and the key is root's: both only from places
         // no module data reaches (TrustedPath).
-        if let why = untrustedSigningFile(tool, key: false) { return refuse("Sign command", tool, why) }
+        if let why = untrustedFile(tool, key: false) { return refuse("Sign command", tool, why) }
         let key = settings.key, cert = settings.certificate
         out.line("Signing key: \(key)")
         out.line("Public certificate (MOK): \(cert)")
         for (what, path) in [("Signing key", key), ("Public certificate", cert)] where !path.hasPrefix("pkcs11:") {
-            if let why = untrustedSigningFile(path, key: true, mustExist: false) { return refuse(what, path, why) }
+            if let why = untrustedFile(path, key: true, mustExist: false) { return refuse(what, path, why) }
         }
         if !key.hasPrefix("pkcs11:") && (!FS.isRegularFile(key) || !FS.isRegularFile(cert)) {
             out.line("Certificate or key are missing, generating self signed certificate for MOK...")
@@ -79,7 +89,7 @@ extension Engine {
             return skip("Certificate file \(cert) not found and can't be generated, modules won't be signed")
         }
         for (what, path) in [("Signing key", key), ("Public certificate", cert)] where !path.hasPrefix("pkcs11:") {
-            if let why = untrustedSigningFile(path, key: true) { return refuse(what, path, why) }
+            if let why = untrustedFile(path, key: true) { return refuse(what, path, why) }
         }
         // The file that was checked, not a link that could be changed after.
         return .sign(tool: FS.realPath(tool) ?? tool, key: key, certificate: cert, hash: hash)
@@ -91,7 +101,7 @@ extension Engine {
     /// registered module's source) or the dkms tree's module entries (the
     /// tool: anywhere in the dkms tree; the key may sit at its top, dkms's
     /// /var/lib/dkms/mok.key).
-    func untrustedSigningFile(_ path: String, key: Bool, mustExist: Bool = true) -> String? {
+    func untrustedFile(_ path: String, key: Bool, mustExist: Bool = true) -> String? {
         let dir = FS.parent(path)
         if let src = TrustedPath.moduleSource(containing: FS.exists(path) ? path : dir + "/.", below: tree.sourceTree) {
             return "it lies in the module source \(src)"
@@ -101,31 +111,6 @@ extension Engine {
             for mv in tree.added(m) { if let real = FS.realPath(tree.sourceLink(mv)) { forbidden.append(real) } }
         }
         return TrustedPath.problem(path, forbidden: forbidden, mustExist: mustExist)
-    }
-
-    /// `dkms generate_mok`: dkms 3.4's prepare_mok on its own: name the key
-    /// and certificate framework.conf points at (or the tree's mok.key and
-    /// mok.pub) and make a self-signed pair when either is missing. Exit 1
-    /// when there is no pair afterwards.
-    public func generateMOK() throws {
-        let settings = signingSettings(context.targets()[0])
-        let key = settings.key, cert = settings.certificate
-        out.line("Signing key: \(key)")
-        out.line("Public certificate (MOK): \(cert)")
-        if !key.hasPrefix("pkcs11:") && (!FS.isRegularFile(key) || !FS.isRegularFile(cert)) {
-            out.line("Certificate or key are missing, generating self signed certificate for MOK...")
-            if FS.isDirectory(FS.parent(key)) && FS.isDirectory(FS.parent(cert)) {
-                _ = try? Signer(settings: settings).generateKey()
-            }
-            guard FS.isRegularFile(key) else {
-                out.line("Key file \(key) not found and can't be generated, modules won't be signed")
-                throw DKMSError(.failure, lines: [])
-            }
-        }
-        guard FS.isRegularFile(cert) else {
-            out.line("Certificate file \(cert) not found and can't be generated, modules won't be signed")
-            throw DKMSError(.failure, lines: [])
-        }
     }
 
     /// CONFIG_MODULE_SIG_HASH of a kernel config (dkms greps for the line:
@@ -154,24 +139,65 @@ extension Engine {
         if let c = candidate, FS.isRegularFile(c) { return c }
         return "\(tree.installTree)/\(kernel)/build/scripts/sign-file"
     }
-}
-
-extension Engine {
     static func inPath(_ name: String) -> String? {
         Spawn.lookUp(name, in: (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":").map(String.init))
     }
-}
+    /// mok_signing_key, mok_certificate and sign_file from framework.conf.
+    /// The key defaults to <dkms_tree>/mok.key (dkms's /var/lib/dkms/mok.key
+    /// for the default tree), so a scratch tree never touches the host's key.
+    func settings(for target: KernelTarget) -> SigningSettings {
+        let s = context.settings
+        let key = (s.mokSigningKey ?? tree.root + "/mok.key").replacingAll("$kernelver", with: target.version)
+        let cert = (s.mokCertificate ?? tree.root + "/mok.pub").replacingAll("$kernelver", with: target.version)
+        let tool = (s.signFile ?? distributionSignFile(target.version)).replacingAll("$kernelver", with: target.version)
+        return SigningSettings(key: key, certificate: cert, signFile: tool)
+    }
 
-extension Context {
-    /// dkms's distro_version: ID for Ubuntu, else the first word of ID_LIKE, else ID.
-    static func runningDistribution() -> String {
-        guard let text = FS.readText("/etc/os-release") ?? FS.readText("/usr/lib/os-release") else { return "" }
-        var id = "", like = ""
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("ID=") { id = String(line.dropFirst(3)).trimmingCharacters(in: "\"'") }
-            if line.hasPrefix("ID_LIKE=") { like = String(line.dropFirst(8)).trimmingCharacters(in: "\"'") }
+    /// dkms signs in the build directory and names the module there; ours
+    /// signs the checked copy in staging, but the name shown is dkms's.
+    func shownName(_ mv: ModuleVersion, _ spec: ModuleSpec) -> String {
+        "\(tree.buildDir(mv))/\(spec.builtLocation)\(spec.builtName).ko"
+    }
+
+    /// Signs with sign-file, or takes the signed bytes from the cache: a
+    /// separate step keyed by the unsigned module, the certificate and the
+    /// hash, so the build key never depends on the key and the private key
+    /// never enters the store (only its public output does).
+    /// Returns sign-file's output when it fails (nil when the module is signed).
+    func sign(_ file: String, decision: SigningDecision, target: KernelTarget, labels: ResultLabels) -> String? {
+        guard case .sign(let tool, _, let cert, let hash) = decision else { return nil }
+        func run() -> String? {
+            do { try Signer.sign(file, decision: decision) } catch ToolError.commandFailed(_, _, var text) {
+                while text.hasSuffix("\n") { text.removeLast() }
+                return text
+            } catch { return "cannot run \(tool)" }
+            return nil
         }
-        if id == "ubuntu" { return id }
-        return like.split(separator: " ").first.map(String.init) ?? id
+        guard context.usesCache, let store = try? BuildCacheSession.store(context), let unsigned = FS.readFile(file) else {
+            return run()
+        }
+        var h = SHA256()
+        for part in [Array("dkms-swift signature 1".utf8), SHA256.hash(bytes: unsigned).bytes,
+                     SHA256.hash(bytes: FS.readFile(cert) ?? []).bytes, Array(hash.utf8),
+                     SHA256.hash(bytes: FS.readFile(tool) ?? []).bytes] {
+            h.update([UInt8(part.count & 0xff), UInt8(part.count >> 8 & 0xff)] + part)
+        }
+        let key = h.finalize()
+        if let files = try? store.lookup(key), let f = files.first {
+            let tmp = file + ".signed"
+            try? store.copy(f, to: tmp, syncDirectory: false)
+            if let signed = FS.readFile(tmp), ModuleSignature.stripped(signed) == unsigned, rename(tmp, file) == 0 { return nil }
+            unlink(tmp)
+        }
+        if let failure = run() { return failure }
+        _ = try? store.store(key, files: [(relativePath: CacheCleanup.signedFile, sourcePath: file)], labels: labels)
+        return nil
+    }
+
+    /// "Signing module ..." for each module, where dkms says it: right after
+    /// the build, before POST_BUILD (ours signs later, in finalize).
+    func announce(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig) {
+        guard case .sign = decision(for: target) else { return }
+        for spec in conf.modules { out.line("Signing module \(shownName(mv, spec))") }
     }
 }

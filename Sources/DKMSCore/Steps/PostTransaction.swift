@@ -2,13 +2,18 @@ import Foundation
 import Glibc
 import SafeFS
 
-extension Engine {
+/// framework.conf's post_transaction, after a verb that changed the tree.
+struct PostTransaction {
+    let context: Context
+    var tree: DKMSTree { context.tree }
+    var out: Output { context.output }
+
     /// dkms 3.4's post_transaction (framework.conf): an administrator's
     /// command run on the host once a state-changing action succeeded, its
     /// output in <dkms_tree>/post_transaction.log (blanked first), in
     /// make.log's format. It is the admin's own command, not module code:
     /// it runs unsandboxed, as dkms runs it.
-    func runPostTransaction() {
+    func run() {
         guard let configured = context.settings.postTransaction else { return }
         let kernel = context.targets().first?.version ?? context.runningKernel
         let command = configured.replacingAll("$kernelver", with: kernel)

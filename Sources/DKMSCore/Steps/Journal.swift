@@ -1,10 +1,11 @@
 import Installer
-import ModuleTools
-import Foundation
-import Glibc
-import BuildCache
 
-extension Engine {
+/// The tree's journal: where every change a verb plans is carried out.
+struct Journal {
+    let context: Context
+    var tree: DKMSTree { context.tree }
+    var out: Output { context.output }
+
     /// Runs a plan as one journaled transaction: all of it happens, or none
     /// of it, even across a crash (the next run's recovery finishes or undoes it).
     func commit(_ plan: TransactionPlan) throws {
