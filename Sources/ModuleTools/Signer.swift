@@ -29,7 +29,7 @@ public struct SigningSettings: Equatable, Sendable {
     }
 }
 
-/// What dkms decided for one kernel (DKMSCore's SigningPrologue: dkms 3.4's
+/// What dkms decided for one kernel (DKMSCore's ModuleSigning: dkms 3.4's
 /// prepare_signing, with sign-file and keys only from trusted places).
 public enum SigningDecision: Equatable, Sendable {
     case sign(tool: String, key: String, certificate: String, hash: String)

@@ -27,7 +27,7 @@ public struct Engine {
     var variables: BuildVariables { BuildVariables(context: context) }
     var loggedStep: LoggedStep { LoggedStep(context: context, environment: environment) }
     var depmodStep: DepmodStep { DepmodStep(context: context) }
-    var journal: Journal { Journal(context: context) }
+    var transactions: TransactionRunner { TransactionRunner(context: context) }
     var cached: CachedBuilds { CachedBuilds(context: context, environment: environment, confs: confs) }
 
     /// Says what an interrupted earlier run left and what was done about it.

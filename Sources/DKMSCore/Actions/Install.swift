@@ -60,7 +60,7 @@ extension Engine {
         let planned = Result { try planning.plan(mv, target, conf, files: files, notes: notes) }
         out.say(planning.said)
         let plan = try planned.get()
-        try journal.commit(plan)
+        try transactions.commit(plan)
         cached.pin(mv, target.build, installed: true)
         try scripts.run(.postInstall, conf.postInstall, mv, target)
         depmodStep.run(k)

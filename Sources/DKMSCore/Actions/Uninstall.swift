@@ -44,12 +44,12 @@ extension Engine {
             let arches = FS.list(versionDir + "/" + k)
             return arches.isEmpty || !arches.allSatisfy { unbuilt.contains(k + "/" + $0) }
         }
-        guard remaining.isEmpty else { return try journal.commit(unbuild) }
+        guard remaining.isEmpty else { return try transactions.commit(unbuild) }
         out.line("Deleting module \(mv) completely from the DKMS tree.")
         var plan = TransactionPlan(description: "remove \(mv)")
         plan.steps.append(.removeDirectory(path: versionDir))
         plan.steps.append(.removeEmptyDirectory(path: tree.moduleDir(mv.name)))
-        try journal.commit(plan)
+        try transactions.commit(plan)
     }
 
     func maybeUninstall(_ mv: ModuleVersion, _ target: KernelTarget) throws {
@@ -72,7 +72,7 @@ extension Engine {
         }
         var plan = TransactionPlan(description: "unbuild \(mv) for \(k) (\(a))")
         planUnbuild(mv, target, into: &plan)
-        try journal.commit(plan)
+        try transactions.commit(plan)
     }
 
     func planUnbuild(_ mv: ModuleVersion, _ target: KernelTarget, into plan: inout TransactionPlan) {
@@ -84,7 +84,7 @@ extension Engine {
         let manifest = BuildManifest.load(tree.manifestPath(mv, target.build))
         let (plan, messages) = UninstallPlanning(context: context).plan(mv, target, manifest: manifest)
         out.say(messages)
-        try journal.commit(plan)
+        try transactions.commit(plan)
         cached.pin(mv, target.build, installed: false)
         // The build's own evaluation while dkms.conf and its overrides are
         // unchanged; otherwise (or for trees the reference dkms made) a new one.

@@ -33,7 +33,7 @@ struct CacheCleanup {
     /// Where a kernel's headers are (Context.kernelSourceDir).
     var headersDir: (String) -> String
 
-    /// The file a signature entry holds (see Engine.sign).
+    /// The file a signature entry holds (see ModuleSigning.sign).
     static let signedFile = "signed.ko"
 
     /// `removing`: paths the tree part of this cleanup removes.

@@ -195,7 +195,7 @@ struct ModuleSigning {
     }
 
     /// "Signing module ..." for each module, where dkms says it: right after
-    /// the build, before POST_BUILD (ours signs later, in finalize).
+    /// the build, before POST_BUILD (ours signs later, in BuildPublication.publish).
     func announce(_ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig) {
         guard case .sign = decision(for: target) else { return }
         for spec in conf.modules { out.line("Signing module \(shownName(mv, spec))") }

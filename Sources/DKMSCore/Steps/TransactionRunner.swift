@@ -1,7 +1,8 @@
 import Installer
 
-/// The tree's journal: where every change a verb plans is carried out.
-struct Journal {
+/// Where every change a verb plans is carried out: one journaled transaction
+/// of the Installer under the tree lock this run holds.
+struct TransactionRunner {
     let context: Context
     var tree: DKMSTree { context.tree }
     var out: Output { context.output }
