@@ -31,14 +31,13 @@ public struct Engine {
     var cached: CachedBuilds { CachedBuilds(context: context, environment: environment, confs: confs) }
 
     /// Says what an interrupted earlier run left and what was done about it.
-    public func reportRecovery() {
-        guard let r = recovery, !r.isEmpty else {
-            out.line("Nothing to recover: no interrupted transaction in \(tree.root).")
-            return
-        }
-        for t in r.rolledBack { out.line("Recovered: rolled back interrupted transaction \(t)") }
-        for t in r.rolledForward { out.line("Recovered: completed interrupted transaction \(t)") }
-        for t in r.discarded { out.line("Recovered: discarded leftover \(t)") }
+    public func reportRecovery() { out.say(recoveryMessages()) }
+
+    func recoveryMessages() -> [Message] {
+        guard let r = recovery, !r.isEmpty else { return [.line("Nothing to recover: no interrupted transaction in \(tree.root).")] }
+        return r.rolledBack.map { .line("Recovered: rolled back interrupted transaction \($0)") }
+            + r.rolledForward.map { .line("Recovered: completed interrupted transaction \($0)") }
+            + r.discarded.map { .line("Recovered: discarded leftover \($0)") }
     }
     var out: Output { context.output }
 

@@ -19,7 +19,7 @@ struct CachedBuilds {
 
     /// The cache key of building m/v for `target` with `conf`.
     func key(_ cache: inout BuildCacheSession, _ mv: ModuleVersion, _ conf: ModuleConfig,
-                  _ target: KernelTarget) throws -> CacheKey {
+             _ target: KernelTarget) throws -> CacheKey {
         let env = BuildVariables(context: context).variables(mv, target, withoutDebugInfo: conf.strippedOutput)
         let make = BuildVariables(context: context).makeCommandLine(conf.makeCommand, kernel: target.version, parallel: false)
         return try cache.key(.init(sourceDir: tree.sourceLink(mv), config: conf, target: target, makeCommand: make,
