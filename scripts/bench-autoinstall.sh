@@ -24,3 +24,4 @@ printf 'cold autoinstall of %d Debian modules for %s, %d cores\n' "${#six[@]}" "
 printf '  reference %-24s %9d ms  (%d installed)\n' "$(/usr/sbin/dkms --version)" "$ref_ms" "$n_ref"
 printf '  ours      %-24s %9d ms  (%d installed, sandboxed, parallel)\n' "$("$OURS" --version)" "$ours_ms" "$n_ours"
 awk -v a="$ref_ms" -v b="$ours_ms" 'BEGIN { printf "  ours / reference                     %9.2fx\n", b / a }'
+same_work "$n_ours" "$n_ref" "$work/ours.log"

@@ -31,6 +31,8 @@ done
 
 installed_ours=$(ours "$work/ours" status -k "$kernel" | grep -c ': installed' || true)
 installed_ref=$(reference "$work/reference" status -k "$kernel" | grep -c ': installed' || true)
+ours "$work/ours" install "$(module_nv "${six[0]}")" -k "$kernel" --no-depmod > "$work/ours-check.log" 2>&1 || true
+same_work "$installed_ours" "$installed_ref" "$work/ours-check.log"
 ref_ms=$(cycle reference "$work/reference")
 # Ours: the median of three cycles (this shared machine's noise is larger
 # than the differences measured), then each install's own time in one more.

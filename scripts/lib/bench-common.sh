@@ -59,3 +59,13 @@ bench_setup() {
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 ensure_sources() { "$repo/scripts/fetch-debian-modules.sh" "$modules_cache" >/dev/null 2>&1; }
+
+# same_work N_OURS N_REF LOG: a benchmark compares equal work or fails, loudly: when
+# ours installed another number of modules than the reference (a binary that cannot
+# find its sandbox profiles installs none, in milliseconds), the figures mean nothing.
+same_work() {
+  [[ $1 == "$2" ]] && return 0
+  echo "bench: ours installed $1 module(s), the reference $2: not comparable. Ours said:" >&2
+  head -n 5 "$3" >&2 || true
+  exit 1
+}
