@@ -77,10 +77,13 @@ final class BuildCacheIntegrationTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertTrue(r.stdout.contains("Build cache: hit"), r.all)
         XCTAssertEqual(listing(), first, "replayed: no new evaluation kept")
-        // The other kernel's tree is other content: evaluated and kept as well.
-        r = sb.dkms("--verbose", "install", "kdep/1.0", "-k", Kernels.all[1])
-        XCTAssertEqual(r.status, 0, r.all)
-        XCTAssertNotEqual(listing(), first)
+        // Another kernel's tree is other content: evaluated and kept as well
+        // (where the machine has a second kernel with headers).
+        if let other = Kernels.all.dropFirst().first {
+            r = sb.dkms("--verbose", "install", "kdep/1.0", "-k", other)
+            XCTAssertEqual(r.status, 0, r.all)
+            XCTAssertNotEqual(listing(), first)
+        }
     }
 
     /// Uninstall runs POST_REMOVE as the build's evaluation set it, without

@@ -3,14 +3,14 @@ import Foundation
 import TestSupport
 
 /// The whole lifecycle of a small module through the real binary, against
-/// both installed kernels.
+/// every installed kernel with headers (one or many).
 final class HelloLifecycleTests: XCTestCase {
     var sb: TestTrees!
     override func setUp() { sb = TestTrees() }
     override func tearDown() { sb.cleanup() }
 
     func testAddBuildInstallStatusUninstallRemove() throws {
-        XCTAssertGreaterThanOrEqual(Kernels.all.count, 2, "scripts/install-deps.sh installs two kernels' headers at least")
+        XCTAssertGreaterThanOrEqual(Kernels.all.count, 1, "kernel headers are installed (scripts/install-deps.sh)")
         var r = sb.dkms("add", Repo.root + "/examples/dkms-hello-1.0")
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(r.stdout, "Creating symlink \(sb.dkmsTree)/dkms-hello/1.0/source -> \(sb.sourceTree)/dkms-hello-1.0\n")

@@ -4,7 +4,8 @@ import BuildCache
 import SafeFS
 
 /// The last steps of every build, fresh or from the cache, on the staging
-/// directory that holds its checked modules.
+/// directory that holds its checked modules: what dkms does to a module
+/// after make, and the rename that makes the build appear at once.
 struct BuildPublication {
     let context: Context
     /// Where the build's dkms.conf inputs are read again for the manifest.
@@ -12,8 +13,7 @@ struct BuildPublication {
     var tree: DKMSTree { context.tree }
     var out: Output { context.output }
 
-    /// The last steps of every build, fresh or from the cache: sign (with the
-    /// MOK key, outside any sandbox: the private key never meets module code),
+    /// Sign (with the MOK key, outside any sandbox: the private key never meets module code),
     /// compress as the target kernel does, record the manifest, and rename
     /// the staging directory into place.
     func publish(_ staging: String, _ mv: ModuleVersion, _ target: KernelTarget, _ conf: ModuleConfig) throws {

@@ -7,9 +7,9 @@ struct LoggedStep {
     let environment: BuildEnvironment
     var out: Output { context.output }
 
-    /// Runs one logged step with dkms 3.2's "<what>... done." progress text.
+    /// `failure` makes the error a failed step throws, from how it ended.
     func run(_ what: String, _ command: String, cwd: String, env: [String], logger: BuildLog,
-                failure: (StepOutcome) -> DKMSError) throws {
+             failure: (StepOutcome) -> DKMSError) throws {
         out.text(context.invocation.verbose ? Printable.visible(command) + "\n" : "\(what)...")
         let started = Date()
         logger.begin(what, command: command)
