@@ -6,7 +6,8 @@
 #
 # Usage: scripts/make-status-fixture.sh DIR
 #   env FIXTURE_KERNELS="k1 k2"  kernels to use, first two matter (default: the
-#                                 first two kernels with headers, in version order)
+#                                 first two kernels with headers, in version order;
+#                                 with one, it and the made-up 9.9.9-fixture)
 #   env FIXTURE_MODULES=N        number of single-.ko modules (default 24)
 #
 # Creates (DIR is canonicalised with realpath, see "symlinks" below):
@@ -61,6 +62,9 @@ if [[ -n ${FIXTURE_KERNELS:-} ]]; then
     read -r -a KERNELS <<<"$FIXTURE_KERNELS"
 else
     mapfile -t KERNELS < <(for d in /lib/modules/*/build/include; do [[ -d $d ]] && basename "$(dirname "$(dirname "$d")")"; done | sort -V | head -n 2)
+    # One kernel with headers: the second is a name only (nothing is built, and
+    # `dkms status` reads the tree alone), after it in version order.
+    (( ${#KERNELS[@]} == 1 )) && KERNELS+=("9.9.9-fixture")
 fi
 (( ${#KERNELS[@]} >= 2 )) || die "need at least two kernels (FIXTURE_KERNELS)"
 K1=${KERNELS[0]} K2=${KERNELS[1]}
